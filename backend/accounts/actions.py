@@ -1,0 +1,143 @@
+"""Log-in, token rotation, log-out and push-token registration for phones.
+
+Access tokens are short-lived JWTs carrying the session id (`sid`); each request checks that the
+session is live, so log-out and refresh-token reuse take effect at once. Refresh tokens are
+opaque, single-use, stored as digests; presenting a used one revokes the whole session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from backend.core.errors import ApiError
+
+from .models import MobileSession, PushToken, RefreshToken, User
+
+JWT_ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _issue(session: MobileSession) -> TokenPair:
+    now = timezone.now()
+    lifetime = settings.ACCESS_TOKEN_LIFETIME
+    access = jwt.encode(
+        {
+            "sub": str(session.user_id),
+            "sid": str(session.id),
+            "iat": int(now.timestamp()),
+            "exp": int((now + lifetime).timestamp()),
+            "jti": uuid.uuid4().hex,
+        },
+        settings.JWT_SIGNING_KEY,
+        algorithm=JWT_ALGORITHM,
+    )
+    refresh = secrets.token_urlsafe(32)
+    RefreshToken.objects.create(
+        session=session,
+        digest=_sha256(refresh),
+        expires_at=now + settings.REFRESH_TOKEN_LIFETIME,
+    )
+    return TokenPair(access, refresh, int(lifetime.total_seconds()))
+
+
+def do_login(*, request: HttpRequest, phone: str, password: str, client: str) -> TokenPair:
+    """Check the password through django-axes (5 failures lock for 15 minutes)."""
+    user = authenticate(request, phone=phone, password=password)
+    if getattr(request, "axes_locked_out", False):
+        raise ApiError("account_locked", status=429)
+    if user is None:
+        raise ApiError("invalid_credentials", status=401)
+    assert isinstance(user, User)
+    with transaction.atomic():
+        session = MobileSession.objects.create(user=user, client=client[:200])
+        return _issue(session)
+
+
+def do_refresh(*, refresh_token: str) -> TokenPair:
+    reused = False
+    with transaction.atomic():
+        token = (
+            RefreshToken.objects.select_for_update()
+            .select_related("session__user")
+            .filter(digest=_sha256(refresh_token))
+            .first()
+        )
+        if token is None or token.expires_at <= timezone.now():
+            raise ApiError("token_invalid", status=401)
+        session = token.session
+        if session.revoked_at is not None or not session.user.is_active:
+            raise ApiError("token_revoked", status=401)
+        if token.used_at is not None:
+            session.revoked_at = timezone.now()
+            session.revoke_reason = "refresh_reused"
+            session.save(update_fields=["revoked_at", "revoke_reason"])
+            reused = True
+        else:
+            token.used_at = timezone.now()
+            token.save(update_fields=["used_at"])
+            return _issue(session)
+    assert reused
+    raise ApiError("refresh_reused", status=401)
+
+
+def do_logout(*, session: MobileSession) -> None:
+    MobileSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoke_reason="logout"
+    )
+
+
+def session_for_access_token(token: str) -> MobileSession:
+    """The live session behind an access token, with its user; refuses anything else (401)."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            settings.JWT_SIGNING_KEY,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "sid", "sub"]},
+        )
+        sid = uuid.UUID(claims["sid"])
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise ApiError("token_invalid", status=401) from exc
+    session = MobileSession.objects.select_related("user").filter(pk=sid).first()
+    if session is None or str(session.user_id) != str(claims["sub"]):
+        raise ApiError("token_invalid", status=401)
+    if session.revoked_at is not None or not session.user.is_active:
+        raise ApiError("token_revoked", status=401)
+    return session
+
+
+def do_register_push_token(*, user: User, token: str, platform: str, provider: str) -> PushToken:
+    """Idempotent: a token moves to whoever registered it last (phones change hands)."""
+    digest = _sha256(token)
+    push_token, _ = PushToken.objects.update_or_create(
+        token_digest=digest,
+        defaults={
+            "user": user,
+            "token": token,
+            "platform": platform,
+            "provider": provider,
+            "last_seen_at": timezone.now(),
+        },
+    )
+    return push_token

@@ -1,0 +1,81 @@
+"""Domain errors: one exception type with a stable code, rendered as JSON in one place.
+
+Messages live here in both languages side by side so that a code and its wording are reviewed
+together; the caller's language comes from Accept-Language (zh-Hans by default, English).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import translation
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # code: (zh-Hans, English)
+    "validation_error": ("请求数据无效。", "The request data is invalid."),
+    "invalid_json": ("请求体不是有效的 JSON。", "The request body is not valid JSON."),
+    "not_found": ("未找到该资源。", "Not found."),
+    "not_authenticated": ("需要登录。", "Authentication required."),
+    "token_invalid": ("令牌无效或已过期。", "The token is invalid or has expired."),
+    "token_revoked": ("令牌已被撤销。", "The token has been revoked."),
+    "invalid_credentials": ("手机号或密码错误。", "Wrong phone number or password."),
+    "account_locked": (
+        "登录失败次数过多，账号已锁定 15 分钟。",
+        "Too many failed log-ins; the account is locked for 15 minutes.",
+    ),
+    "account_inactive": ("账号已停用。", "The account is disabled."),
+    "refresh_reused": (
+        "刷新令牌已被使用，该登录已全部撤销，请重新登录。",
+        "The refresh token was already used; the whole session is revoked. Log in again.",
+    ),
+    "permission_denied": ("无权执行此操作。", "You may not do this."),
+    "method_not_allowed": ("不支持该请求方法。", "Method not allowed."),
+    "internal_error": ("服务器内部错误。", "Internal server error."),
+    # field-level reasons
+    "field_required": ("必填。", "Required."),
+    "field_invalid": ("值无效。", "Invalid value."),
+    "field_too_long": ("太长。", "Too long."),
+    "field_too_short": ("太短。", "Too short."),
+    "field_out_of_range": ("超出范围。", "Out of range."),
+    "field_wrong_type": ("类型错误。", "Wrong type."),
+    "phone_invalid": ("手机号格式无效。", "Not a valid mainland mobile number."),
+    "id_number_invalid": ("身份证号无效（校验位不符）。", "Invalid ID number (checksum)."),
+    "care_tag_unknown": ("未知的关怀标签。", "Unknown care tag."),
+    "push_platform_unknown": ("未知的推送平台。", "Unknown push platform."),
+}
+
+
+def message(code: str) -> str:
+    zh, en = MESSAGES.get(code, MESSAGES["internal_error"])
+    return en if (translation.get_language() or "zh-hans").startswith("en") else zh
+
+
+class ApiError(Exception):
+    """A refusal the caller can act on. `fields` maps a field name to a reason code."""
+
+    status = 400
+
+    def __init__(
+        self, code: str, *, status: int | None = None, fields: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(code)
+        self.code = code
+        if status is not None:
+            self.status = status
+        self.fields = fields or {}
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.code, {k: message(v) for k, v in self.fields.items()})
+
+
+class NotFound(ApiError):
+    """Missing and out of scope look the same (404), so nobody learns what exists."""
+
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__("not_found")
+
+
+def error_body(code: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message(code), "fields": fields or {}}}

@@ -1,0 +1,133 @@
+"""Reads of households and residents, narrowed to the caller's posts.
+
+A B post sees its grids; a supervisor its community; a district administrator the district;
+an A post the residents of its community whose care tags its business line serves (and their
+households); a resident's own account only that resident and their household.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+
+from backend.accounts.selectors import Scope
+from backend.core.errors import NotFound
+from backend.territory.models import Grid, Household
+from backend.territory.selectors import get_grid, whole_grid_scope
+
+from .models import EmergencyContact, Resident, ResidentTag
+
+
+def _line_filter_on_resident(scope: Scope) -> Q:
+    q = Q(pk__in=[])
+    for community_id, tags in scope.line_tags:
+        tagged = ResidentTag.objects.filter(resident=OuterRef("pk"), tag__in=tags)
+        q |= Q(household__grid__community_id=community_id) & Q(Exists(tagged))
+    return q
+
+
+def resident_filter(scope: Scope) -> Q:
+    if scope.everything:
+        return Q()
+    if scope.resident_id is not None:
+        return Q(pk=scope.resident_id)
+    prefixed = Q(pk__in=[])
+    if scope.district_id is not None:
+        prefixed |= Q(household__grid__community__district_id=scope.district_id)
+    if scope.community_ids:
+        prefixed |= Q(household__grid__community_id__in=scope.community_ids)
+    if scope.grid_ids:
+        prefixed |= Q(household__grid_id__in=scope.grid_ids)
+    return prefixed | _line_filter_on_resident(scope)
+
+
+def household_filter(scope: Scope) -> Q:
+    if scope.household_id is not None:
+        return Q(pk=scope.household_id)
+    q = whole_grid_scope(scope)
+    if scope.line_tags:
+        visible = Resident.objects.filter(_line_filter_on_resident(scope), household=OuterRef("pk"))
+        q |= Q(Exists(visible))
+    return q
+
+
+def households_for(
+    scope: Scope,
+    *,
+    q: str | None = None,
+    grid_id: int | None = None,
+    care_tag: str | None = None,
+) -> QuerySet[Household]:
+    qs = Household.objects.filter(household_filter(scope)).select_related("grid")
+    if grid_id is not None:
+        get_grid_or_line_grid(scope, grid_id)
+        qs = qs.filter(grid_id=grid_id)
+    if q:
+        qs = qs.filter(address__icontains=q)
+    if care_tag:
+        tagged = ResidentTag.objects.filter(resident__household=OuterRef("pk"), tag=care_tag)
+        qs = qs.filter(Exists(tagged))
+    return qs.order_by("pk")
+
+
+def get_household(scope: Scope, household_id: int) -> Household:
+    household = (
+        Household.objects.filter(household_filter(scope), pk=household_id)
+        .select_related("grid", "building")
+        .prefetch_related(
+            Prefetch(
+                "residents",
+                queryset=Resident.objects.filter(resident_filter(scope))
+                .prefetch_related("tags")
+                .order_by("pk"),
+            )
+        )
+        .first()
+    )
+    if household is None:
+        raise NotFound()
+    return household
+
+
+def residents_for(
+    scope: Scope,
+    *,
+    q: str | None = None,
+    grid_id: int | None = None,
+    household_id: int | None = None,
+    care_tag: str | None = None,
+) -> QuerySet[Resident]:
+    qs = Resident.objects.filter(resident_filter(scope)).select_related("household")
+    if grid_id is not None:
+        get_grid_or_line_grid(scope, grid_id)
+        qs = qs.filter(household__grid_id=grid_id)
+    if household_id is not None:
+        get_household(scope, household_id)
+        qs = qs.filter(household_id=household_id)
+    if q:
+        qs = qs.filter(name__contains=q)
+    if care_tag:
+        qs = qs.filter(Exists(ResidentTag.objects.filter(resident=OuterRef("pk"), tag=care_tag)))
+    return qs.prefetch_related("tags").order_by("pk")
+
+
+def get_resident(scope: Scope, resident_id: int) -> Resident:
+    resident = (
+        Resident.objects.filter(resident_filter(scope), pk=resident_id)
+        .select_related("household__grid")
+        .prefetch_related(
+            "tags", Prefetch("emergency_contacts", queryset=EmergencyContact.objects.order_by("pk"))
+        )
+        .first()
+    )
+    if resident is None:
+        raise NotFound()
+    return resident
+
+
+def get_grid_or_line_grid(scope: Scope, grid_id: int) -> None:
+    """A grid filter is allowed on a grid in scope, or in a community an A post covers."""
+    line_communities = {community_id for community_id, _ in scope.line_tags}
+    if line_communities:
+        if Grid.objects.filter(pk=grid_id, community_id__in=line_communities).exists():
+            return
+    get_grid(scope, grid_id)

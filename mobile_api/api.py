@@ -1,0 +1,110 @@
+"""The one NinjaAPI for phones, devices and integrations: auth, error handlers, routers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from backend.core.errors import MESSAGES, ApiError, error_body, message
+
+from .security import BearerAuth
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="gridline mobile API",
+    version="1",
+    urls_namespace="api-v1",
+    auth=BearerAuth(),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+api.add_router("/auth", "mobile_api.auth.router.router")
+api.add_router("/me", "mobile_api.me.router.router")
+api.add_router("/grids", "mobile_api.territory.router.router")
+api.add_router("/", "mobile_api.people.router.router")
+api.add_router("/health", "mobile_api.health.router.router")
+
+
+def _respond(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
+    return api.create_response(request, body, status=status)
+
+
+@api.exception_handler(ApiError)
+def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return _respond(request, exc.status, exc.body())
+
+
+_REASONS = {
+    "missing": "field_required",
+    "string_too_long": "field_too_long",
+    "too_long": "field_too_long",
+    "string_too_short": "field_too_short",
+    "too_short": "field_too_short",
+    "greater_than": "field_out_of_range",
+    "greater_than_equal": "field_out_of_range",
+    "less_than": "field_out_of_range",
+    "less_than_equal": "field_out_of_range",
+}
+
+
+def _reason(error: dict[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    if kind == "value_error":
+        code = str(error.get("ctx", {}).get("error", ""))
+        return code if code in MESSAGES else "field_invalid"
+    if kind in _REASONS:
+        return _REASONS[kind]
+    if kind.endswith(("_type", "_parsing")):
+        return "field_wrong_type"
+    return "field_invalid"
+
+
+def _field_name(loc: list[Any] | tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body" and len(parts) > 2:
+        parts = parts[2:]  # ["body", <param name>, field, ...]
+    elif parts and parts[0] in {"body", "query", "path", "header", "cookie", "form"}:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    fields: dict[str, str] = {}
+    for error in exc.errors:
+        fields.setdefault(_field_name(error.get("loc", ())), message(_reason(error)))
+    return _respond(request, 422, error_body("validation_error", fields))
+
+
+_HTTP_CODES = {
+    400: "invalid_json",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+}
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc, AuthenticationError):
+        return _respond(request, 401, error_body("not_authenticated"))
+    code = _HTTP_CODES.get(exc.status_code, "validation_error")
+    return _respond(request, exc.status_code, error_body(code))
+
+
+@api.exception_handler(Http404)
+def on_404(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _respond(request, 404, error_body("not_found"))
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return _respond(request, 500, error_body("internal_error"))

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Router, Schema
+
+from backend.core.health import check_health
+
+router = Router(tags=["health"])
+
+
+class HealthOut(Schema):
+    status: str
+    database: str
+    channel_layer: str
+    pending_migrations: list[str]
+
+
+@router.get("", auth=None, response={200: HealthOut, 503: HealthOut})
+def health(request: HttpRequest, response: HttpResponse) -> tuple[int, dict[str, object]]:
+    report = check_health()
+    return (200 if report["status"] == "ok" else 503), report

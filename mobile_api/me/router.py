@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router
+
+from backend.accounts import actions
+from backend.accounts.models import PushToken
+from backend.accounts.selectors import shifts_on_duty, shifts_today
+from mobile_api.errors import ErrorOut
+from mobile_api.security import caller
+
+from .schemas import MeOut, PushTokenIn, PushTokenOut
+
+router = Router(tags=["me"])
+
+
+@router.get("", response={200: MeOut, 401: ErrorOut})
+def me(request: HttpRequest) -> dict[str, Any]:
+    user = caller(request)
+    return {
+        "id": user.pk,
+        "phone": user.phone,
+        "name": user.name,
+        "role": user.role,
+        "community_id": user.community_id,
+        "district_id": user.district_id,
+        "resident_id": user.resident_id,
+        "b_post_grids": [b.grid for b in user.b_posts.select_related("grid").order_by("grid_id")],
+        "a_posts": list(user.a_posts.values("community_id", "line").order_by("pk")),
+        "on_duty": shifts_on_duty(user).exists(),
+        "shifts_today": list(shifts_today(user)),
+    }
+
+
+@router.post("/push-tokens", response={201: PushTokenOut, 401: ErrorOut, 422: ErrorOut})
+def register_push_token(request: HttpRequest, payload: PushTokenIn) -> tuple[int, PushToken]:
+    token = actions.do_register_push_token(
+        user=caller(request),
+        token=payload.token,
+        platform=payload.platform,
+        provider=payload.provider,
+    )
+    return 201, token

@@ -1,0 +1,82 @@
+"""Households and residents in the caller's scope. Out of scope is 404, like a missing id."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from ninja.pagination import LimitOffsetPagination, paginate
+from pydantic import Field
+
+from backend.audit.actions import do_record_read
+from backend.audit.models import AuditEvent
+from backend.people import selectors
+from backend.people.models import CareTag, Resident
+from backend.territory.models import Household
+from mobile_api.errors import ErrorOut
+from mobile_api.security import caller, caller_scope
+
+from .schemas import HouseholdDetail, HouseholdOut, ResidentDetail, ResidentSummary
+
+router = Router(tags=["people"])
+
+
+class HouseholdFilters(Schema):
+    q: str | None = Field(None, max_length=100, description="address contains")
+    grid: int | None = Field(None, description="grid id (must be in scope)")
+    care_tag: CareTag | None = None
+
+
+class ResidentFilters(HouseholdFilters):
+    q: str | None = Field(None, max_length=100, description="name contains")
+    household: int | None = Field(None, description="household id (must be in scope)")
+
+
+@router.get(
+    "/households", response={200: list[HouseholdOut], 401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+)
+@paginate(LimitOffsetPagination)
+def list_households(
+    request: HttpRequest, filters: Query[HouseholdFilters]
+) -> QuerySet[Household]:
+    return selectors.households_for(
+        caller_scope(request), q=filters.q, grid_id=filters.grid, care_tag=filters.care_tag
+    )
+
+
+@router.get(
+    "/households/{household_id}", response={200: HouseholdDetail, 401: ErrorOut, 404: ErrorOut}
+)
+def household_detail(request: HttpRequest, household_id: int) -> Household:
+    return selectors.get_household(caller_scope(request), household_id)
+
+
+@router.get(
+    "/residents",
+    response={200: list[ResidentSummary], 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+)
+@paginate(LimitOffsetPagination)
+def list_residents(request: HttpRequest, filters: Query[ResidentFilters]) -> QuerySet[Resident]:
+    return selectors.residents_for(
+        caller_scope(request),
+        q=filters.q,
+        grid_id=filters.grid,
+        household_id=filters.household,
+        care_tag=filters.care_tag,
+    )
+
+
+@router.get(
+    "/residents/{resident_id}", response={200: ResidentDetail, 401: ErrorOut, 404: ErrorOut}
+)
+def resident_detail(request: HttpRequest, resident_id: int) -> Resident:
+    """A resident's record; every read is written to the audit trail."""
+    resident = selectors.get_resident(caller_scope(request), resident_id)
+    do_record_read(
+        actor=caller(request),
+        action=AuditEvent.Action.VIEW_RESIDENT,
+        target_type="resident",
+        target_id=resident.pk,
+        request=request,
+    )
+    return resident
