@@ -40,6 +40,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "field_wrong_type": ("类型错误。", "Wrong type."),
     "phone_invalid": ("手机号格式无效。", "Not a valid mainland mobile number."),
     "id_number_invalid": ("身份证号无效（校验位不符）。", "Invalid ID number (checksum)."),
+    "id_number_duplicate": ("该身份证号已登记。", "This ID number is already registered."),
     "care_tag_unknown": ("未知的关怀标签。", "Unknown care tag."),
     "push_platform_unknown": ("未知的推送平台。", "Unknown push platform."),
 }

@@ -1,6 +1,5 @@
 """Households and residents in the caller's scope. Out of scope is 404, like a missing id."""
 
-from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
