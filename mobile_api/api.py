@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -97,6 +98,11 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return _respond(request, 401, error_body("not_authenticated"))
     code = _HTTP_CODES.get(exc.status_code, "validation_error")
     return _respond(request, exc.status_code, error_body(code))
+
+
+@api.exception_handler(MultiPartParserError)
+def on_unparsable_body(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    return _respond(request, 400, error_body("invalid_json"))
 
 
 @api.exception_handler(Http404)

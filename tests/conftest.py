@@ -85,7 +85,9 @@ _serial = iter(range(1, 10_000))
 
 def _household(grid: Grid, x: float, y: float, address: str) -> Household:
     point = Point(x, y, srid=4326)
-    building = Building.objects.create(grid=grid, name=address.split("号")[0] + "号", location=point)
+    building = Building.objects.create(
+        grid=grid, name=address.split("号")[0] + "号", location=point
+    )
     return Household.objects.create(grid=grid, building=building, address=address, location=point)
 
 
@@ -113,13 +115,21 @@ def world(db: None) -> World:
     district = District.objects.create(code="340705", name="铜官区")
     c1 = Community.objects.create(district=district, code="C01", name="幸福社区")
     c2 = Community.objects.create(district=district, code="C02", name="长江社区")
-    grid_a = Grid.objects.create(community=c1, code="C01-G01", name="一网格", boundary=square(117.80, 30.92))
-    grid_b = Grid.objects.create(community=c1, code="C01-G02", name="二网格", boundary=square(117.81, 30.92))
-    grid_c = Grid.objects.create(community=c2, code="C02-G01", name="三网格", boundary=square(117.82, 30.92))
+    grid_a = Grid.objects.create(
+        community=c1, code="C01-G01", name="一网格", boundary=square(117.80, 30.92)
+    )
+    grid_b = Grid.objects.create(
+        community=c1, code="C01-G02", name="二网格", boundary=square(117.81, 30.92)
+    )
+    grid_c = Grid.objects.create(
+        community=c2, code="C02-G01", name="三网格", boundary=square(117.82, 30.92)
+    )
     household_a = _household(grid_a, 117.805, 30.925, "幸福路1号1栋101室")
     household_b = _household(grid_b, 117.815, 30.925, "幸福路2号2栋202室")
     household_c = _household(grid_c, 117.825, 30.925, "长江路3号3栋303室")
-    resident_a = _resident(household_a, "张桂英", date(1940, 5, 6), ["aged_60", "aged_80", "living_alone"])
+    resident_a = _resident(
+        household_a, "张桂英", date(1940, 5, 6), ["aged_60", "aged_80", "living_alone"]
+    )
     resident_b = _resident(household_b, "李秀兰", date(1945, 7, 8), ["aged_60", "aged_80"])
     resident_c = _resident(household_c, "王建国", date(1950, 1, 2), ["aged_60", "disabled"])
     worker_a = _user("13100000001", Role.WORKER, community=c1)
@@ -128,8 +138,11 @@ def world(db: None) -> World:
     GridAssignment.objects.create(user=worker_b, grid=grid_b)
     now = timezone.now()
     DutyShift.objects.create(
-        user=worker_a, community=c1, grid=grid_a,
-        starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=7),
+        user=worker_a,
+        community=c1,
+        grid=grid_a,
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(hours=7),
     )
     supervisor_1 = _user("13100000003", Role.SUPERVISOR, community=c1)
     officer = _user("13100000004", Role.OFFICER, community=c1)
@@ -137,38 +150,45 @@ def world(db: None) -> World:
     admin = _user("13100000005", Role.DISTRICT_ADMIN, district=district)
     resident_user_a = _user("13100000006", Role.RESIDENT, resident=resident_a)
     return World(
-        district, c1, c2, grid_a, grid_b, grid_c, household_a, household_b, household_c,
-        resident_a, resident_b, resident_c, worker_a, worker_b, supervisor_1, officer, admin,
+        district,
+        c1,
+        c2,
+        grid_a,
+        grid_b,
+        grid_c,
+        household_a,
+        household_b,
+        household_c,
+        resident_a,
+        resident_b,
+        resident_c,
+        worker_a,
+        worker_b,
+        supervisor_1,
+        officer,
+        admin,
         resident_user_a,
     )
 
 
 class ApiClient(Client):
-    """A Django test client that sends a bearer token and JSON bodies."""
+    """A Django test client that sends a bearer token and, by default, JSON bodies."""
 
     def __init__(self, token: str | None = None, **defaults: Any) -> None:
-        super().__init__(**defaults)
-        self.token = token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        super().__init__(headers=headers, **defaults)
 
-    def _auth(self, extra: dict[str, Any]) -> dict[str, Any]:
-        if self.token:
-            extra.setdefault("HTTP_AUTHORIZATION", f"Bearer {self.token}")
-        return extra
-
-    def get(self, path: str, data: Any = None, **extra: Any) -> Any:  # type: ignore[override]
-        return super().get(path, data, **self._auth(extra))
-
-    def post(self, path: str, data: Any = None, **extra: Any) -> Any:  # type: ignore[override]
-        extra.setdefault("content_type", "application/json")
-        return super().post(path, data, **self._auth(extra))
-
-    def generic(self, method: str, path: str, data: Any = "", content_type: str = "application/json", **extra: Any) -> Any:  # type: ignore[override]
-        return super().generic(method, path, data, content_type, **self._auth(extra))
+    def post(  # type: ignore[override]
+        self, path: str, data: Any = None, content_type: str = "application/json", **extra: Any
+    ) -> Any:
+        return super().post(path, data, content_type=content_type, **extra)
 
 
 def login(phone: str, password: str = PASSWORD) -> dict[str, Any]:
     response = Client().post(
-        "/api/v1/auth/login", {"phone": phone, "password": password}, content_type="application/json"
+        "/api/v1/auth/login",
+        {"phone": phone, "password": password},
+        content_type="application/json",
     )
     assert response.status_code == 200, response.content
     return response.json()

@@ -66,16 +66,16 @@ def do_login(*, request: HttpRequest, phone: str, password: str, client: str) ->
     user = authenticate(request, phone=phone, password=password)
     if getattr(request, "axes_locked_out", False):
         raise ApiError("account_locked", status=429)
-    if user is None:
+    if not isinstance(user, User):
         raise ApiError("invalid_credentials", status=401)
-    assert isinstance(user, User)
     with transaction.atomic():
         session = MobileSession.objects.create(user=user, client=client[:200])
         return _issue(session)
 
 
 def do_refresh(*, refresh_token: str) -> TokenPair:
-    reused = False
+    """Rotate a refresh token. A used one revokes its session: the revocation must commit,
+    so the refusal is raised after the transaction, not inside it."""
     with transaction.atomic():
         token = (
             RefreshToken.objects.select_for_update()
@@ -92,12 +92,10 @@ def do_refresh(*, refresh_token: str) -> TokenPair:
             session.revoked_at = timezone.now()
             session.revoke_reason = "refresh_reused"
             session.save(update_fields=["revoked_at", "revoke_reason"])
-            reused = True
         else:
             token.used_at = timezone.now()
             token.save(update_fields=["used_at"])
             return _issue(session)
-    assert reused
     raise ApiError("refresh_reused", status=401)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -53,15 +53,13 @@ def scope_for(user: User) -> Scope:
     if user.role == Role.SUPERVISOR:
         return Scope(community_ids=frozenset([user.community_id] if user.community_id else []))
     if user.role == Role.RESIDENT:
-        if user.resident_id is None:
+        if user.resident is None:
             return Scope()
-        return Scope(resident_id=user.resident_id, household_id=user.resident.household_id)
+        return Scope(resident_id=user.resident.pk, household_id=user.resident.household_id)
     grid_ids = frozenset(user.b_posts.values_list("grid_id", flat=True))
     a_posts = list(user.a_posts.values_list("community_id", "line"))
     line_tags = tuple((c, LINE_TAGS[line]) for c, line in a_posts if LINE_TAGS.get(line))
-    return Scope(
-        grid_ids=grid_ids, line_tags=line_tags, lines=tuple(line for _, line in a_posts)
-    )
+    return Scope(grid_ids=grid_ids, line_tags=line_tags, lines=tuple(line for _, line in a_posts))
 
 
 def shifts_on_duty(user: User, at: datetime | None = None) -> QuerySet[DutyShift]:
@@ -71,7 +69,7 @@ def shifts_on_duty(user: User, at: datetime | None = None) -> QuerySet[DutyShift
 
 def shifts_today(user: User) -> QuerySet[DutyShift]:
     start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    end = start + timezone.timedelta(days=1)
+    end = start + timedelta(days=1)
     return (
         user.shifts.filter(starts_at__lt=end, ends_at__gt=start)
         .select_related("grid", "community")

@@ -13,8 +13,9 @@ def client_of(request: HttpRequest) -> str:
     return (request.headers.get("X-Client") or request.headers.get("User-Agent") or "")[:200]
 
 
-def do_record_read(*, actor: User, action: str, target_type: str, target_id: int,
-                   request: HttpRequest) -> AuditEvent:
+def do_record_read(
+    *, actor: User, action: str, target_type: str, target_id: int, request: HttpRequest
+) -> AuditEvent:
     return AuditEvent.objects.create(
         actor=actor,
         action=action,

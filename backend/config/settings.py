@@ -1,8 +1,8 @@
 """gridline settings: one module, configured from the environment.
 
 Development defaults run embedded (SpatiaLite file, in-memory channel layer). Production sets
-GRIDLINE_ENV=production, SECRET_KEY, SALT_KEY, DATABASE_URL=postgis://... and REDIS_URL, and then
-passes `manage.py check --deploy` without warnings.
+GRIDLINE_ENV=production, SECRET_KEY, FIELD_ENCRYPTION_KEYS, PII_DIGEST_KEY, ALLOWED_HOSTS,
+DATABASE_URL=postgis://... and REDIS_URL, and then passes `manage.py check --deploy` cleanly.
 """
 
 from __future__ import annotations
@@ -33,10 +33,13 @@ def env_list(name: str, default: str = "") -> list[str]:
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789-abcdefghijklmnop"  # noqa: S105
 SECRET_KEY = env("SECRET_KEY", None if PRODUCTION else _DEV_SECRET)
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
-# Key material for encrypted personal data (ID numbers, health notes); a list allows rotation.
-SALT_KEY = env_list("SALT_KEY", "" if PRODUCTION else "dev-only-salt-gridline")
-if not SALT_KEY:
-    raise ImproperlyConfigured("Set SALT_KEY (comma-separated, newest first).")
+# Fernet keys for personal data at rest (ID numbers, health notes), newest first; older keys
+# stay listed until every row is re-encrypted. Generate one with
+#   python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
+_DEV_FIELD_KEY = "ZGV2LW9ubHktZmllbGQta2V5LWdyaWRsaW5lLTAwMDA="  # dev only, not secret
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "" if PRODUCTION else _DEV_FIELD_KEY)
+if not FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("Set FIELD_ENCRYPTION_KEYS (comma-separated Fernet keys).")
 DEBUG = env("DEBUG", "0" if PRODUCTION else "1") == "1"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -43,6 +43,45 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "id_number_duplicate": ("该身份证号已登记。", "This ID number is already registered."),
     "care_tag_unknown": ("未知的关怀标签。", "Unknown care tag."),
     "push_platform_unknown": ("未知的推送平台。", "Unknown push platform."),
+    # territory import (GeoJSON)
+    "import_invalid": (
+        "导入文件有误，未导入任何数据。",
+        "The import file has errors; nothing was imported.",
+    ),
+    "geojson_not_json": ("文件不是有效的 JSON。", "The file is not valid JSON."),
+    "geojson_not_feature_collection": (
+        "不是 GeoJSON 要素集合（FeatureCollection）。",
+        "Not a GeoJSON FeatureCollection.",
+    ),
+    "geojson_crs_unsupported": (
+        "仅支持 WGS84 坐标（EPSG:4326）。",
+        "Only WGS84 coordinates (EPSG:4326) are supported.",
+    ),
+    "geojson_feature_invalid": ("不是有效的 GeoJSON 要素。", "Not a valid GeoJSON Feature."),
+    "feature_kind_unknown": (
+        "未知的要素类型（kind 应为 grid 或 household）。",
+        "Unknown feature kind (expected grid or household).",
+    ),
+    "geometry_invalid": (
+        "几何图形无效（为空、自相交或格式错误）。",
+        "Invalid geometry (empty, self-intersecting or malformed).",
+    ),
+    "geometry_type_wrong": (
+        "几何类型不符：网格应为面（Polygon/MultiPolygon），住户应为点（Point）。",
+        "Wrong geometry type: a grid is a Polygon or MultiPolygon, a household a Point.",
+    ),
+    "coordinates_out_of_range": (
+        "坐标超出 WGS84 范围（经度 -180~180，纬度 -90~90；顺序为经度、纬度）。",
+        "Coordinates outside the WGS84 range (longitude -180..180, latitude -90..90, in that order).",
+    ),
+    "grid_code_duplicate": ("网格编码重复或已存在。", "The grid code is repeated or already exists."),
+    "grid_overlaps": ("网格与其他网格重叠。", "The grid overlaps another grid."),
+    "grid_unknown": ("本社区没有该编码的网格。", "No grid with this code in the community."),
+    "household_outside_grid": ("住户位置不在所指定的网格内。", "The household lies outside its grid."),
+    "household_outside_grids": (
+        "住户位置不在本社区任何网格内。",
+        "The household lies outside every grid of the community.",
+    ),
 }
 
 

@@ -1,14 +1,15 @@
 """People: residents in households, their care tags and emergency contacts.
 
 ID numbers and health notes are sensitive personal information under PIPL: they are encrypted
-at rest (Fernet), found by a keyed digest, shown masked, and held only on a recorded legal basis.
+at rest (Fernet, backend.core.fields), found by a keyed digest, shown masked, and held only on
+a recorded legal basis.
 """
 
 from __future__ import annotations
 
 from django.db import models
-from encrypted_fields.fields import EncryptedCharField, EncryptedTextField
 
+from backend.core.fields import EncryptedTextField
 from backend.territory.models import Household
 
 
@@ -43,7 +44,7 @@ class Resident(models.Model):
     gender = models.CharField(max_length=1, choices=Gender.choices)
     birth_date = models.DateField()
     phone = models.CharField(max_length=20, blank=True)
-    id_number = EncryptedCharField(max_length=18)
+    id_number = EncryptedTextField()
     id_number_masked = models.CharField(max_length=18)
     id_number_digest = models.CharField(max_length=64, unique=True)
     health_notes = EncryptedTextField(blank=True, default="")

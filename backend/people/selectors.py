@@ -127,7 +127,9 @@ def get_resident(scope: Scope, resident_id: int) -> Resident:
 def get_grid_or_line_grid(scope: Scope, grid_id: int) -> None:
     """A grid filter is allowed on a grid in scope, or in a community an A post covers."""
     line_communities = {community_id for community_id, _ in scope.line_tags}
-    if line_communities:
-        if Grid.objects.filter(pk=grid_id, community_id__in=line_communities).exists():
-            return
+    if (
+        line_communities
+        and Grid.objects.filter(pk=grid_id, community_id__in=line_communities).exists()
+    ):
+        return
     get_grid(scope, grid_id)

@@ -1,30 +1,28 @@
-
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from backend.accounts import actions
 from backend.audit.actions import client_of
-from mobile_api.errors import ErrorOut
+from mobile_api.errors import responses
 
 from .schemas import LoginIn, RefreshIn, TokenOut
 
 router = Router(tags=["auth"])
 
 
-@router.post("/login", auth=None, response={200: TokenOut, 401: ErrorOut, 422: ErrorOut,
-                                            429: ErrorOut})
+@router.post("/login", auth=None, response=responses({200: TokenOut}, 400, 401, 422, 429))
 def login(request: HttpRequest, payload: LoginIn) -> actions.TokenPair:
     return actions.do_login(
         request=request, phone=payload.phone, password=payload.password, client=client_of(request)
     )
 
 
-@router.post("/refresh", auth=None, response={200: TokenOut, 401: ErrorOut, 422: ErrorOut})
+@router.post("/refresh", auth=None, response=responses({200: TokenOut}, 400, 401, 422))
 def refresh(request: HttpRequest, payload: RefreshIn) -> actions.TokenPair:
     return actions.do_refresh(refresh_token=payload.refresh_token)
 
 
-@router.post("/logout", response={204: None, 401: ErrorOut})
-def logout(request: HttpRequest) -> tuple[int, None]:
+@router.post("/logout", response=responses({204: None}, 401))
+def logout(request: HttpRequest) -> Status[None]:
     actions.do_logout(session=request.auth)  # type: ignore[attr-defined]
-    return 204, None
+    return Status(204, None)

@@ -1,6 +1,5 @@
-
-from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
 
 from backend.core.health import check_health
 
@@ -15,6 +14,6 @@ class HealthOut(Schema):
 
 
 @router.get("", auth=None, response={200: HealthOut, 503: HealthOut})
-def health(request: HttpRequest, response: HttpResponse) -> tuple[int, dict[str, object]]:
+def health(request: HttpRequest) -> Status[dict[str, object]]:
     report = check_health()
-    return (200 if report["status"] == "ok" else 503), report
+    return Status(200 if report["status"] == "ok" else 503, report)

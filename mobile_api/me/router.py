@@ -1,13 +1,12 @@
-
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from backend.accounts import actions
 from backend.accounts.models import PushToken
 from backend.accounts.selectors import shifts_on_duty, shifts_today
-from mobile_api.errors import ErrorOut
+from mobile_api.errors import responses
 from mobile_api.security import caller
 
 from .schemas import MeOut, PushTokenIn, PushTokenOut
@@ -15,7 +14,7 @@ from .schemas import MeOut, PushTokenIn, PushTokenOut
 router = Router(tags=["me"])
 
 
-@router.get("", response={200: MeOut, 401: ErrorOut})
+@router.get("", response=responses({200: MeOut}, 401))
 def me(request: HttpRequest) -> dict[str, Any]:
     user = caller(request)
     return {
@@ -33,12 +32,12 @@ def me(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-@router.post("/push-tokens", response={201: PushTokenOut, 401: ErrorOut, 422: ErrorOut})
-def register_push_token(request: HttpRequest, payload: PushTokenIn) -> tuple[int, PushToken]:
+@router.post("/push-tokens", response=responses({201: PushTokenOut}, 400, 401, 422))
+def register_push_token(request: HttpRequest, payload: PushTokenIn) -> Status[PushToken]:
     token = actions.do_register_push_token(
         user=caller(request),
         token=payload.token,
         platform=payload.platform,
         provider=payload.provider,
     )
-    return 201, token
+    return Status(201, token)

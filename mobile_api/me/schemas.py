@@ -6,6 +6,8 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field
 
+from mobile_api.types import Text
+
 
 class GridRef(Schema):
     id: int
@@ -41,7 +43,7 @@ class MeOut(Schema):
 
 
 class PushTokenIn(Schema):
-    token: str = Field(min_length=1, max_length=4096)
+    token: Text = Field(min_length=1, max_length=4096)
     platform: Literal["android", "ios"]
     provider: Literal["fcm"] = "fcm"
 

@@ -1,10 +1,9 @@
 """Households and residents in the caller's scope. Out of scope is 404, like a missing id."""
 
-
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import Field
 
 from backend.audit.actions import do_record_read
@@ -12,8 +11,10 @@ from backend.audit.models import AuditEvent
 from backend.people import selectors
 from backend.people.models import CareTag, Resident
 from backend.territory.models import Household
-from mobile_api.errors import ErrorOut
+from mobile_api.errors import responses
+from mobile_api.pagination import BoundedLimitOffset
 from mobile_api.security import caller, caller_scope
+from mobile_api.types import Text
 
 from .schemas import HouseholdDetail, HouseholdOut, ResidentDetail, ResidentSummary
 
@@ -21,40 +22,34 @@ router = Router(tags=["people"])
 
 
 class HouseholdFilters(Schema):
-    q: str | None = Field(None, max_length=100, description="address contains")
+    q: Text | None = Field(None, max_length=100, description="address contains")
     grid: int | None = Field(None, description="grid id (must be in scope)")
     care_tag: CareTag | None = None
 
 
 class ResidentFilters(HouseholdFilters):
-    q: str | None = Field(None, max_length=100, description="name contains")
+    q: Text | None = Field(None, max_length=100, description="name contains")
     household: int | None = Field(None, description="household id (must be in scope)")
 
 
-@router.get(
-    "/households", response={200: list[HouseholdOut], 401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-)
-@paginate(LimitOffsetPagination)
-def list_households(
-    request: HttpRequest, filters: Query[HouseholdFilters]
-) -> QuerySet[Household]:
+@router.get("/households", response=responses({200: list[HouseholdOut]}, 401, 404, 422))
+@paginate(BoundedLimitOffset)
+def list_households(request: HttpRequest, filters: Query[HouseholdFilters]) -> QuerySet[Household]:
     return selectors.households_for(
         caller_scope(request), q=filters.q, grid_id=filters.grid, care_tag=filters.care_tag
     )
 
 
-@router.get(
-    "/households/{household_id}", response={200: HouseholdDetail, 401: ErrorOut, 404: ErrorOut}
-)
+@router.get("/households/{household_id}", response=responses({200: HouseholdDetail}, 401, 404, 422))
 def household_detail(request: HttpRequest, household_id: int) -> Household:
     return selectors.get_household(caller_scope(request), household_id)
 
 
 @router.get(
     "/residents",
-    response={200: list[ResidentSummary], 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response=responses({200: list[ResidentSummary]}, 401, 404, 422),
 )
-@paginate(LimitOffsetPagination)
+@paginate(BoundedLimitOffset)
 def list_residents(request: HttpRequest, filters: Query[ResidentFilters]) -> QuerySet[Resident]:
     return selectors.residents_for(
         caller_scope(request),
@@ -65,9 +60,7 @@ def list_residents(request: HttpRequest, filters: Query[ResidentFilters]) -> Que
     )
 
 
-@router.get(
-    "/residents/{resident_id}", response={200: ResidentDetail, 401: ErrorOut, 404: ErrorOut}
-)
+@router.get("/residents/{resident_id}", response=responses({200: ResidentDetail}, 401, 404, 422))
 def resident_detail(request: HttpRequest, resident_id: int) -> Resident:
     """A resident's record; every read is written to the audit trail."""
     resident = selectors.get_resident(caller_scope(request), resident_id)

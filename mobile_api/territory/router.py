@@ -1,4 +1,3 @@
-
 import json
 from typing import Any
 
@@ -7,7 +6,7 @@ from ninja import Router
 
 from backend.territory.models import Grid
 from backend.territory.selectors import get_grid, grids_for
-from mobile_api.errors import ErrorOut
+from mobile_api.errors import responses
 from mobile_api.security import caller_scope
 
 from .schemas import GridCollection, GridFeature
@@ -30,13 +29,13 @@ def _feature(grid: Grid) -> dict[str, Any]:
     }
 
 
-@router.get("", response={200: GridCollection, 401: ErrorOut})
+@router.get("", response=responses({200: GridCollection}, 401))
 def my_grids(request: HttpRequest) -> dict[str, Any]:
     """The caller's grids as a GeoJSON FeatureCollection (WGS 84)."""
     grids = grids_for(caller_scope(request))
     return {"type": "FeatureCollection", "features": [_feature(g) for g in grids]}
 
 
-@router.get("/{grid_id}", response={200: GridFeature, 401: ErrorOut, 404: ErrorOut})
+@router.get("/{grid_id}", response=responses({200: GridFeature}, 401, 404, 422))
 def grid_detail(request: HttpRequest, grid_id: int) -> dict[str, Any]:
     return _feature(get_grid(caller_scope(request), grid_id))

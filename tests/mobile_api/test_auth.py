@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import jwt
 import pytest
@@ -16,7 +17,7 @@ from tests.conftest import PASSWORD, ApiClient, World, login
 pytestmark = pytest.mark.django_db
 
 
-def post(path: str, body: dict[str, object], **extra: object):  # type: ignore[no-untyped-def]
+def post(path: str, body: dict[str, object], **extra: Any) -> Any:
     return Client().post(path, body, content_type="application/json", **extra)
 
 
@@ -55,7 +56,12 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(world: World) -> Non
     assert locked.status_code == 429
     assert locked.json()["error"]["code"] == "account_locked"
     # Another account is not affected.
-    assert post("/api/v1/auth/login", {"phone": world.worker_b.phone, "password": PASSWORD}).status_code == 200
+    assert (
+        post(
+            "/api/v1/auth/login", {"phone": world.worker_b.phone, "password": PASSWORD}
+        ).status_code
+        == 200
+    )
     # After the cool-off the right password works again.
     from axes.models import AccessAttempt
 
@@ -101,7 +107,7 @@ def test_expired_forged_and_garbage_access_tokens_are_refused(world: World) -> N
         settings.JWT_SIGNING_KEY,
         algorithm="HS256",
     )
-    forged = jwt.encode(claims, "not-the-key", algorithm="HS256")
+    forged = jwt.encode(claims, "not-the-signing-key-of-this-server-at-all", algorithm="HS256")
     other_user = jwt.encode(
         {**claims, "sub": str(world.admin.pk)}, settings.JWT_SIGNING_KEY, algorithm="HS256"
     )
@@ -140,8 +146,6 @@ def test_bad_push_token_body_names_the_field_and_changes_nothing(world: World) -
 
 
 def test_malformed_json_is_a_clear_400(world: World) -> None:
-    response = Client().post(
-        "/api/v1/auth/login", "{not json", content_type="application/json"
-    )
+    response = Client().post("/api/v1/auth/login", "{not json", content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"

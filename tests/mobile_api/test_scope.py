@@ -63,7 +63,7 @@ def _params(op: dict[str, Any], where: str) -> list[str]:
 def _call(client: ApiClient, method: str, path: str, query: dict[str, Any] | None = None) -> Any:
     if method == "get":
         return client.get(path, query or {})
-    return client.generic(method.upper(), path, "{}")
+    return client.generic(method.upper(), path, "{}", content_type="application/json")
 
 
 def _fill(path: str, values: dict[str, int]) -> str:
@@ -77,14 +77,22 @@ def test_every_operation_with_an_id_is_covered() -> None:
             if name not in PATH_IDS:
                 uncovered.append(f"{method.upper()} {path} path:{name}")
         for name in _params(op, "query"):
-            if (name == "id" or name.endswith("_id") or name in {"grid", "household", "resident"}) and name not in QUERY_IDS:
+            if (
+                name == "id" or name.endswith("_id") or name in {"grid", "household", "resident"}
+            ) and name not in QUERY_IDS:
                 uncovered.append(f"{method.upper()} {path} query:{name}")
-        if method == "get" and not _params(op, "path") and path not in LISTS | dict.fromkeys(NOT_GRID_DATA):
+        if (
+            method == "get"
+            and not _params(op, "path")
+            and path not in LISTS | dict.fromkeys(NOT_GRID_DATA)
+        ):
             uncovered.append(f"GET {path} (list not classified)")
     assert not uncovered, f"add these to the BOLA matrix: {uncovered}"
 
 
-def test_bola_matrix_out_of_scope_is_404_identical_to_missing(world: World, client_for: Any) -> None:
+def test_bola_matrix_out_of_scope_is_404_identical_to_missing(
+    world: World, client_for: Any
+) -> None:
     client = client_for(world.worker_a)
     checked = 0
     for method, path, op in operations():
@@ -122,8 +130,12 @@ def test_anonymous_gets_401_everywhere_outside_the_allowlist(world: World) -> No
     for method, path, _ in operations():
         if (method, path) in ANONYMOUS_ALLOWED:
             continue
-        response = _call(anonymous, method, _fill(path, {}) if "{" not in path else re.sub(r"{\w+}", "1", path))
-        assert response.status_code == 401, f"{method.upper()} {path} answered {response.status_code}"
+        response = _call(
+            anonymous, method, _fill(path, {}) if "{" not in path else re.sub(r"{\w+}", "1", path)
+        )
+        assert response.status_code == 401, (
+            f"{method.upper()} {path} answered {response.status_code}"
+        )
         assert response.json()["error"]["code"] == "not_authenticated"
 
 
@@ -144,11 +156,15 @@ def test_supervisor_sees_the_community_and_not_the_next(world: World, client_for
 def test_district_admin_sees_everything(world: World, client_for: Any) -> None:
     client = client_for(world.admin)
     assert ids(client, "/api/v1/residents") == {
-        world.resident_a.pk, world.resident_b.pk, world.resident_c.pk
+        world.resident_a.pk,
+        world.resident_b.pk,
+        world.resident_c.pk,
     }
 
 
-def test_a_post_sees_residents_its_line_serves_in_its_community(world: World, client_for: Any) -> None:
+def test_a_post_sees_residents_its_line_serves_in_its_community(
+    world: World, client_for: Any
+) -> None:
     # Elderly care: both elders of community 1, not the disabled man of community 2.
     client = client_for(world.officer_elderly_1)
     assert ids(client, "/api/v1/residents") == {world.resident_a.pk, world.resident_b.pk}
@@ -180,7 +196,9 @@ def test_filters_and_search(world: World, client_for: Any) -> None:
 def test_resident_detail_is_masked_and_every_read_is_audited(world: World, client_for: Any) -> None:
     client = client_for(world.worker_a)
     before = AuditEvent.objects.count()
-    response = client.get(f"/api/v1/residents/{world.resident_a.pk}", HTTP_X_CLIENT="gridline-android/1.0")
+    response = client.get(
+        f"/api/v1/residents/{world.resident_a.pk}", HTTP_X_CLIENT="gridline-android/1.0"
+    )
     assert response.status_code == 200
     body = response.json()
     assert re.fullmatch(r"340705\*{8}\d{3}[\dX]", body["id_number_masked"])
@@ -190,7 +208,9 @@ def test_resident_detail_is_masked_and_every_read_is_audited(world: World, clien
     assert AuditEvent.objects.count() == before + 1
     event = AuditEvent.objects.latest("pk")
     assert (event.actor, event.target_id, event.client) == (
-        world.worker_a, world.resident_a.pk, "gridline-android/1.0"
+        world.worker_a,
+        world.resident_a.pk,
+        "gridline-android/1.0",
     )
     # A refused read writes nothing.
     client.get(f"/api/v1/residents/{world.resident_b.pk}")
@@ -198,3 +218,11 @@ def test_resident_detail_is_masked_and_every_read_is_audited(world: World, clien
     # Lists do not show the ID number either.
     listed = client.get("/api/v1/residents").content.decode()
     assert world.resident_a.id_number not in listed
+
+
+def test_pagination_is_bounded(world: World, client_for: Any) -> None:
+    client = client_for(world.supervisor_1)
+    for query in ({"limit": 10**19}, {"offset": 10**19}, {"limit": 0}, {"offset": -1}):
+        response = client.get("/api/v1/households", query)
+        assert response.status_code == 422, query
+        assert list(response.json()["error"]["fields"]) == list(query)
