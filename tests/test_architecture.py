@@ -1,0 +1,37 @@
+"""Dependency direction: backend imports neither mobile_api nor realtime; those two do not
+import each other; only backend/config wires all three."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FORBIDDEN = {
+    "backend": {"mobile_api", "realtime"},
+    "mobile_api": {"realtime"},
+    "realtime": {"mobile_api"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_dependency_direction() -> None:
+    violations = []
+    for package, forbidden in FORBIDDEN.items():
+        for path in (ROOT / package).rglob("*.py"):
+            if package == "backend" and path.is_relative_to(ROOT / "backend" / "config"):
+                continue
+            bad = _imports(path) & forbidden
+            if bad:
+                violations.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+    assert not violations, violations
