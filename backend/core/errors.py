@@ -72,12 +72,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "coordinates_out_of_range": (
         "坐标超出 WGS84 范围（经度 -180~180，纬度 -90~90；顺序为经度、纬度）。",
-        "Coordinates outside the WGS84 range (longitude -180..180, latitude -90..90, in that order).",
+        "Coordinates outside WGS84 (longitude -180..180 first, then latitude -90..90).",
     ),
-    "grid_code_duplicate": ("网格编码重复或已存在。", "The grid code is repeated or already exists."),
+    "grid_code_duplicate": (
+        "网格编码重复或已存在。",
+        "The grid code is repeated or already exists.",
+    ),
     "grid_overlaps": ("网格与其他网格重叠。", "The grid overlaps another grid."),
     "grid_unknown": ("本社区没有该编码的网格。", "No grid with this code in the community."),
-    "household_outside_grid": ("住户位置不在所指定的网格内。", "The household lies outside its grid."),
+    "household_outside_grid": (
+        "住户位置不在所指定的网格内。",
+        "The household lies outside its grid.",
+    ),
     "household_outside_grids": (
         "住户位置不在本社区任何网格内。",
         "The household lies outside every grid of the community.",

@@ -1,0 +1,151 @@
+"""manage.py seed_demo: one community of the synthetic district and fixed demo log-ins.
+
+`make run` calls `seed_demo --if-empty` (loads only into a database without any district, so it
+is safe to run on every start) and then `seed_demo --print-logins`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.hashers import check_password
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils import timezone
+
+from backend.accounts.models import Role, User
+from backend.people.models import CareTag, Resident
+from backend.territory import synthetic
+from backend.territory.models import District
+
+DEMO_PASSWORD = "gridline-demo"  # noqa: S105 - published demo credential, synthetic data only
+DEMO_SEED = 20100801
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    phone: str
+    role: str
+    sees: str
+
+
+DEMO_LOGINS = (
+    DemoLogin(
+        synthetic.staff_phone(Role.WORKER, 1, 1),
+        "grid worker 网格员",
+        "B post: everything in grid 1 of community 1 (~300 households); A post: civil affairs "
+        "residents across the community; on duty 08:00-20:00",
+    ),
+    DemoLogin(
+        synthetic.staff_phone(Role.SUPERVISOR, 1),
+        "supervisor 社区督导",
+        "the whole of community 1: all 20 grids, the dispatch board, who is on duty",
+    ),
+    DemoLogin(
+        synthetic.staff_phone(Role.OFFICER, 1, 1),
+        "officer 后台专员",
+        "A posts elderly care, health, disability in community 1: residents with those care tags",
+    ),
+    DemoLogin(
+        synthetic.staff_phone(Role.DISTRICT_ADMIN),
+        "district admin 区管理员",
+        "the whole district; Django admin at /admin/ (superuser)",
+    ),
+    DemoLogin(
+        synthetic.staff_phone(Role.RESIDENT, 1, 1),
+        "resident 居民",
+        "own household and applications: an elderly resident living alone in grid 1",
+    ),
+)
+
+
+class Command(BaseCommand):
+    help = "Load one synthetic community with demo log-ins, or print the demo log-ins."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="load only when the database has no district (otherwise do nothing)",
+        )
+        parser.add_argument(
+            "--print-logins", action="store_true", help="print the demo log-ins and exit"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["print_logins"]:
+            self.print_logins()
+            return
+        if District.objects.exists():
+            if not options["if_empty"]:
+                raise CommandError(
+                    "The database already has a district; seed_demo loads only into an empty "
+                    "one (use --if-empty to skip quietly)."
+                )
+            added = synthetic.ensure_duty_shifts(day=timezone.localdate())
+            note = f"; {added} duty shifts added for today" if added else ""
+            self.stdout.write(f"seed_demo: the database already has data, nothing loaded{note}")
+            return
+        try:
+            with transaction.atomic():
+                result = synthetic.generate_district(
+                    password=DEMO_PASSWORD, seed=DEMO_SEED, communities=1
+                )
+                resident = self.add_demo_accounts()
+        except synthetic.SyntheticError as exc:
+            raise CommandError(str(exc)) from exc
+        counts = ", ".join(f"{count} {name}" for name, count in result.counts.items() if count)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"seed_demo: {result.district.name} community 1 loaded in {result.seconds:.1f} s "
+                f"({counts}); resident log-in linked to {resident.name}"
+            )
+        )
+
+    def add_demo_accounts(self) -> Resident:
+        admin = User.objects.get(phone=synthetic.staff_phone(Role.DISTRICT_ADMIN))
+        admin.is_staff = admin.is_superuser = True
+        admin.save(update_fields=["is_staff", "is_superuser"])
+        grid_code = synthetic.grid_code(synthetic.DISTRICT_CODE, 1, 1)
+        resident = (
+            Resident.objects.filter(household__grid__code=grid_code, tags__tag=CareTag.LIVING_ALONE)
+            .order_by("pk")
+            .first()
+        )
+        if resident is None:
+            raise CommandError(f"no elderly resident living alone in grid {grid_code}")
+        User.objects.create(
+            phone=synthetic.staff_phone(Role.RESIDENT, 1, 1),
+            name=resident.name,
+            role=Role.RESIDENT,
+            resident=resident,
+            password=admin.password,  # the same hash: one PBKDF2 run, not two
+        )
+        return resident
+
+    def print_logins(self) -> None:
+        users = {
+            u.phone: u
+            for u in User.objects.filter(phone__in=[d.phone for d in DEMO_LOGINS]).select_related(
+                "resident"
+            )
+        }
+        # Every demo account shares one hash; check each distinct hash once (PBKDF2 is slow).
+        works = {u.password: check_password(DEMO_PASSWORD, u.password) for u in users.values()}
+        self.stdout.write("  demo log-ins (synthetic data; phone + password):")
+        for login in DEMO_LOGINS:
+            user = users.get(login.phone)
+            if user is None:
+                status = "  [not in this database: run `manage.py seed_demo` on an empty one]"
+            elif not works[user.password]:
+                status = f"  [the password is not {DEMO_PASSWORD} here]"
+            else:
+                status = ""
+            who = f" {user.name}" if user else ""
+            if user is not None and user.resident is not None:
+                born = user.resident.birth_date
+                who += f" (born {born:%Y-%m-%d})"
+            self.stdout.write(
+                f"    {login.phone}  {DEMO_PASSWORD}  {login.role}{who}: {login.sees}{status}"
+            )
