@@ -30,6 +30,9 @@ api.add_router("/me", "mobile_api.me.router.router")
 api.add_router("/grids", "mobile_api.territory.router.router")
 api.add_router("/", "mobile_api.people.router.router")
 api.add_router("/health", "mobile_api.health.router.router")
+api.add_router("/", "mobile_api.alerts.router.router")
+api.add_router("/device", "mobile_api.alerts.router.device_router")
+api.add_router("/realtime", "mobile_api.realtime.router.router")
 
 
 def _respond(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja.security import HttpBearer
+from ninja.security import APIKeyHeader, HttpBearer
 
 from backend.accounts.actions import session_for_access_token
 from backend.accounts.models import MobileSession, User
 from backend.accounts.selectors import Scope, scope_for
+from backend.alerts.models import Device
+from backend.alerts.signing import check_signed_request
 
 
 class BearerAuth(HttpBearer):
@@ -22,3 +24,27 @@ def caller(request: HttpRequest) -> User:
 
 def caller_scope(request: HttpRequest) -> Scope:
     return scope_for(caller(request))
+
+
+class DeviceSignature(APIKeyHeader):
+    """HMAC-signed device requests (see backend/alerts/signing.py); runs before the body is
+    parsed, so an unsigned request learns nothing about validation."""
+
+    param_name = "X-Signature"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Device:
+        return check_signed_request(
+            device_id=request.headers.get("X-Device-Id"),
+            timestamp=request.headers.get("X-Timestamp"),
+            nonce=request.headers.get("X-Nonce"),
+            signature=key,
+            body=request.body,
+        )
+
+    def __call__(self, request: HttpRequest) -> Device:
+        return self.authenticate(request, request.headers.get(self.param_name))
+
+
+def calling_device(request: HttpRequest) -> Device:
+    device: Device = request.auth  # type: ignore[attr-defined]
+    return device

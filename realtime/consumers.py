@@ -1,36 +1,125 @@
-"""The per-user event stream socket. Delivery here is a doorbell; the stored stream is the
-letter (replay after reconnect arrives with the alerts work)."""
+"""The per-user event stream socket.
+
+On connect with `?last_event_id=N` the socket replays the stored events after N, in order, then
+live ones; without it, it starts at the present. Live frames arrive through the channel layer
+(a doorbell carrying the frame); a frame that skips a number makes the socket read the gap from
+the database, so a dropped doorbell costs a query, not an event. A client further behind than
+the retention gets {"type": "resync_required"}.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
+
+from backend.alerts.actions import Fix, do_report_position
+from backend.core import stream
+from backend.core.models import SocketPresence
+
+from .auth import query_param
+
+UNAUTHORISED = 4401
 
 
-def user_group(user_id: int) -> str:
-    return f"user.{user_id}"
+@database_sync_to_async
+def _replay(user_id: int, after: int) -> tuple[bool, list[dict[str, Any]]]:
+    return stream.replay(user_id, after)
+
+
+@database_sync_to_async
+def _current(user_id: int) -> int:
+    return stream.current_seq(user_id)
+
+
+@database_sync_to_async
+def _present(channel_name: str, user_id: int, session_id: Any) -> None:
+    SocketPresence.objects.update_or_create(
+        channel_name=channel_name,
+        defaults={"user_id": user_id, "session_id": session_id, "seen_at": timezone.now()},
+    )
+
+
+@database_sync_to_async
+def _absent(channel_name: str) -> None:
+    SocketPresence.objects.filter(channel_name=channel_name).delete()
+
+
+@database_sync_to_async
+def _position(user: Any, content: dict[str, Any]) -> None:
+    do_report_position(
+        user=user,
+        fix=Fix(float(content["lat"]), float(content["lon"]), content.get("accuracy_m")),
+    )
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
+    last_sent = 0
+    groups_joined: tuple[str, ...] = ()
+
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None:
-            # 4401: the application-level "unauthorised" close code.
-            await self.close(code=4401)
+        session = self.scope.get("session")
+        if session is None:
+            await self.close(code=UNAUTHORISED)
             return
-        self.group = user_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.user = session.user
+        self.session_id = session.pk
+        self.groups_joined = (
+            stream.user_group(self.user.pk),
+            stream.session_group(session.pk),
+        )
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        await self.send_json({"type": "hello", "user_id": user.pk})
+        await _present(self.channel_name, self.user.pk, self.session_id)
+        raw = query_param(self.scope, "last_event_id")
+        if raw is None or not raw.isdigit():
+            self.last_sent = await _current(self.user.pk)
+            await self.send_json({"type": "hello", "last_event_id": self.last_sent})
+            return
+        await self._catch_up(int(raw))
+
+    async def _catch_up(self, after: int) -> None:
+        ok, frames = await _replay(self.user.pk, after)
+        if not ok:
+            self.last_sent = await _current(self.user.pk)
+            await self.send_json({"type": "resync_required", "last_event_id": self.last_sent})
+            return
+        self.last_sent = after
+        for frame in frames:
+            await self.send_json(frame)
+            self.last_sent = int(frame["id"])
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.groups_joined:
+            await _absent(self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "ping":
+            await _present(self.channel_name, self.user.pk, self.session_id)
             await self.send_json({"type": "pong"})
+        elif content.get("type") == "position":
+            try:
+                await _position(self.user, content)
+            except (KeyError, TypeError, ValueError):
+                await self.send_json({"type": "error", "code": "validation_error"})
 
-    async def stream_event(self, event: dict[str, Any]) -> None:
-        await self.send_json(event["event"])
+    async def stream_event(self, message: dict[str, Any]) -> None:
+        frame = message["frame"]
+        seq = int(frame["id"])
+        if seq <= self.last_sent:
+            return  # already replayed or sent
+        if seq == self.last_sent + 1:
+            await self.send_json(frame)
+            self.last_sent = seq
+        else:
+            await self._catch_up(self.last_sent)  # a doorbell was lost: read the gap
+
+    async def session_revoked(self, message: dict[str, Any]) -> None:
+        await self.close(code=UNAUTHORISED)

@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -21,10 +22,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from backend.core.errors import ApiError
+from backend.core.stream import close_session_sockets
 
-from .models import MobileSession, PushToken, RefreshToken, User
+from .models import MobileSession, PushToken, RefreshToken, User, WebsocketTicket
 
 JWT_ALGORITHM = "HS256"
+TICKET_LIFETIME = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ def do_refresh(*, refresh_token: str) -> TokenPair:
             session.revoked_at = timezone.now()
             session.revoke_reason = "refresh_reused"
             session.save(update_fields=["revoked_at", "revoke_reason"])
+            transaction.on_commit(lambda: close_session_sockets(session.pk), robust=True)
         else:
             token.used_at = timezone.now()
             token.save(update_fields=["used_at"])
@@ -100,9 +104,41 @@ def do_refresh(*, refresh_token: str) -> TokenPair:
 
 
 def do_logout(*, session: MobileSession) -> None:
-    MobileSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoke_reason="logout"
+    """Revoke the session: its tokens stop working and its open sockets close."""
+    with transaction.atomic():
+        MobileSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoke_reason="logout"
+        )
+        transaction.on_commit(lambda: close_session_sockets(session.pk), robust=True)
+
+
+def do_issue_ticket(*, session: MobileSession) -> tuple[str, int]:
+    """A single-use websocket ticket, valid for 30 seconds."""
+    ticket = secrets.token_urlsafe(32)
+    WebsocketTicket.objects.create(
+        session=session, digest=_sha256(ticket), expires_at=timezone.now() + TICKET_LIFETIME
     )
+    return ticket, int(TICKET_LIFETIME.total_seconds())
+
+
+def do_redeem_ticket(*, ticket: str) -> MobileSession | None:
+    """The live session a ticket was issued to, once; None for anything else."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = (
+            WebsocketTicket.objects.select_for_update()
+            .select_related("session__user")
+            .filter(digest=_sha256(ticket), used_at__isnull=True, expires_at__gt=now)
+            .first()
+        )
+        if row is None:
+            return None
+        row.used_at = now
+        row.save(update_fields=["used_at"])
+    session = row.session
+    if session.revoked_at is not None or not session.user.is_active:
+        return None
+    return session
 
 
 def session_for_access_token(token: str) -> MobileSession:

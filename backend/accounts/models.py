@@ -107,7 +107,14 @@ class DutyShift(models.Model):
     """One entry of the duty roster: who is on duty when, for a community or one grid."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="shifts")
-    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="shifts")
+    community = models.ForeignKey(
+        Community,
+        on_delete=models.CASCADE,
+        related_name="shifts",
+        null=True,
+        blank=True,
+        help_text="empty for a district-level duty (the district duty officer)",
+    )
     grid = models.ForeignKey(
         Grid, on_delete=models.CASCADE, related_name="shifts", null=True, blank=True
     )
@@ -146,6 +153,18 @@ class RefreshToken(models.Model):
     session = models.ForeignKey(MobileSession, on_delete=models.CASCADE, related_name="refresh")
     digest = models.CharField(max_length=64, unique=True)
     issued_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.digest[:8]
+
+
+class WebsocketTicket(models.Model):
+    """A one-time, 30-second ticket to open a websocket (no long-lived token in a URL)."""
+
+    session = models.ForeignKey(MobileSession, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64, unique=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,6 +1,12 @@
-"""The one ASGI application: HTTP through Django, websockets through Channels."""
+"""The one ASGI application: HTTP through Django, websockets through Channels.
+
+In the embedded default (no REDIS_URL) the in-memory channel layer only reaches sockets of this
+process, so the dispatcher runs here, in a thread started by the ASGI lifespan. With Redis,
+run `manage.py dispatcher` processes instead (as many as you like).
+"""
 
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -8,7 +14,27 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from backend.core import dispatcher  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+
+async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    stop = None
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            if settings.EMBEDDED_DISPATCHER:
+                _, stop = dispatcher.start_in_thread()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if stop is not None:
+                stop.set()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+application = ProtocolTypeRouter(
+    {"http": django_asgi_app, "websocket": websocket_application, "lifespan": lifespan}
+)

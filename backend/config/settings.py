@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "backend.people",
     "backend.accounts",
     "backend.audit",
+    "backend.alerts",
 ]
 
 MIDDLEWARE = [
@@ -203,3 +204,10 @@ SILENCED_SYSTEM_CHECKS = [
     # (every geometry is SRID 4326, fixed in code), which is what GDAL 3.9's blocking guards.
     "gis.W001",
 ]
+
+# Run the dispatcher inside the ASGI process (the embedded default); with Redis, run
+# `manage.py dispatcher` processes instead.
+EMBEDDED_DISPATCHER = env("EMBEDDED_DISPATCHER", "0" if REDIS_URL else "1") == "1"
+
+# Push and SMS (backend/notify): FCM through firebase-admin when credentials are configured.
+SMS_BACKEND = env("SMS_BACKEND", "backend.notify.sms.ConsoleBackend")

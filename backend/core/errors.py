@@ -31,6 +31,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "permission_denied": ("无权执行此操作。", "You may not do this."),
     "method_not_allowed": ("不支持该请求方法。", "Method not allowed."),
     "internal_error": ("服务器内部错误。", "Internal server error."),
+    # alerts and devices
+    "device_auth_missing": ("缺少设备签名信息。", "Missing device signature headers."),
+    "device_signature_invalid": ("设备签名无效。", "Invalid device signature."),
+    "device_timestamp_invalid": (
+        "设备时间与服务器相差超过 300 秒，请校时。",
+        "Device clock is more than 300 s off; resynchronise.",
+    ),
+    "device_nonce_reused": ("该请求已处理过（随机数重复）。", "Nonce already used (replay)."),
+    "device_resident_mismatch": ("设备不属于该居民。", "This device belongs to another resident."),
+    "idempotency_mismatch": (
+        "同一请求编号对应了不同的内容。",
+        "The same client id was sent with a different body.",
+    ),
+    "alert_already_accepted": ("已有人接警。", "Someone else has already accepted this alert."),
+    "alert_wrong_state": (
+        "警情当前状态不允许此操作。",
+        "Not allowed in the alert's current state.",
+    ),
+    "alert_cancel_too_late": ("超过 60 秒，无法取消。", "Too late to cancel (60 s)."),
+    "disposition_required": ("请选择处置结果。", "A disposition is required."),
+    "ticket_invalid": ("连接票据无效或已使用。", "The websocket ticket is invalid or used."),
     # field-level reasons
     "field_required": ("必填。", "Required."),
     "field_invalid": ("值无效。", "Invalid value."),

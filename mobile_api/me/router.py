@@ -4,8 +4,11 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from backend.accounts import actions
-from backend.accounts.models import PushToken
+from backend.accounts.models import PushToken, Role
 from backend.accounts.selectors import shifts_on_duty, shifts_today
+from backend.alerts.actions import do_report_position
+from backend.core.errors import ApiError
+from mobile_api.alerts.schemas import FixIn
 from mobile_api.errors import responses
 from mobile_api.security import caller
 
@@ -41,3 +44,13 @@ def register_push_token(request: HttpRequest, payload: PushTokenIn) -> Status[Pu
         provider=payload.provider,
     )
     return Status(201, token)
+
+
+@router.post("/position", response=responses({204: None}, 400, 401, 403, 422))
+def report_position(request: HttpRequest, payload: FixIn) -> Status[None]:
+    """A worker's phone reports where it is while on duty (also possible over the socket)."""
+    user = caller(request)
+    if user.role == Role.RESIDENT:
+        raise ApiError("permission_denied", status=403)
+    do_report_position(user=user, fix=payload.fix())
+    return Status(204, None)

@@ -6,12 +6,18 @@ suite until it is covered here.
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.db import transaction
 
+from backend.alerts.actions import do_raise_alert, do_register_device
 from backend.audit.models import AuditEvent
 from mobile_api.api import api
 from tests.conftest import ApiClient, World
@@ -20,22 +26,55 @@ pytestmark = pytest.mark.django_db
 
 MISSING_ID = 987_654_321
 
-# Path parameters that name an object of a grid: (object in worker A's grid, object in grid B).
-PATH_IDS: dict[str, Callable[[World], tuple[int, int]]] = {
-    "grid_id": lambda w: (w.grid_a.pk, w.grid_b.pk),
-    "household_id": lambda w: (w.household_a.pk, w.household_b.pk),
-    "resident_id": lambda w: (w.resident_a.pk, w.resident_b.pk),
+
+@dataclass(frozen=True)
+class Case:
+    """Who calls, an object they may reach, and one of the same kind they may not."""
+
+    caller: str
+    own: Callable[[Any], Any]
+    theirs: Callable[[Any], Any]
+    missing: Any = MISSING_ID
+
+
+# Path parameters that name an object of a grid or a community.
+PATH_IDS: dict[str, Case] = {
+    "grid_id": Case("worker_a", lambda w: w.grid_a.pk, lambda w: w.grid_b.pk),
+    "household_id": Case("worker_a", lambda w: w.household_a.pk, lambda w: w.household_b.pk),
+    "resident_id": Case("worker_a", lambda w: w.resident_a.pk, lambda w: w.resident_b.pk),
+    "alert_id": Case("worker_a", lambda w: w.alert_a.pk, lambda w: w.alert_b.pk),
+    # Devices are managed by supervisors: community 1's may not touch community 2's.
+    "device_id": Case(
+        "supervisor_1", lambda w: "PENDANT-A", lambda w: "PENDANT-C", missing="NO-SUCH-DEVICE"
+    ),
 }
 # Query parameters that take such an id.
-QUERY_IDS: dict[str, Callable[[World], tuple[int, int]]] = {
-    "grid": lambda w: (w.grid_a.pk, w.grid_b.pk),
-    "household": lambda w: (w.household_a.pk, w.household_b.pk),
+QUERY_IDS: dict[str, Case] = {
+    "grid": PATH_IDS["grid_id"],
+    "household": PATH_IDS["household_id"],
 }
 # List operations that return objects of grids: what grid B's objects look like in them.
-LISTS: dict[str, Callable[[World, dict[str, Any]], tuple[set[int], set[int]]]] = {
+LISTS: dict[str, Callable[[Any, dict[str, Any]], tuple[set[int], set[int]]]] = {
     "/api/v1/grids": lambda w, body: ({f["id"] for f in body["features"]}, {w.grid_b.pk}),
     "/api/v1/households": lambda w, body: ({i["id"] for i in body["items"]}, {w.household_b.pk}),
     "/api/v1/residents": lambda w, body: ({i["id"] for i in body["items"]}, {w.resident_b.pk}),
+    "/api/v1/alerts": lambda w, body: ({i["id"] for i in body["items"]}, {w.alert_b.pk}),
+}
+# A valid body for operations that need one, so that scope, not validation, answers.
+BODIES: dict[str, Callable[[], dict[str, Any]]] = {
+    "/api/v1/residents/{resident_id}/alerts": lambda: {
+        "client_alert_id": str(uuid.uuid4()),
+        "kind": "help",
+    },
+    "/api/v1/alerts/{alert_id}/arrive": lambda: {"location": {"lat": 30.92, "lon": 117.8}},
+    "/api/v1/alerts/{alert_id}/resolve": lambda: {"disposition": "other"},
+}
+# Signed device operations: a device reaches only its own resident's alerts
+# (tests/alerts/test_alerts.py::test_device_cancel_only_its_own_alert).
+DEVICE_OPS = {
+    ("post", "/api/v1/device/alerts"),
+    ("post", "/api/v1/device/heartbeat"),
+    ("post", "/api/v1/device/alerts/{alert_id}/cancel"),
 }
 # GET operations that carry nothing of other grids.
 NOT_GRID_DATA = {"/api/v1/me", "/api/v1/health"}
@@ -44,6 +83,21 @@ ANONYMOUS_ALLOWED = {
     ("post", "/api/v1/auth/refresh"),
     ("get", "/api/v1/health"),
 }
+
+
+@pytest.fixture
+def scoped(world: World) -> SimpleNamespace:
+    """The world plus an alert and a device in each of grid A, grid B and community 2."""
+    with transaction.atomic():
+        alert_a = do_raise_alert(
+            resident=world.resident_a, kind="help", source="worker", raised_by=world.worker_a
+        )
+        alert_b = do_raise_alert(
+            resident=world.resident_b, kind="help", source="worker", raised_by=world.worker_b
+        )
+    do_register_device(device_id="PENDANT-A", kind="pendant", resident=world.resident_a)
+    do_register_device(device_id="PENDANT-C", kind="pendant", resident=world.resident_c)
+    return SimpleNamespace(**vars(world), alert_a=alert_a, alert_b=alert_b)
 
 
 def operations() -> list[tuple[str, str, dict[str, Any]]]:
@@ -60,69 +114,94 @@ def _params(op: dict[str, Any], where: str) -> list[str]:
     return [p["name"] for p in op.get("parameters", []) if p["in"] == where]
 
 
-def _call(client: ApiClient, method: str, path: str, query: dict[str, Any] | None = None) -> Any:
+def _call(
+    client: ApiClient,
+    method: str,
+    path: str,
+    query: dict[str, Any] | None = None,
+    template: str = "",
+) -> Any:
     if method == "get":
         return client.get(path, query or {})
-    return client.generic(method.upper(), path, "{}", content_type="application/json")
+    body = BODIES.get(template, dict)()
+    return client.generic(method.upper(), path, json.dumps(body), content_type="application/json")
 
 
-def _fill(path: str, values: dict[str, int]) -> str:
+def _fill(path: str, values: dict[str, Any]) -> str:
     return re.sub(r"{(\w+)}", lambda m: str(values[m.group(1)]), path)
 
 
 def test_every_operation_with_an_id_is_covered() -> None:
     uncovered = []
     for method, path, op in operations():
+        if (method, path) in DEVICE_OPS:
+            continue
         for name in _params(op, "path"):
             if name not in PATH_IDS:
                 uncovered.append(f"{method.upper()} {path} path:{name}")
         for name in _params(op, "query"):
-            if (
+            idlike = (
                 name == "id" or name.endswith("_id") or name in {"grid", "household", "resident"}
-            ) and name not in QUERY_IDS:
+            )
+            if idlike and name not in QUERY_IDS:
                 uncovered.append(f"{method.upper()} {path} query:{name}")
-        if (
-            method == "get"
-            and not _params(op, "path")
-            and path not in LISTS | dict.fromkeys(NOT_GRID_DATA)
-        ):
+        if method == "get" and not _params(op, "path") and path not in {*LISTS, *NOT_GRID_DATA}:
             uncovered.append(f"GET {path} (list not classified)")
     assert not uncovered, f"add these to the BOLA matrix: {uncovered}"
 
 
+def test_device_operations_need_a_device_signature() -> None:
+    for method, path, op in operations():
+        if (method, path) in DEVICE_OPS:
+            assert op["security"] == [{"DeviceSignature": []}], path
+
+
 def test_bola_matrix_out_of_scope_is_404_identical_to_missing(
-    world: World, client_for: Any
+    scoped: SimpleNamespace, client_for: Any
 ) -> None:
-    client = client_for(world.worker_a)
+    clients: dict[str, ApiClient] = {}
+
+    def client(name: str) -> ApiClient:
+        if name not in clients:
+            clients[name] = client_for(getattr(scoped, name))
+        return clients[name]
+
     checked = 0
     for method, path, op in operations():
+        if (method, path) in DEVICE_OPS:
+            continue
         names = _params(op, "path")
         if names:
-            own = _fill(path, {n: PATH_IDS[n](world)[0] for n in names})
-            theirs = _fill(path, {n: PATH_IDS[n](world)[1] for n in names})
-            missing = _fill(path, dict.fromkeys(names, MISSING_ID))
-            assert _call(client, method, own).status_code == 200, own
-            out, gone = _call(client, method, theirs), _call(client, method, missing)
-            assert out.status_code == gone.status_code == 404, (theirs, out.content)
+            case = PATH_IDS[names[-1]]
+            who = client(case.caller)
+            own = _fill(path, {n: PATH_IDS[n].own(scoped) for n in names})
+            theirs = _fill(path, {n: PATH_IDS[n].theirs(scoped) for n in names})
+            missing = _fill(path, {n: PATH_IDS[n].missing for n in names})
+            reached = _call(who, method, own, template=path)
+            assert reached.status_code != 404 and reached.status_code < 500, (own, reached.content)
+            out = _call(who, method, theirs, template=path)
+            gone = _call(who, method, missing, template=path)
+            assert out.status_code == gone.status_code == 404, (method, theirs, out.content)
             assert out.content == gone.content
             checked += 1
         for name in _params(op, "query"):
             if name in QUERY_IDS:
-                own_id, their_id = QUERY_IDS[name](world)
-                assert _call(client, method, path, {name: own_id}).status_code == 200
-                out = _call(client, method, path, {name: their_id})
-                gone = _call(client, method, path, {name: MISSING_ID})
+                case = QUERY_IDS[name]
+                who = client(case.caller)
+                assert _call(who, method, path, {name: case.own(scoped)}).status_code == 200
+                out = _call(who, method, path, {name: case.theirs(scoped)})
+                gone = _call(who, method, path, {name: case.missing})
                 assert out.status_code == gone.status_code == 404, (path, name)
                 assert out.content == gone.content
                 checked += 1
         if method == "get" and path in LISTS:
-            response = _call(client, method, path)
+            response = _call(client("worker_a"), method, path)
             assert response.status_code == 200
-            seen, forbidden = LISTS[path](world, response.json())
+            seen, forbidden = LISTS[path](scoped, response.json())
             assert seen, f"{path} returned nothing in scope either"
             assert not seen & forbidden, path
             checked += 1
-    assert checked >= 9
+    assert checked >= 20
 
 
 def test_anonymous_gets_401_everywhere_outside_the_allowlist(world: World) -> None:
@@ -130,13 +209,12 @@ def test_anonymous_gets_401_everywhere_outside_the_allowlist(world: World) -> No
     for method, path, _ in operations():
         if (method, path) in ANONYMOUS_ALLOWED:
             continue
-        response = _call(
-            anonymous, method, _fill(path, {}) if "{" not in path else re.sub(r"{\w+}", "1", path)
-        )
+        response = _call(anonymous, method, re.sub(r"{\w+}", "1", path), template=path)
         assert response.status_code == 401, (
             f"{method.upper()} {path} answered {response.status_code}"
         )
-        assert response.json()["error"]["code"] == "not_authenticated"
+        expected = "device_auth_missing" if (method, path) in DEVICE_OPS else "not_authenticated"
+        assert response.json()["error"]["code"] == expected
 
 
 def ids(client: ApiClient, path: str, **query: Any) -> set[int]:

@@ -1,0 +1,152 @@
+"""Reads for alerts: the policy in force, who is in each tier, who watches, who may see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.gis.db.models.functions import Distance
+from django.db.models import Q, QuerySet
+
+from backend.accounts.models import DutyShift, GridAssignment, Role, User
+from backend.core.errors import NotFound
+from backend.territory.models import Community
+
+from .models import Alert, AlertKind, EscalationPolicy, WorkerPosition
+
+DEFAULT_TIMEOUTS: dict[str, list[int]] = {
+    AlertKind.EMERGENCY: [60, 60, 60, 60],
+    # A green "help" press is not life-threatening: longer tiers, no district officer.
+    AlertKind.HELP: [300, 300, 600, 0],
+}
+TIERS = 4
+
+
+@dataclass(frozen=True)
+class Policy:
+    tier_timeouts: tuple[int, ...]
+    nearest_workers: int = 3
+    position_max_age_s: int = 600
+    heartbeat_misses: int = 3
+    low_battery_percent: int = 20
+
+    def timeout(self, tier: int) -> int:
+        return self.tier_timeouts[tier - 1] if tier <= len(self.tier_timeouts) else 0
+
+
+def policy_for(community: Community, kind: str) -> Policy:
+    row = (
+        EscalationPolicy.objects.filter(Q(community=community) | Q(community__isnull=True))
+        .filter(kind=kind)
+        .order_by("community_id")  # NULLs last on PostgreSQL and first on SQLite: sort below
+    )
+    rows = sorted(row, key=lambda p: p.community_id is None)
+    if rows:
+        p = rows[0]
+        return Policy(
+            tuple(int(t) for t in p.tier_timeouts) or tuple(DEFAULT_TIMEOUTS.get(kind, [60])),
+            p.nearest_workers,
+            p.position_max_age_s,
+            p.heartbeat_misses,
+            p.low_battery_percent,
+        )
+    return Policy(tuple(DEFAULT_TIMEOUTS.get(kind, [60, 60, 60, 60])))
+
+
+def _on_duty(now: datetime) -> QuerySet[DutyShift]:
+    return DutyShift.objects.filter(starts_at__lte=now, ends_at__gt=now, user__is_active=True)
+
+
+def tier_members(alert: Alert, tier: int, policy: Policy, now: datetime) -> list[int]:
+    """User ids to call at `tier`, excluding anyone already called."""
+    called = set(alert.recipients.values_list("user_id", flat=True))
+    shifts = _on_duty(now)
+    ids: Iterable[int]
+    if tier == 1:
+        managers = GridAssignment.objects.filter(grid_id=alert.grid_id).values("user_id")
+        ids = shifts.filter(
+            Q(community_id=alert.community_id),
+            Q(grid__isnull=True) | Q(grid_id=alert.grid_id),
+            user_id__in=managers,
+        ).values_list("user_id", flat=True)
+    elif tier == 2:
+        on_duty = shifts.filter(community_id=alert.community_id, user__role=Role.WORKER).values(
+            "user_id"
+        )
+        fresh = now - timedelta(seconds=policy.position_max_age_s)
+        # The community's on-duty workers are a few dozen rows: filter, then order in metres.
+        candidates = WorkerPosition.objects.filter(user_id__in=on_duty, at__gte=fresh).exclude(
+            user_id__in=called
+        )
+        target = alert.location or alert.household.location
+        ids = list(
+            candidates.annotate(d=Distance("location", target))
+            .order_by("d")
+            .values_list("user_id", flat=True)[: policy.nearest_workers]
+        )
+    elif tier == 3:
+        ids = shifts.filter(
+            community_id=alert.community_id, user__role=Role.SUPERVISOR
+        ).values_list("user_id", flat=True)
+    else:
+        ids = shifts.filter(
+            Q(user__district_id=alert.community.district_id) | Q(user__district__isnull=True),
+            community__isnull=True,
+            user__role=Role.DISTRICT_ADMIN,
+        ).values_list("user_id", flat=True)
+    return sorted(set(ids) - called)
+
+
+def grid_managers(alert: Alert) -> list[int]:
+    """B-post holders of the grid, on duty or not (technical alarms go to them)."""
+    return sorted(
+        GridAssignment.objects.filter(grid_id=alert.grid_id, user__is_active=True).values_list(
+            "user_id", flat=True
+        )
+    )
+
+
+def watchers(alert: Alert) -> list[int]:
+    """Who follows every alert of the community: its supervisors and the district officers,
+    and the resident's own account."""
+    ids = set(
+        User.objects.filter(
+            Q(role=Role.SUPERVISOR, community_id=alert.community_id)
+            | Q(role=Role.DISTRICT_ADMIN, district_id=alert.community.district_id)
+            | Q(role=Role.DISTRICT_ADMIN, district__isnull=True)
+            | Q(role=Role.RESIDENT, resident_id=alert.resident_id),
+            is_active=True,
+        ).values_list("pk", flat=True)
+    )
+    return sorted(ids)
+
+
+def audience(alert: Alert) -> list[int]:
+    """Everyone told of the alert's changes: recipients so far, and the watchers."""
+    return sorted(set(alert.recipients.values_list("user_id", flat=True)) | set(watchers(alert)))
+
+
+def alert_filter(user: User) -> Q:
+    if user.role == Role.DISTRICT_ADMIN:
+        return Q() if user.district_id is None else Q(community__district_id=user.district_id)
+    if user.role == Role.SUPERVISOR:
+        return Q(community_id=user.community_id)
+    if user.role == Role.RESIDENT:
+        return Q(resident_id=user.resident_id) if user.resident_id else Q(pk__in=[])
+    grids = GridAssignment.objects.filter(user=user).values("grid_id")
+    return Q(grid_id__in=grids) | Q(recipients__user=user)
+
+
+def alerts_for(user: User, *, state: str | None = None) -> QuerySet[Alert]:
+    qs = Alert.objects.filter(alert_filter(user)).distinct()
+    if state:
+        qs = qs.filter(state=state)
+    return qs.select_related("resident", "household", "accepted_by").order_by("-created_at")
+
+
+def get_alert(user: User, alert_id: int) -> Alert:
+    alert = alerts_for(user).filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound()
+    return alert

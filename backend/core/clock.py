@@ -1,0 +1,93 @@
+"""The durable clock: one mechanism for every deadline (alert escalation, device silence,
+visit schedules, SLA clocks).
+
+A deadline is a `Timer` row written in the same transaction as the thing it belongs to. Any
+number of dispatchers call `fire_due()`; each locks due rows with SELECT ... FOR UPDATE SKIP
+LOCKED and runs the handler inside the same transaction that marks the timer fired, so a timer
+fires exactly once, survives restarts, and a handler's writes and its `fired_at` commit together.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Timer
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Timer], None]
+HANDLERS: dict[str, Handler] = {}
+MAX_ATTEMPTS = 5
+RETRY_DELAY = timedelta(seconds=5)
+
+
+def handles(kind: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def schedule(
+    *, kind: str, key: str, due_at: datetime, payload: dict[str, Any] | None = None
+) -> Timer:
+    """Set (or move) the deadline `kind:key`. Call inside the transaction that needs it."""
+    timer, _ = Timer.objects.update_or_create(
+        kind=kind,
+        key=key,
+        defaults={
+            "due_at": due_at,
+            "payload": payload or {},
+            "fired_at": None,
+            "cancelled_at": None,
+            "attempts": 0,
+            "last_error": "",
+        },
+    )
+    return timer
+
+
+def cancel(*, kind: str, key: str) -> int:
+    return Timer.objects.filter(
+        kind=kind, key=key, fired_at__isnull=True, cancelled_at__isnull=True
+    ).update(cancelled_at=timezone.now())
+
+
+def fire_due(*, now: datetime | None = None, limit: int = 100) -> int:
+    """Run the handlers of up to `limit` due timers; returns how many ran."""
+    fired = 0
+    with transaction.atomic():
+        now = now or timezone.now()
+        due = list(
+            Timer.objects.select_for_update(skip_locked=True)
+            .filter(fired_at__isnull=True, cancelled_at__isnull=True, due_at__lte=now)
+            .order_by("due_at")[:limit]
+        )
+        for timer in due:
+            handler = HANDLERS.get(timer.kind)
+            try:
+                with transaction.atomic():
+                    if handler is None:
+                        raise LookupError(f"no handler for timer kind {timer.kind!r}")
+                    handler(timer)
+            except Exception as exc:
+                logger.exception("timer %s failed", timer)
+                timer.attempts += 1
+                timer.last_error = repr(exc)[:2000]
+                if timer.attempts >= MAX_ATTEMPTS:
+                    timer.cancelled_at = now
+                else:
+                    timer.due_at = now + RETRY_DELAY
+                timer.save(update_fields=["attempts", "last_error", "cancelled_at", "due_at"])
+                continue
+            # A handler may re-arm its own timer (a new due_at); then it stays pending.
+            Timer.objects.filter(pk=timer.pk, due_at=timer.due_at).update(fired_at=timezone.now())
+            fired += 1
+    return fired

@@ -1,0 +1,141 @@
+"""Per-user event streams: record in the caller's transaction, ring on commit, replay on connect.
+
+A user's events are numbered 1, 2, 3 ... by bumping `StreamCursor.last_seq`, which holds the
+row lock until commit, so numbers are given in commit order. The channel layer is a doorbell
+(it may drop messages, and Redis may be down); the stored stream is what a client replays with
+`last_event_id`, and `relay_unpublished` rings again for anything a crash left unrung.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import StreamCursor, StreamEvent
+
+logger = logging.getLogger(__name__)
+
+RETENTION = timedelta(days=7)
+REPLAY_LIMIT = 1000
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def session_group(session_id: object) -> str:
+    return f"session.{session_id}"
+
+
+def close_session_sockets(session_id: object) -> None:
+    """Ask every socket of a revoked session to close (they also re-check on their own)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(session_group(session_id), {"type": "session.revoked"})
+    except Exception:
+        logger.warning("could not ring session %s to close", session_id, exc_info=True)
+
+
+def _next_seq(user_id: int) -> int:
+    table = StreamCursor._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, last_seq) VALUES (%s, 1) "  # noqa: S608
+            f"ON CONFLICT (user_id) DO UPDATE SET last_seq = {table}.last_seq + 1 "
+            "RETURNING last_seq",
+            [user_id],
+        )
+        (seq,) = cursor.fetchone()
+    return int(seq)
+
+
+def record_events(
+    *, user_ids: Iterable[int], type: str, data: dict[str, Any], urgent: bool = False
+) -> list[StreamEvent]:
+    """Store one event per recipient and ring their sockets after commit.
+
+    Call inside `transaction.atomic()`. `data` must be JSON-safe (checked here, not at send).
+    """
+    json.dumps(data)
+    now = timezone.now()
+    events = [
+        StreamEvent(user_id=uid, seq=_next_seq(uid), type=type, data=data, at=now, urgent=urgent)
+        for uid in sorted(set(user_ids))  # a fixed lock order: no deadlocks between writers
+    ]
+    StreamEvent.objects.bulk_create(events)
+    transaction.on_commit(lambda: publish(events), robust=True)
+    return events
+
+
+def publish(events: list[StreamEvent]) -> int:
+    """Ring each recipient's group; mark what was rung. Failures are left to the relay."""
+    layer = get_channel_layer()
+    if layer is None or not events:
+        return 0
+    rung: list[int] = []
+    try:
+        for event in events:
+            async_to_sync(layer.group_send)(
+                user_group(event.user_id), {"type": "stream.event", "frame": event.frame()}
+            )
+            rung.append(event.pk)
+    except Exception:
+        logger.warning(
+            "channel layer unavailable; %d event(s) left to the relay",
+            len(events) - len(rung),
+            exc_info=True,
+        )
+    if rung:
+        StreamEvent.objects.filter(pk__in=rung).update(published_at=timezone.now())
+    return len(rung)
+
+
+def relay_unpublished(*, older_than: timedelta = timedelta(seconds=1), limit: int = 500) -> int:
+    """Ring for events committed but never rung (a crash between commit and publish)."""
+    cutoff = timezone.now() - older_than
+    with transaction.atomic():
+        events = list(
+            StreamEvent.objects.select_for_update(skip_locked=True)
+            .filter(published_at__isnull=True, at__lte=cutoff)
+            .order_by("user_id", "seq")[:limit]
+        )
+        return publish(events)
+
+
+def replay(user_id: int, after: int) -> tuple[bool, list[dict[str, Any]]]:
+    """Frames after `after`, in order; (False, []) when the client must resync instead."""
+    cursor = StreamCursor.objects.filter(user_id=user_id).first()
+    last = cursor.last_seq if cursor else 0
+    if after > last:
+        return False, []
+    if after == last:
+        return True, []
+    events = list(
+        StreamEvent.objects.filter(user_id=user_id, seq__gt=after).order_by("seq")[
+            : REPLAY_LIMIT + 1
+        ]
+    )
+    if not events or events[0].seq != after + 1 or len(events) > REPLAY_LIMIT:
+        return False, []
+    return True, [e.frame() for e in events]
+
+
+def current_seq(user_id: int) -> int:
+    cursor = StreamCursor.objects.filter(user_id=user_id).first()
+    return cursor.last_seq if cursor else 0
+
+
+def prune(*, now: Any = None) -> int:
+    cutoff = (now or timezone.now()) - RETENTION
+    deleted, _ = StreamEvent.objects.filter(at__lt=cutoff, published_at__isnull=False).delete()
+    return deleted
