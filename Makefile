@@ -23,7 +23,7 @@ run: setup
 	@echo "    API docs   http://$(HOST):$(PORT)/api/v1/docs"
 	@echo "    health     http://$(HOST):$(PORT)/api/v1/health"
 	@echo "    admin      http://$(HOST):$(PORT)/admin/"
-	@echo "    websocket  ws://$(HOST):$(PORT)/ws/v1/stream?access_token=..."
+	@echo "    websocket  ws://$(HOST):$(PORT)/ws/v1/stream?ticket=... (POST /api/v1/realtime/ticket)"
 	@echo ""
 	$(PY) manage.py seed_demo --print-logins
 	$(VENV)/bin/uvicorn backend.config.asgi:application --host $(HOST) --port $(PORT)

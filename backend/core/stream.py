@@ -46,6 +46,17 @@ def close_session_sockets(session_id: object) -> None:
         logger.warning("could not ring session %s to close", session_id, exc_info=True)
 
 
+def close_user_sockets(user_id: int) -> None:
+    """Close every socket of a user whose access was withdrawn (deactivated)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(user_group(user_id), {"type": "session.revoked"})
+    except Exception:
+        logger.warning("could not ring user %s to close", user_id, exc_info=True)
+
+
 def _next_seq(user_id: int) -> int:
     table = StreamCursor._meta.db_table
     with connection.cursor() as cursor:

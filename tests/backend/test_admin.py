@@ -58,3 +58,35 @@ def test_resident_page_shows_the_masked_id_only(admin_client_: Client, world: Wo
     ).content.decode()
     assert world.resident_a.id_number_masked in page
     assert world.resident_a.id_number not in page
+
+
+@pytest.mark.parametrize(
+    "path", ["alerts/alert", "alerts/device", "alerts/escalationpolicy", "alerts/alert/add"]
+)
+def test_alert_admin_pages_render(admin_client_: Client, path: str) -> None:
+    assert admin_client_.get(f"/admin/{path}/").status_code in (200, 403)
+
+
+def test_registering_a_device_in_the_admin_shows_the_secret_once(
+    admin_client_: Client, world: World
+) -> None:
+    from backend.alerts.models import Device
+
+    response = admin_client_.post(
+        "/admin/alerts/device/add/",
+        {
+            "device_id": "ADMIN-PENDANT-1",
+            "kind": "pendant",
+            "resident": world.resident_a.pk,
+            "household": world.household_a.pk,
+            "heartbeat_interval_s": 3600,
+            "created_at_0": "2026-01-01",
+            "created_at_1": "00:00:00",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    device = Device.objects.get(device_id="ADMIN-PENDANT-1")
+    page = response.content.decode()
+    assert device.secret in page
+    assert len(device.secret) == 64

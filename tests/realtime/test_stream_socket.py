@@ -220,3 +220,15 @@ async def test_layer_group_send_reaches_only_that_user(phone: Phone, world: Worl
     layer = get_channel_layer()
     assert layer is not None
     await socket.disconnect()
+
+
+async def test_deactivating_a_user_closes_their_sockets(phone: Phone, world: World) -> None:
+    socket, _, _ = await connect(f"ticket={await database_sync_to_async(phone.ticket)()}")
+    await socket.receive_json_from(timeout=5)
+
+    def deactivate() -> None:
+        world.worker_a.is_active = False
+        world.worker_a.save()
+
+    await database_sync_to_async(deactivate)()
+    assert await socket.receive_output(timeout=1) == {"type": "websocket.close", "code": 4401}

@@ -7,6 +7,7 @@ is safe to run on every start) and then `seed_demo --print-logins`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.hashers import check_password
@@ -14,13 +15,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from backend.accounts.models import Role, User
+from backend.accounts.models import DutyShift, Role, User
+from backend.alerts.models import Device, WorkerPosition
 from backend.people.models import CareTag, Resident
 from backend.territory import synthetic
 from backend.territory.models import District
 
 DEMO_PASSWORD = "gridline-demo"  # noqa: S105 - published demo credential, synthetic data only
 DEMO_SEED = 20100801
+DEMO_DEVICE = "DEMO-PENDANT-1"
+DEMO_DEVICE_SECRET = "demo-device-secret-not-for-production"  # noqa: S105 - synthetic demo only
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,35 @@ DEMO_LOGINS = (
 )
 
 
+def ensure_demo_duty() -> int:
+    """Round-the-clock duty for the demo accounts, so a press at any hour reaches someone:
+    the grid-1 worker (tier 1), the grid-2 worker (tier 2, near the demo resident), the
+    supervisor (tier 3) and the district administrator (tier 4)."""
+    now = timezone.now()
+    added = 0
+    demo = [
+        (synthetic.staff_phone(Role.WORKER, 1, 1), True),
+        (synthetic.staff_phone(Role.WORKER, 1, 2), True),
+        (synthetic.staff_phone(Role.SUPERVISOR, 1), True),
+        (synthetic.staff_phone(Role.DISTRICT_ADMIN), False),
+    ]
+    for phone, in_community in demo:
+        user = User.objects.filter(phone=phone).first()
+        if (
+            user is None
+            or user.shifts.filter(starts_at__lte=now, ends_at__gt=now + timedelta(hours=1)).exists()
+        ):
+            continue
+        DutyShift.objects.create(
+            user=user,
+            community=user.community if in_community else None,
+            starts_at=now - timedelta(minutes=1),
+            ends_at=now + timedelta(hours=24),
+        )
+        added += 1
+    return added
+
+
 class Command(BaseCommand):
     help = "Load one synthetic community with demo log-ins, or print the demo log-ins."
 
@@ -84,6 +117,7 @@ class Command(BaseCommand):
                     "one (use --if-empty to skip quietly)."
                 )
             added = synthetic.ensure_duty_shifts(day=timezone.localdate())
+            added += ensure_demo_duty()
             note = f"; {added} duty shifts added for today" if added else ""
             self.stdout.write(f"seed_demo: the database already has data, nothing loaded{note}")
             return
@@ -93,6 +127,7 @@ class Command(BaseCommand):
                     password=DEMO_PASSWORD, seed=DEMO_SEED, communities=1
                 )
                 resident = self.add_demo_accounts()
+                ensure_demo_duty()
         except synthetic.SyntheticError as exc:
             raise CommandError(str(exc)) from exc
         counts = ", ".join(f"{count} {name}" for name, count in result.counts.items() if count)
@@ -122,6 +157,17 @@ class Command(BaseCommand):
             resident=resident,
             password=admin.password,  # the same hash: one PBKDF2 run, not two
         )
+        device = Device.objects.create(
+            device_id=DEMO_DEVICE,
+            kind=Device.Kind.PENDANT,
+            resident=resident,
+            household=resident.household,
+            secret=DEMO_DEVICE_SECRET,
+        )
+        WorkerPosition.objects.create(
+            user=User.objects.get(phone=synthetic.staff_phone(Role.WORKER, 1, 2)),
+            location=device.household.location,
+        )
         return resident
 
     def print_logins(self) -> None:
@@ -134,6 +180,7 @@ class Command(BaseCommand):
         # Every demo account shares one hash; check each distinct hash once (PBKDF2 is slow).
         works = {u.password: check_password(DEMO_PASSWORD, u.password) for u in users.values()}
         self.stdout.write("  demo log-ins (synthetic data; phone + password):")
+        self._print_device()
         for login in DEMO_LOGINS:
             user = users.get(login.phone)
             if user is None:
@@ -148,4 +195,10 @@ class Command(BaseCommand):
                 who += f" (born {born:%Y-%m-%d})"
             self.stdout.write(
                 f"    {login.phone}  {DEMO_PASSWORD}  {login.role}{who}: {login.sees}{status}"
+            )
+
+    def _print_device(self) -> None:
+        if Device.objects.filter(device_id=DEMO_DEVICE).exists():
+            self.stdout.write(
+                f"  demo button: .venv/bin/python manage.py press_button --device {DEMO_DEVICE}"
             )
