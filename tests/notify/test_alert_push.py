@@ -1,0 +1,75 @@
+"""An alert's urgent event reaches the phone of a manager with no live socket: the dispatcher's
+push duty, through the real firebase-admin SDK, against the FCM stand-in."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.accounts.actions import do_register_push_token
+from backend.accounts.models import PushToken
+from backend.core.dispatcher import push_pending
+from backend.core.models import SocketPresence, StreamEvent
+from backend.notify.push import FCMProvider
+from tests.alerts.conftest import SignedDevice, alert_of
+from tests.alerts.conftest import device_a as device_a
+from tests.conftest import World
+
+from .fcm_standin import FcmStandIn, fcm_error
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "phone-token-of-worker-a"
+
+
+def test_offline_manager_gets_a_high_priority_push_once(
+    world: World,
+    device_a: SignedDevice,
+    provider: FCMProvider,
+    fcm: FcmStandIn,
+) -> None:
+    do_register_push_token(user=world.worker_a, token=PHONE, platform="android", provider="fcm")
+    alert = alert_of(device_a.press())
+    assert push_pending() == 1
+    [request] = fcm.requests_for(PHONE)
+    message = request.message
+    assert message["android"]["priority"] == "high"
+    data = message["data"]
+    assert data["type"] == "alert.raised"
+    assert data["alert_id"] == str(alert.pk)
+    assert data["kind"] == "emergency" and data["tier"] == "1"
+    assert all(isinstance(v, str) for v in data.values())
+    # Claimed once: a second dispatcher round (or a second dispatcher) pushes nothing.
+    assert push_pending() == 0
+    assert len(fcm.requests_for(PHONE)) == 1
+    assert not StreamEvent.objects.filter(urgent=True, pushed_at__isnull=True).exists()
+
+
+def test_a_manager_with_a_live_socket_is_not_pushed(
+    world: World,
+    device_a: SignedDevice,
+    provider: FCMProvider,
+    fcm: FcmStandIn,
+) -> None:
+    do_register_push_token(user=world.worker_a, token=PHONE, platform="android", provider="fcm")
+    SocketPresence.objects.create(channel_name="specific.live!1", user=world.worker_a)
+    device_a.press()
+    assert push_pending() == 0
+    assert fcm.requests_for(PHONE) == []
+
+
+def test_a_token_fcm_calls_unregistered_is_pruned(
+    world: World,
+    device_a: SignedDevice,
+    provider: FCMProvider,
+    fcm: FcmStandIn,
+) -> None:
+    do_register_push_token(user=world.worker_a, token=PHONE, platform="android", provider="fcm")
+    fcm.reply(
+        PHONE,
+        404,
+        fcm_error(404, "NOT_FOUND", "Requested entity was not found.", fcm_code="UNREGISTERED"),
+    )
+    device_a.press()
+    push_pending()
+    assert len(fcm.requests_for(PHONE)) == 1
+    assert not PushToken.objects.filter(user=world.worker_a).exists()
