@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "backend.accounts",
     "backend.audit",
     "backend.alerts",
+    "backend.photos",
 ]
 
 MIDDLEWARE = [

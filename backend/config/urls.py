@@ -3,11 +3,13 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
 from backend.core.errors import error_body
+from backend.photos.views import serve_photo
 from mobile_api.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("photos/<str:token>", serve_photo, name="photo"),
 ]
 
 

@@ -52,6 +52,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "alert_cancel_too_late": ("超过 60 秒，无法取消。", "Too late to cancel (60 s)."),
     "disposition_required": ("请选择处置结果。", "A disposition is required."),
     "ticket_invalid": ("连接票据无效或已使用。", "The websocket ticket is invalid or used."),
+    # photos
+    "photo_too_large": ("照片超过 15 MB。", "The photo is larger than 15 MB."),
+    "photo_format_unsupported": (
+        "仅支持 JPEG、PNG、WebP 和 HEIC 照片。",
+        "Only JPEG, PNG, WebP and HEIC photos are accepted.",
+    ),
+    "photo_unreadable": ("无法识别的图片文件。", "The file is not a readable image."),
+    "photo_decompression_bomb": ("图片像素过多，已拒绝。", "The image has too many pixels."),
     # field-level reasons
     "field_required": ("必填。", "Required."),
     "field_invalid": ("值无效。", "Invalid value."),
