@@ -221,6 +221,9 @@ def test_seed_demo_is_idempotent_and_its_logins_work(db: None) -> None:
     assert "community 1 loaded" in out.getvalue()
     counts = (Household.objects.count(), Resident.objects.count(), User.objects.count())
     shifts = DutyShift.objects.count()
+    starts_at, _ = synthetic.duty_window(timezone.localdate())
+    daily = DutyShift.objects.filter(starts_at=starts_at).count()
+    assert shifts - daily == 4  # round-the-clock duty of the demo accounts (tiers 1-4)
 
     call_command("seed_demo", "--if-empty", stdout=out)
     assert (Household.objects.count(), Resident.objects.count(), User.objects.count()) == counts
@@ -233,8 +236,7 @@ def test_seed_demo_is_idempotent_and_its_logins_work(db: None) -> None:
     call_command("seed_demo", "--if-empty", stdout=again)
     assert f"{shifts} duty shifts added" in again.getvalue()
     assert DutyShift.objects.count() == 2 * shifts
-    starts_at, _ = synthetic.duty_window(timezone.localdate())
-    assert DutyShift.objects.filter(starts_at=starts_at).count() == shifts
+    assert DutyShift.objects.filter(starts_at=starts_at).count() == daily
     assert not DutyShift.objects.filter(
         starts_at=starts_at, user__role=Role.WORKER, grid=None
     ).exists()

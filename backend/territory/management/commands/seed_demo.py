@@ -80,7 +80,9 @@ def ensure_demo_duty() -> int:
         user = User.objects.filter(phone=phone).first()
         if (
             user is None
-            or user.shifts.filter(starts_at__lte=now, ends_at__gt=now + timedelta(hours=1)).exists()
+            or user.shifts.filter(
+                starts_at__lte=now, ends_at__gte=now + timedelta(hours=12)
+            ).exists()
         ):
             continue
         DutyShift.objects.create(
