@@ -1,0 +1,79 @@
+"""Fault-test fixtures: real processes (tests/processes.py), devices and phones over the wire.
+
+Tests here use `django_db(transaction=True)`: what the test writes is committed, so the server
+processes see it. Process and phone fixtures depend on the database fixture, so they are torn
+down first and nothing holds a connection when pytest-django flushes the tables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+
+import pytest
+
+from backend.alerts.actions import do_register_device
+from backend.alerts.models import AlertKind, EscalationPolicy
+from tests.alerts.conftest import Rosters, rosters  # noqa: F401  (a shared fixture)
+from tests.conftest import World
+from tests.processes import Processes, Server
+
+from .clients import Device, Phone
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)  # read by `procs` to print logs on failure
+    return report
+
+
+@pytest.fixture
+def procs(
+    transactional_db: None, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Processes]:
+    with Processes(tmp_path) as processes:
+        yield processes
+        call = getattr(request.node, "rep_call", None)
+        if call is not None and call.failed:
+            print(processes.report())  # shown with the failure
+
+
+@pytest.fixture
+def shared_redis() -> str:
+    """The run's Redis (REDIS_URL) for tests that do not stop it."""
+    return os.environ["REDIS_URL"]
+
+
+@pytest.fixture
+def phones(procs: Processes) -> Iterator[Callable[..., Phone]]:
+    opened: list[Phone] = []
+
+    def make(server: Server, phone: str) -> Phone:
+        p = Phone(server, phone)
+        opened.append(p)
+        return p
+
+    yield make
+    for p in opened:
+        p.close()
+
+
+@pytest.fixture
+def device(world: World) -> Device:
+    registered, secret = do_register_device(
+        device_id="PENDANT-FAULT", kind="pendant", resident=world.resident_a
+    )
+    return Device(registered.device_id, secret)
+
+
+@pytest.fixture
+def slow_escalation(world: World) -> EscalationPolicy:
+    """Ten minutes per tier in community 1, so no escalation fires while a test that runs a
+    dispatcher counts frames (the default first tier is 60 s)."""
+    return EscalationPolicy.objects.create(
+        community=world.c1, kind=AlertKind.EMERGENCY, tier_timeouts=[600, 600, 600, 600]
+    )

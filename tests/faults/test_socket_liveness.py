@@ -1,0 +1,118 @@
+"""Whether the server knows which sockets are really alive: an idle socket must stay open, and
+a socket that died with its process must not stop the push that should replace it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from backend.alerts.models import EscalationPolicy
+from backend.core.models import SocketPresence, StreamEvent
+from tests.conftest import World
+from tests.processes import Process, Processes, Server, wait_until
+
+from .clients import Device, Phone, http
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+PUSH_TOKEN = "faulttest-push-token-of-worker-a"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug (see tests/faults report): with redis-py 8 (default socket_timeout "
+    "5 s) and channels_redis 4.3 (BZPOPMIN timeout 5 s) the consumer's receive times out "
+    "on an idle socket and the server drops it, every 5 s",
+)
+def test_an_idle_socket_stays_open_and_still_gets_live_frames(
+    procs: Processes, phones: Callable[..., Phone], world: World, device: Device, shared_redis: str
+) -> None:
+    """A manager's phone sits idle for 8 s (a quiet night is made of such minutes), then an
+    alert comes: it must arrive live on the socket that was open all along."""
+    server = procs.server("asgi", redis_url=shared_redis)
+    manager = phones(server, world.worker_a.phone)
+    manager.open([server], reconnect=False)
+    time.sleep(8)  # idleness is the condition under test
+    assert manager.connections == 1 and manager.is_open(), "\n".join(manager.history)
+    response = device.press(server)
+    assert response.status_code == 201, response.text
+    manager.wait(lambda p: len(p.frames) == 1, 5, "the alert on the idle socket")
+
+
+def register_push_token(server: Server, phone: Phone) -> None:
+    with http() as client:
+        response = client.post(
+            f"{server.url}/api/v1/me/push-tokens",
+            json={"token": PUSH_TOKEN, "platform": "android"},
+            headers={"Authorization": f"Bearer {phone.token}"},
+        )
+    assert response.status_code == 201, response.text
+
+
+def pushed_to_manager(dispatcher: Process) -> bool:
+    # No FCM credentials here, so the push provider is the logging one: one line per push.
+    return f"push (log only) to {PUSH_TOKEN[:8]}" in dispatcher.tail(200_000)
+
+
+def press_and_let_the_dispatcher_decide(
+    server: Server, device: Device, dispatcher: Process, world: World
+) -> None:
+    response = device.press(server)
+    assert response.status_code == 201, response.text
+    alert_id = response.json()["alert_id"]
+    event = StreamEvent.objects.filter(user=world.worker_a, data__alert_id=alert_id)
+    wait_until(
+        lambda: event.filter(pushed_at__isnull=False).exists(),
+        timeout=15,
+        what="the dispatcher to handle the urgent event",
+    )
+
+
+def test_a_manager_without_a_socket_is_pushed(
+    procs: Processes,
+    phones: Callable[..., Phone],
+    world: World,
+    device: Device,
+    shared_redis: str,
+    slow_escalation: EscalationPolicy,
+) -> None:
+    """The control for the next test: no socket, so the urgent alert is pushed."""
+    server = procs.server("asgi", redis_url=shared_redis)
+    dispatcher = procs.dispatcher("dispatcher", redis_url=shared_redis)
+    register_push_token(server, phones(server, world.worker_a.phone))
+    press_and_let_the_dispatcher_decide(server, device, dispatcher, world)
+    wait_until(lambda: pushed_to_manager(dispatcher), timeout=10, what="the push")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug (see tests/faults report): a SocketPresence row left by a process "
+    "that died counts as a live socket for 90 s, and push_pending marks the urgent events of "
+    "'online' users as handled without pushing them, for good",
+)
+def test_a_manager_whose_socket_died_with_its_process_is_pushed(
+    procs: Processes,
+    phones: Callable[..., Phone],
+    world: World,
+    device: Device,
+    shared_redis: str,
+    slow_escalation: EscalationPolicy,
+) -> None:
+    """The manager's socket was on process B, which is killed (-9). The phone is asleep now
+    and only a push will wake it, so an alert raised on process A must be pushed to it."""
+    a, b = procs.servers("asgi-a", "asgi-b", redis_url=shared_redis)
+    dispatcher = procs.dispatcher("dispatcher", redis_url=shared_redis)
+    manager = phones(b, world.worker_a.phone)
+    register_push_token(a, manager)
+    manager.open([b], reconnect=False)
+    b.kill()
+    manager.wait(lambda p: not p.is_open(), 10, "the socket to die with its process")
+    press_and_let_the_dispatcher_decide(a, device, dispatcher, world)
+    left = list(SocketPresence.objects.filter(user=world.worker_a).values_list("channel_name"))
+    wait_until(
+        lambda: pushed_to_manager(dispatcher),
+        timeout=10,
+        what=f"the push (presence rows still claiming a live socket: {left})",
+    )
