@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 from backend.core.errors import error_body
 from mobile_api.api import api
@@ -8,6 +8,8 @@ from mobile_api.api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("board/", include("board.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
 ]
 
 
