@@ -55,6 +55,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "reassign": ("改派", "Reassign"),
     "assign_to": ("指派给", "Assign to"),
     "note": ("备注", "Note"),
+    "assign_note": ("指派说明（可选）", "Why, for the timeline (optional)"),
     "add_note": ("添加备注", "Add note"),
     "on_duty": ("在岗", "on duty"),
     "off_duty": ("不在岗", "off duty"),

@@ -63,6 +63,9 @@
     L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution, maxZoom: 19 }).addTo(map);
   }
   var renderer = L.canvas({ padding: 0.2 });
+  // Emergencies are drawn above everything else, even where pins share a household.
+  map.createPane('emergencies').style.zIndex = 450;
+  var emergencyRenderer = L.canvas({ padding: 0.2, pane: 'emergencies' });
   var gridLayer = L.featureGroup().addTo(map);
   var householdLayer = L.layerGroup();
   var workerLayer = L.layerGroup().addTo(map);
@@ -96,9 +99,15 @@
   function drawGrids(collection) {
     gridLayer.clearLayers();
     state.grids.clear();
+    // A community's twenty grids carry their names; a district's hundreds show them on hover.
+    var labelled = collection.features.length <= 60;
     collection.features.forEach(function (f) {
       var layer = L.geoJSON(f, { style: GRID_STYLES.quiet, renderer: renderer });
-      layer.bindTooltip(f.properties.name + ' ' + f.properties.code, { sticky: true });
+      if (labelled) {
+        layer.bindTooltip(f.properties.name.replace(f.properties.community_name, ''), { permanent: true, direction: 'center', className: 'grid-label' });
+      } else {
+        layer.bindTooltip(f.properties.name + ' ' + f.properties.code, { sticky: true });
+      }
       gridLayer.addLayer(layer);
       state.grids.set(f.properties.id, { feature: f, layer: layer, cond: 'quiet' });
     });
@@ -230,7 +239,8 @@
     var pin = pins.get(a.alert_id);
     var at = [data.household.lat, data.household.lon];
     if (!pin) {
-      pin = L.circleMarker(at, Object.assign({ renderer: renderer }, pinStyle(data)));
+      pin = L.circleMarker(at, Object.assign(
+        { renderer: data.kind === 'emergency' ? emergencyRenderer : renderer }, pinStyle(data)));
       pin.on('click', function () { select(a.alert_id); });
       pin.addTo(pinLayer);
       pins.set(a.alert_id, pin);
@@ -241,8 +251,9 @@
     restyleGrid(data.grid_id);
     if (known && known.grid_id !== data.grid_id) restyleGrid(known.grid_id);
     if (!(opts && opts.bulk)) sortRows();
-    if (!(opts && opts.quiet) && data.kind === 'emergency' && data.state === 'open' &&
-        (fresh || (known && known.state !== 'open'))) {
+    // A new emergency, or any alert whose tier now calls this supervisor (alert.raised).
+    if (!(opts && opts.quiet) && data.state === 'open' &&
+        ((data.kind === 'emergency' && (fresh || known.state !== 'open')) || (opts && opts.calledMe))) {
       alarm();
     }
     if (state.selected === a.alert_id) {
@@ -339,7 +350,8 @@
     rows.forEach(function (li, id) { li.classList.toggle('selected', id === alertId); });
     var a = state.alerts.get(alertId);
     if (!a) return;
-    map.panTo([a.household.lat, a.household.lon]);
+    var at = L.latLng(a.household.lat, a.household.lon);
+    if (!map.getBounds().pad(-0.1).contains(at)) map.panTo(at);
     detail.hidden = false;
     detail.textContent = '';
     var h = el('h2', null, T.detail);
@@ -371,7 +383,7 @@
     });
     var assignNote = el('textarea');
     assignNote.name = 'note';
-    assignNote.placeholder = T.note;
+    assignNote.placeholder = T.assign_note;
     var assignButton = el('button', null, a.accepted_by ? T.reassign : T.assign);
     assignButton.type = 'submit';
     var label = el('label', null, T.assign_to + ' ');
@@ -512,7 +524,7 @@
     state.lastEventId = frame.id;
     probe.lastEventId = frame.id;
     if ((frame.type === 'alert.raised' || frame.type === 'alert.updated') && frame.data && frame.data.alert_id) {
-      applyAlert(frame.data);
+      applyAlert(frame.data, { calledMe: frame.type === 'alert.raised' });
       var applied = performance.now();
       var record = { id: frame.id, type: frame.type, alert_id: frame.data.alert_id, applyMs: applied - arrived };
       probe.frames.push(record);
