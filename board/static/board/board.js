@@ -28,6 +28,8 @@
     if (text != null) e.textContent = text;
     return e;
   }
+  // Leaflet puts a string tooltip in as HTML: hand it a text node's element instead.
+  function tip(text) { return el('span', null, text); }
   function fmt(key, vars) {
     var s = T[key] || key;
     Object.keys(vars || {}).forEach(function (k) { s = s.split('{' + k + '}').join(vars[k]); });
@@ -62,6 +64,7 @@
   if (cfg.tileUrl) {
     L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution, maxZoom: 19 }).addTo(map);
   }
+  probe.map = map;
   var renderer = L.canvas({ padding: 0.2 });
   // Emergencies are drawn above everything else, even where pins share a household.
   map.createPane('emergencies').style.zIndex = 450;
@@ -104,9 +107,9 @@
     collection.features.forEach(function (f) {
       var layer = L.geoJSON(f, { style: GRID_STYLES.quiet, renderer: renderer });
       if (labelled) {
-        layer.bindTooltip(f.properties.name.replace(f.properties.community_name, ''), { permanent: true, direction: 'center', className: 'grid-label' });
+        layer.bindTooltip(tip(f.properties.name.replace(f.properties.community_name, '')), { permanent: true, direction: 'center', className: 'grid-label' });
       } else {
-        layer.bindTooltip(f.properties.name + ' ' + f.properties.code, { sticky: true });
+        layer.bindTooltip(tip(f.properties.name + ' ' + f.properties.code), { sticky: true });
       }
       gridLayer.addLayer(layer);
       state.grids.set(f.properties.id, { feature: f, layer: layer, cond: 'quiet' });
@@ -134,7 +137,7 @@
         householdLayer.clearLayers();
         data.items.forEach(function (h) {
           L.circleMarker([h.lat, h.lon], { radius: 3, color: '#37474f', weight: 1, fillOpacity: 0.6, renderer: renderer })
-            .bindTooltip(h.address).addTo(householdLayer);
+            .bindTooltip(tip(h.address)).addTo(householdLayer);
         });
         householdLayer.addTo(map);
         note.textContent = data.truncated ? T.households_many : '';
@@ -151,7 +154,7 @@
       var m = L.circleMarker([w.position.lat, w.position.lon], {
         radius: 6, weight: 2, color: '#1b1b1b', fillColor: w.on_duty ? '#2e7d32' : '#9e9e9e', fillOpacity: 0.9, renderer: renderer,
       });
-      m.bindTooltip(w.name + ' · ' + (w.on_duty ? T.on_duty : T.off_duty) + ' · ' + T.position_at + ' ' + clock(w.position.at));
+      m.bindTooltip(tip(w.name + ' · ' + (w.on_duty ? T.on_duty : T.off_duty) + ' · ' + T.position_at + ' ' + clock(w.position.at)));
       m.addTo(workerLayer);
     });
   }
@@ -247,7 +250,7 @@
     } else {
       pin.setStyle(pinStyle(data));
     }
-    pin.bindTooltip((T['kind_' + data.kind] || data.kind) + ' · ' + data.resident.name + ' · ' + data.household.address);
+    pin.bindTooltip(tip((T['kind_' + data.kind] || data.kind) + ' · ' + data.resident.name + ' · ' + data.household.address));
     restyleGrid(data.grid_id);
     if (known && known.grid_id !== data.grid_id) restyleGrid(known.grid_id);
     if (!(opts && opts.bulk)) sortRows();
