@@ -172,6 +172,8 @@ def board_alerts(user: User, *, now: datetime, ended_within: timedelta) -> Query
         Alert.objects.filter(alert_filter(user))
         .filter(Q(state__in=ACTIVE_STATES) | Q(resolved_at__gte=now - ended_within))
         .select_related("resident", "household", "accepted_by")
+        # the summary shows a masked name only: do not decrypt what it never shows
+        .defer("resident__id_number", "resident__health_notes")
         .distinct()
         .order_by("-created_at")
     )
