@@ -486,10 +486,15 @@
     }).catch(function () { state.reloading = false; setTimeout(reloadState, 2000); });
   }
 
-  // Positions and rosters are not streamed: refresh them every 30 s (and say when).
+  // Positions and rosters are not streamed: refresh them every 30 s. The alerts are
+  // reconciled too (ended ones leave the list after 30 min), but only from an answer at least
+  // as new as the last frame applied: frames still in flight then end at the same picture.
   setInterval(function () {
-    if (!ws || ws.readyState !== 1) return;
-    api('GET', cfg.urls.state).then(function (s) { applyState(s, { peopleOnly: true }); }).catch(function () {});
+    if (!ws || ws.readyState !== 1 || state.reloading) return;
+    api('GET', cfg.urls.state).then(function (s) {
+      var current = state.lastEventId == null || s.last_event_id >= state.lastEventId;
+      applyState(s, { peopleOnly: !current });
+    }).catch(function () {});
   }, 30000);
 
   // -- the stream ---------------------------------------------------------------------------
