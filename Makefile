@@ -23,6 +23,7 @@ run: setup
 	@echo "    API docs   http://$(HOST):$(PORT)/api/v1/docs"
 	@echo "    health     http://$(HOST):$(PORT)/api/v1/health"
 	@echo "    admin      http://$(HOST):$(PORT)/admin/"
+	@echo "    board      http://$(HOST):$(PORT)/board/ (supervisor 19900120001, TOTP below)"
 	@echo "    websocket  ws://$(HOST):$(PORT)/ws/v1/stream?ticket=... (POST /api/v1/realtime/ticket)"
 	@echo ""
 	$(PY) manage.py seed_demo --print-logins
@@ -34,7 +35,7 @@ lint:
 	$(VENV)/bin/mypy .
 
 test:
-	./infra/bootstrap.sh --postgis
+	./infra/bootstrap.sh --postgis --browser
 	./infra/services.sh
 	$(MAKE) lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \

@@ -1,5 +1,5 @@
-"""Dependency direction: backend imports neither mobile_api nor realtime; those two do not
-import each other; only backend/config wires all three."""
+"""Dependency direction: backend imports none of mobile_api, realtime and board; those three
+do not import each other; only backend/config wires them all."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {
-    "backend": {"mobile_api", "realtime"},
-    "mobile_api": {"realtime"},
-    "realtime": {"mobile_api"},
+    "backend": {"mobile_api", "realtime", "board"},
+    "mobile_api": {"realtime", "board"},
+    "realtime": {"mobile_api", "board"},
+    "board": {"mobile_api", "realtime"},
 }
 
 

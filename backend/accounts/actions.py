@@ -20,11 +20,12 @@ from django.contrib.auth import authenticate
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.core.errors import ApiError
 from backend.core.stream import close_session_sockets
 
-from .models import MobileSession, PushToken, RefreshToken, User, WebsocketTicket
+from .models import MobileSession, PushToken, RefreshToken, Role, User, WebsocketTicket
 
 JWT_ALGORITHM = "HS256"
 TICKET_LIFETIME = timedelta(seconds=30)
@@ -175,3 +176,68 @@ def do_register_push_token(*, user: User, token: str, platform: str, provider: s
         },
     )
     return push_token
+
+
+# -- the supervisors' board: password, then TOTP -------------------------------------------
+
+BOARD_ROLES = (Role.SUPERVISOR, Role.DISTRICT_ADMIN)
+BOARD_CLIENT = "board"  # MobileSession.client of a board log-in: the row its tickets hang on
+TOTP_DEVICE_NAME = "board"
+
+
+def check_board_password(*, request: HttpRequest, phone: str, password: str) -> User:
+    """The first factor, through django-axes like the phones' log-in (same lock-out)."""
+    user = authenticate(request, phone=phone, password=password)
+    if getattr(request, "axes_locked_out", False):
+        raise ApiError("account_locked", status=429)
+    if not isinstance(user, User):
+        raise ApiError("invalid_credentials", status=401)
+    if user.role not in BOARD_ROLES:
+        raise ApiError("board_role_required", status=403)
+    return user
+
+
+def totp_device(user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+
+
+def check_second_factor(*, user: User, token: str) -> TOTPDevice:
+    """The TOTP code of the user's confirmed device. django-otp throttles failures
+    (1, 2, 4 ... seconds between attempts) and refuses a code already used."""
+    device = totp_device(user)
+    if device is None:
+        raise ApiError("otp_not_enrolled", status=403)
+    allowed, _ = device.verify_is_allowed()
+    if not allowed:
+        raise ApiError("otp_throttled", status=429)
+    if not device.verify_token(token.strip()):
+        raise ApiError("otp_invalid", status=401)
+    return device
+
+
+def do_enrol_totp(*, user: User, key_hex: str | None = None) -> TOTPDevice:
+    """A new confirmed TOTP device for `user`, replacing any other (an administrator's act:
+    give the user the `config_url` as a QR code or the base32 key, once)."""
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        device = TOTPDevice(user=user, name=TOTP_DEVICE_NAME, confirmed=True)
+        if key_hex is not None:
+            device.key = key_hex
+        device.save()
+    return device
+
+
+def do_start_board_session(*, user: User, client: str = "") -> MobileSession:
+    """The session row behind a board log-in: websocket tickets are issued against it, and
+    revoking it (log-out) closes the board's socket, as for phones."""
+    return MobileSession.objects.create(user=user, client=f"{BOARD_CLIENT} {client}"[:200])
+
+
+def live_board_session(session_id: object, user: User) -> MobileSession | None:
+    try:
+        sid = uuid.UUID(str(session_id))
+    except ValueError:
+        return None
+    return MobileSession.objects.filter(
+        pk=sid, user=user, user__is_active=True, revoked_at__isnull=True
+    ).first()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db import models
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from backend.people.models import CareTag
 
-from .models import BusinessLine, DutyShift, Role, User
+from .models import BusinessLine, DutyShift, GridAssignment, Role, User
 
 # What an A post needs to see of the residents of its community (the rest it meets through
 # service-desk cases): the care tags its business line serves.
@@ -75,3 +76,67 @@ def shifts_today(user: User) -> QuerySet[DutyShift]:
         .select_related("grid", "community")
         .order_by("starts_at")
     )
+
+
+@dataclass(frozen=True)
+class OnDuty:
+    user_id: int
+    name: str
+    role: str
+    until: datetime
+
+
+def duty_now(
+    *,
+    community_ids: frozenset[int],
+    grid_ids: frozenset[int],
+    district_id: int | None,
+    now: datetime,
+) -> tuple[dict[int, list[OnDuty]], list[OnDuty]]:
+    """Who is on duty now: per grid (a grid shift, or a community shift of a grid's B-post
+    holder), and community- or district-wide (supervisors, district officers, and workers
+    on duty without a B post in these grids)."""
+    shifts = list(
+        DutyShift.objects.filter(starts_at__lte=now, ends_at__gt=now, user__is_active=True)
+        .filter(
+            models.Q(community_id__in=community_ids)
+            | models.Q(community__isnull=True, user__district_id=district_id)
+            if district_id is not None
+            else models.Q(community_id__in=community_ids)
+        )
+        .select_related("user")
+        .order_by("ends_at", "pk")
+    )
+    posts: dict[int, set[int]] = {}
+    for user_id, grid_id in GridAssignment.objects.filter(
+        user_id__in={s.user_id for s in shifts}, grid_id__in=grid_ids
+    ).values_list("user_id", "grid_id"):
+        posts.setdefault(user_id, set()).add(grid_id)
+    by_grid: dict[int, list[OnDuty]] = {}
+    wide: list[OnDuty] = []
+    seen: set[tuple[int, int]] = set()
+    wide_ids: set[int] = set()
+    for shift in shifts:
+        who = OnDuty(shift.user_id, shift.user.name, shift.user.role, shift.ends_at)
+        grids: set[int] = (
+            {shift.grid_id} & grid_ids
+            if shift.grid_id is not None
+            else posts.get(shift.user_id, set())
+        )
+        if not grids and shift.user_id not in wide_ids:
+            wide_ids.add(shift.user_id)
+            wide.append(who)
+        for grid_id in sorted(grids):
+            if (shift.user_id, grid_id) not in seen:
+                seen.add((shift.user_id, grid_id))
+                by_grid.setdefault(grid_id, []).append(who)
+    return by_grid, wide
+
+
+def b_posts_of(user_ids: list[int]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for user_id, grid_id in GridAssignment.objects.filter(user_id__in=user_ids).values_list(
+        "user_id", "grid_id"
+    ):
+        out.setdefault(user_id, []).append(grid_id)
+    return out

@@ -102,13 +102,33 @@ def alert_summary(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def _tell(alert: Alert, type: str, user_ids: list[int] | None = None, urgent: bool = False) -> None:
+def _tell(
+    alert: Alert,
+    type: str,
+    user_ids: list[int] | None = None,
+    urgent: bool = False,
+    step: AlertStep | None = None,
+) -> None:
+    data = alert_summary(alert)
+    if step is not None:
+        data["step"] = step_summary(step)
     record_events(
         user_ids=user_ids if user_ids is not None else selectors.audience(alert),
         type=type,
-        data=alert_summary(alert),
+        data=data,
         urgent=urgent,
     )
+
+
+def step_summary(step: AlertStep) -> dict[str, Any]:
+    """A timeline entry as JSON (events of supervisors' steps carry the step they added)."""
+    return {
+        "kind": step.kind,
+        "actor": {"id": step.actor_id, "name": step.actor.name} if step.actor else None,
+        "at": step.at.isoformat(),
+        "note": step.note,
+        "data": step.data,
+    }
 
 
 def _step(
@@ -544,3 +564,79 @@ def device_went_silent(*, device_id: int) -> None:
     if device is None or device.revoked_at is not None:
         return
     _open_technical(device, AlertKind.DEVICE_OFFLINE)
+
+
+# -- supervisors stepping in ---------------------------------------------------------------
+
+NOTE_MAX = 2000
+
+
+def _check_note(note: str, *, required: bool) -> str:
+    note = note.strip()
+    if required and not note:
+        raise ApiError("validation_error", status=422, fields={"note": "field_required"})
+    if len(note) > NOTE_MAX:
+        raise ApiError("validation_error", status=422, fields={"note": "field_too_long"})
+    return note
+
+
+def check_assign(*, user: User, alert: Alert, assignee_id: int) -> User:
+    """A supervisor or district officer may hand an alert of their scope to a worker (or a
+    supervisor) of the alert's community. An assignee out of that set is 404, like a missing
+    one. Call with the alert locked."""
+    if user.role not in (Role.SUPERVISOR, Role.DISTRICT_ADMIN):
+        raise ApiError("permission_denied", status=403)
+    assignee = selectors.assignable_users(alert.community_id).filter(pk=assignee_id).first()
+    if assignee is None:
+        raise NotFound()
+    if alert.is_technical or alert.state not in (Alert.State.OPEN, Alert.State.ACCEPTED):
+        raise _refuse_state(alert)
+    return assignee
+
+
+def do_assign(*, user: User, alert_id: int, assignee_id: int, note: str = "") -> Alert:
+    """Hand the alert to `assignee` (or move it from whoever had it): the assignee becomes the
+    responder of record (`accepted_by`, so they can arrive and resolve), escalation stops —
+    a person now dispatches it — and the assignee is called urgently (`alert.raised`).
+    Everyone else who follows the alert, and the previous holder, get `alert.updated`."""
+    note = _check_note(note, required=False)
+    with transaction.atomic():
+        alert = _locked(user, alert_id)
+        assignee = check_assign(user=user, alert=alert, assignee_id=assignee_id)
+        if alert.accepted_by_id == assignee.pk and not note:
+            return alert  # a retried assignment
+        previous = alert.accepted_by
+        now = timezone.now()
+        alert.state = Alert.State.ACCEPTED
+        alert.accepted_by = assignee
+        alert.accepted_at = now
+        alert.next_escalation_at = None
+        alert.save(update_fields=["state", "accepted_by", "accepted_at", "next_escalation_at"])
+        clock.cancel(kind=ESCALATE, key=str(alert.pk))
+        _add_recipients(alert, [assignee.pk], tier=alert.tier)
+        step = _step(
+            alert,
+            "assigned" if previous is None else "reassigned",
+            actor=user,
+            note=note,
+            data={
+                "assignee": {"id": assignee.pk, "name": assignee.name},
+                "previous": {"id": previous.pk, "name": previous.name} if previous else None,
+            },
+        )
+        _tell(alert, "alert.raised", user_ids=[assignee.pk], urgent=True, step=step)
+        others = set(selectors.audience(alert)) | ({previous.pk} if previous else set())
+        _tell(alert, "alert.updated", user_ids=sorted(others - {assignee.pk}), step=step)
+    return alert
+
+
+def do_add_note(*, user: User, alert_id: int, note: str) -> AlertStep:
+    """A note on the alert's timeline by anyone who may see the alert (not residents)."""
+    note = _check_note(note, required=True)
+    with transaction.atomic():
+        alert = _locked(user, alert_id)
+        if user.role == Role.RESIDENT:
+            raise ApiError("permission_denied", status=403)
+        step = _step(alert, "note", actor=user, note=note)
+        _tell(alert, "alert.updated", step=step)
+    return step

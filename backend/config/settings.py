@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "channels",
     "leaflet",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "backend.core",
     "backend.territory",
     "backend.people",
@@ -62,6 +64,7 @@ INSTALLED_APPS = [
     "backend.audit",
     "backend.alerts",
     "backend.photos",
+    "board",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -145,6 +149,11 @@ AXES_USERNAME_FORM_FIELD = "phone"
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "backend.accounts.lockout.locked_out"
 
+# The supervisors' board (/board/): Django sessions plus a TOTP second factor (django-otp).
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "gridline")
+SESSION_COOKIE_AGE = int(env("SESSION_COOKIE_SECONDS", str(12 * 3600)))  # one duty shift
+CSRF_FAILURE_VIEW = "board.views.csrf_failure"
+
 # Mobile tokens.
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=int(env("ACCESS_TOKEN_MINUTES", "15")))
 REFRESH_TOKEN_LIFETIME = timedelta(days=int(env("REFRESH_TOKEN_DAYS", "30")))
@@ -168,12 +177,12 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(DATA_DIR / "media")))
 
 # Map: Leaflet is shipped with django-leaflet; no CDN. Tiles only when a URL is configured.
 TILE_URL = os.environ.get("TILE_URL", "")
+TILE_ATTRIBUTION = os.environ.get("TILE_ATTRIBUTION", "")
+BOARD_CENTER = [30.93, 117.81]  # where the board's map starts before the grids are fitted
 LEAFLET_CONFIG = {
-    "DEFAULT_CENTER": (30.93, 117.81),
+    "DEFAULT_CENTER": tuple(BOARD_CENTER),
     "DEFAULT_ZOOM": 13,
-    "TILES": [("tiles", TILE_URL, {"attribution": os.environ.get("TILE_ATTRIBUTION", "")})]
-    if TILE_URL
-    else [],
+    "TILES": [("tiles", TILE_URL, {"attribution": TILE_ATTRIBUTION})] if TILE_URL else [],
     "RESET_VIEW": False,
 }
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 from backend.core.errors import error_body
 from backend.photos.views import serve_photo
@@ -10,6 +10,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("photos/<str:token>", serve_photo, name="photo"),
+    path("board/", include("board.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
 ]
 
 

@@ -51,6 +51,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "alert_cancel_too_late": ("超过 60 秒，无法取消。", "Too late to cancel (60 s)."),
     "disposition_required": ("请选择处置结果。", "A disposition is required."),
+    # the supervisors' board
+    "board_role_required": (
+        "调度看板仅供社区督导和区值班人员使用。",
+        "The dispatch board is for community supervisors and district officers.",
+    ),
+    "otp_not_enrolled": (
+        "尚未设置动态口令（第二因素），请联系区管理员开通。",
+        "No second factor (TOTP) is set up for this account; ask the district administrator.",
+    ),
+    "otp_invalid": ("动态口令错误或已使用。", "Wrong or already used code."),
+    "otp_throttled": (
+        "动态口令错误次数过多，请稍候再试。",
+        "Too many wrong codes; wait a moment and try again.",
+    ),
+    "login_expired": ("登录已超时，请重新输入手机号和密码。", "Log-in timed out; start again."),
+    "bbox_invalid": (
+        "范围参数应为 西,南,东,北（经纬度），且不能过大。",
+        "bbox must be west,south,east,north in degrees, and not too large.",
+    ),
     "ticket_invalid": ("连接票据无效或已使用。", "The websocket ticket is invalid or used."),
     # photos
     "photo_too_large": ("照片超过 15 MB。", "The photo is larger than 15 MB."),

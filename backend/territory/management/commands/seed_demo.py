@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from backend.accounts.actions import BOARD_ROLES, do_enrol_totp, totp_device
 from backend.accounts.models import DutyShift, Role, User
 from backend.alerts.models import Device, WorkerPosition
 from backend.people.models import CareTag, Resident
@@ -25,6 +26,9 @@ DEMO_PASSWORD = "gridline-demo"  # noqa: S105 - published demo credential, synth
 DEMO_SEED = 20100801
 DEMO_DEVICE = "DEMO-PENDANT-1"
 DEMO_DEVICE_SECRET = "demo-device-secret-not-for-production"  # noqa: S105 - synthetic demo only
+# The board's second factor for the demo supervisor and district administrator: a published
+# TOTP key (base32 M5ZGSZDMNFXGKLLEMVWW6LLUN52HAIJB), for demo data only.
+DEMO_TOTP_KEY_HEX = b"gridline-demo-totp!!".hex()
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,20 @@ def ensure_demo_duty() -> int:
     return added
 
 
+def ensure_demo_totp() -> int:
+    """The demo board accounts get a TOTP device with the published demo key (once)."""
+    added = 0
+    for phone in (
+        synthetic.staff_phone(Role.SUPERVISOR, 1),
+        synthetic.staff_phone(Role.DISTRICT_ADMIN),
+    ):
+        user = User.objects.filter(phone=phone, role__in=BOARD_ROLES).first()
+        if user is not None and totp_device(user) is None:
+            do_enrol_totp(user=user, key_hex=DEMO_TOTP_KEY_HEX)
+            added += 1
+    return added
+
+
 class Command(BaseCommand):
     help = "Load one synthetic community with demo log-ins, or print the demo log-ins."
 
@@ -120,6 +138,7 @@ class Command(BaseCommand):
                 )
             added = synthetic.ensure_duty_shifts(day=timezone.localdate())
             added += ensure_demo_duty()
+            ensure_demo_totp()
             note = f"; {added} duty shifts added for today" if added else ""
             self.stdout.write(f"seed_demo: the database already has data, nothing loaded{note}")
             return
@@ -130,6 +149,7 @@ class Command(BaseCommand):
                 )
                 resident = self.add_demo_accounts()
                 ensure_demo_duty()
+                ensure_demo_totp()
         except synthetic.SyntheticError as exc:
             raise CommandError(str(exc)) from exc
         counts = ", ".join(f"{count} {name}" for name, count in result.counts.items() if count)
@@ -183,6 +203,7 @@ class Command(BaseCommand):
         works = {u.password: check_password(DEMO_PASSWORD, u.password) for u in users.values()}
         self.stdout.write("  demo log-ins (synthetic data; phone + password):")
         self._print_device()
+        self._print_board()
         for login in DEMO_LOGINS:
             user = users.get(login.phone)
             if user is None:
@@ -197,6 +218,21 @@ class Command(BaseCommand):
                 who += f" (born {born:%Y-%m-%d})"
             self.stdout.write(
                 f"    {login.phone}  {DEMO_PASSWORD}  {login.role}{who}: {login.sees}{status}"
+            )
+
+    def _print_board(self) -> None:
+        phones = ", ".join(
+            u.phone
+            for u in User.objects.filter(
+                phone__in=[d.phone for d in DEMO_LOGINS], role__in=BOARD_ROLES
+            ).order_by("phone")
+            if (device := totp_device(u)) is not None and device.key == DEMO_TOTP_KEY_HEX
+        )
+        if phones:
+            self.stdout.write(
+                f"  dispatch board: /board/ as {phones}; second factor: the TOTP key "
+                "M5ZGSZDMNFXGKLLEMVWW6LLUN52HAIJB in any authenticator app, or the code now from "
+                "`.venv/bin/python manage.py board_totp --phone <phone> --code`"
             )
 
     def _print_device(self) -> None:

@@ -1,0 +1,144 @@
+"""The board's pages: log-in (phone + password, then the TOTP code), the board, log-out."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import translation
+from django.views.csrf import csrf_failure as django_csrf_failure
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import login as otp_login
+
+from backend.accounts.actions import (
+    check_board_password,
+    check_second_factor,
+    do_logout,
+    do_start_board_session,
+    totp_device,
+)
+from backend.accounts.models import User
+from backend.core.errors import ApiError, error_body, message
+
+from .auth import SESSION_SID, board_user
+from .text import texts
+
+PENDING = "board_pending"  # the user who passed the password, waiting for the code
+PENDING_SECONDS = 300
+
+
+def _page(request: HttpRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:
+    lang = translation.get_language() or settings.LANGUAGE_CODE
+    return render(
+        request,
+        template,
+        {"t": texts(lang), "lang": lang, "languages": settings.LANGUAGES, **context},
+        status=status,
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login(request: HttpRequest) -> HttpResponse:
+    if board_user(request) is not None:
+        return HttpResponseRedirect(reverse("board:page"))
+    if request.method == "GET":
+        return _page(request, "board/login.html")
+    phone = request.POST.get("phone", "").strip()
+    try:
+        user = check_board_password(
+            request=request, phone=phone, password=request.POST.get("password", "")
+        )
+        if totp_device(user) is None:
+            raise ApiError("otp_not_enrolled", status=403)
+    except ApiError as exc:
+        return _page(
+            request, "board/login.html", status=exc.status, error=message(exc.code), phone=phone
+        )
+    request.session.cycle_key()
+    request.session[PENDING] = {"user": user.pk, "at": time.time()}
+    return HttpResponseRedirect(reverse("board:verify"))
+
+
+def _pending_user(request: HttpRequest) -> User | None:
+    pending = request.session.get(PENDING)
+    if not isinstance(pending, dict) or time.time() - float(pending.get("at", 0)) > PENDING_SECONDS:
+        return None
+    user_id = pending.get("user")
+    if not isinstance(user_id, int):
+        return None
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def verify(request: HttpRequest) -> HttpResponse:
+    user = _pending_user(request)
+    if user is None:
+        request.session.pop(PENDING, None)
+        return _page(request, "board/login.html", status=401, error=message("login_expired"))
+    if request.method == "GET":
+        return _page(request, "board/verify.html")
+    try:
+        device = check_second_factor(user=user, token=request.POST.get("code", ""))
+    except ApiError as exc:
+        return _page(request, "board/verify.html", status=exc.status, error=message(exc.code))
+    del request.session[PENDING]
+    auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    otp_login(request, device)
+    session = do_start_board_session(user=user, client=request.headers.get("User-Agent", ""))
+    request.session[SESSION_SID] = str(session.pk)
+    return HttpResponseRedirect(reverse("board:page"))
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    """Revoke the board session (its socket closes within a second) and end the log-in."""
+    who = board_user(request)
+    if who is not None:
+        do_logout(session=who[1])
+    auth_logout(request)
+    return HttpResponseRedirect(reverse("board:login"))
+
+
+@never_cache
+def page(request: HttpRequest) -> HttpResponse:
+    who = board_user(request)
+    if who is None:
+        return HttpResponseRedirect(reverse("board:login"))
+    user, _ = who
+    lang = translation.get_language() or settings.LANGUAGE_CODE
+    config = {
+        "lang": lang,
+        "csrf": get_token(request),
+        "me": {"id": user.pk, "name": user.name, "role": user.role},
+        "urls": {
+            "state": reverse("board:state"),
+            "grids": reverse("board:grids"),
+            "households": reverse("board:households"),
+            "ticket": reverse("board:ticket"),
+            "alerts": reverse("board:page") + "api/alerts/",
+            "login": reverse("board:login"),
+        },
+        "tileUrl": settings.TILE_URL,
+        "tileAttribution": settings.TILE_ATTRIBUTION,
+        "center": settings.BOARD_CENTER,
+        "householdsZoom": 16,
+        "text": texts(lang),
+    }
+    return _page(request, "board/board.html", config=config, user=user)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """The board's JSON endpoints answer a CSRF failure in the project's error format."""
+    if request.path.startswith("/board/api/"):
+        return JsonResponse(error_body("permission_denied"), status=403)
+    return django_csrf_failure(request, reason)
