@@ -30,6 +30,11 @@ def _replay(user_id: int, after: int) -> tuple[bool, list[dict[str, Any]]]:
 
 
 @database_sync_to_async
+def _delivered(user_id: int, seqs: list[int]) -> None:
+    stream.mark_delivered(user_id, seqs)
+
+
+@database_sync_to_async
 def _current(user_id: int) -> int:
     return stream.current_seq(user_id)
 
@@ -91,6 +96,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         for frame in frames:
             await self.send_json(frame)
             self.last_sent = int(frame["id"])
+        if frames:
+            await _delivered(self.user.pk, [int(f["id"]) for f in frames])
 
     async def disconnect(self, code: int) -> None:
         for group in self.groups_joined:
@@ -118,6 +125,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if seq == self.last_sent + 1:
             await self.send_json(frame)
             self.last_sent = seq
+            if message.get("urgent"):
+                await _delivered(self.user.pk, [seq])
         else:
             await self._catch_up(self.last_sent)  # a doorbell was lost: read the gap
 

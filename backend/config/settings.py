@@ -119,7 +119,14 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_PREFIX", "gridline")},
+            "CONFIG": {
+                # redis-py's socket timeout must outlast channels_redis's 5 s BZPOPMIN, or an
+                # idle socket's receive times out and the server drops the socket.
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 3}
+                ],
+                "prefix": env("CHANNEL_PREFIX", "gridline"),
+            },
         }
     }
 else:

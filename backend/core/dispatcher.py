@@ -18,6 +18,9 @@ from .models import SocketPresence, StreamEvent
 logger = logging.getLogger(__name__)
 
 PRESENCE_TTL = timedelta(seconds=90)
+# An urgent event a "live" socket has not taken within this long is pushed anyway: the
+# socket may have died with its process (kill -9) before its presence row expired.
+DELIVERY_GRACE = timedelta(seconds=5)
 PUSH_BATCH = 100
 
 
@@ -31,31 +34,31 @@ def live_users(user_ids: set[int]) -> set[int]:
 
 
 def push_pending() -> int:
-    """Push urgent events to recipients with no live socket; mark every urgent event handled."""
+    """Push urgent events no socket has taken: at once for users with no live socket, after
+    DELIVERY_GRACE for users whose socket has not taken them (it may be dead)."""
     from backend.notify.delivery import push_events
 
     events = list(
-        StreamEvent.objects.filter(urgent=True, pushed_at__isnull=True).order_by("at")[:PUSH_BATCH]
+        StreamEvent.objects.filter(
+            urgent=True, pushed_at__isnull=True, delivered_at__isnull=True
+        ).order_by("at")[:PUSH_BATCH]
     )
     if not events:
         return 0
     online = live_users({e.user_id for e in events})
-    offline = [e for e in events if e.user_id not in online]
-    # Mark first (conditionally) so two dispatchers never push the same event twice.
-    claimed = {
-        e.pk
-        for e in offline
-        if StreamEvent.objects.filter(pk=e.pk, pushed_at__isnull=True).update(
-            pushed_at=timezone.now()
-        )
-    }
-    StreamEvent.objects.filter(
-        pk__in=[e.pk for e in events if e.user_id in online], pushed_at__isnull=True
-    ).update(pushed_at=timezone.now())
-    to_push = [e for e in offline if e.pk in claimed]
-    if to_push:
-        push_events(to_push)
-    return len(to_push)
+    overdue = timezone.now() - DELIVERY_GRACE
+    due = [e for e in events if e.user_id not in online or e.at <= overdue]
+    # Claim with a conditional UPDATE so two dispatchers never push the same event twice.
+    claimed = [
+        e
+        for e in due
+        if StreamEvent.objects.filter(
+            pk=e.pk, pushed_at__isnull=True, delivered_at__isnull=True
+        ).update(pushed_at=timezone.now())
+    ]
+    if claimed:
+        push_events(claimed)
+    return len(claimed)
 
 
 def housekeeping() -> None:

@@ -33,6 +33,8 @@ class StreamEvent(models.Model):
     at = models.DateTimeField(default=timezone.now)
     urgent = models.BooleanField(default=False)
     published_at = models.DateTimeField(null=True, blank=True)
+    # An urgent event is handed to a live socket (delivered) or pushed to the phone.
+    delivered_at = models.DateTimeField(null=True, blank=True)
     pushed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -48,7 +50,7 @@ class StreamEvent(models.Model):
             models.Index(
                 fields=["at"],
                 name="stream_push_pending",
-                condition=models.Q(urgent=True, pushed_at__isnull=True),
+                condition=models.Q(urgent=True, pushed_at__isnull=True, delivered_at__isnull=True),
             ),
         ]
 

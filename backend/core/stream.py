@@ -97,7 +97,8 @@ def publish(events: list[StreamEvent]) -> int:
     try:
         for event in events:
             async_to_sync(layer.group_send)(
-                user_group(event.user_id), {"type": "stream.event", "frame": event.frame()}
+                user_group(event.user_id),
+                {"type": "stream.event", "frame": event.frame(), "urgent": event.urgent},
             )
             rung.append(event.pk)
     except Exception:
@@ -139,6 +140,13 @@ def replay(user_id: int, after: int) -> tuple[bool, list[dict[str, Any]]]:
     if not events or events[0].seq != after + 1 or len(events) > REPLAY_LIMIT:
         return False, []
     return True, [e.frame() for e in events]
+
+
+def mark_delivered(user_id: int, seqs: list[int]) -> int:
+    """A socket has sent these frames: their urgent events need no push."""
+    return StreamEvent.objects.filter(
+        user_id=user_id, seq__in=seqs, urgent=True, delivered_at__isnull=True
+    ).update(delivered_at=timezone.now())
 
 
 def current_seq(user_id: int) -> int:

@@ -83,8 +83,9 @@ def test_kill_9_after_commit_before_delivery_the_relay_delivers_exactly_once(
     replays the alert from the store. Then a dispatcher starts (the restart), its relay rings
     for the orphaned events: the first socket must get the alert within 10 s, and each socket
     must have it exactly once. The device's retry gets the same alert, not a second one."""
-    b = procs.server("asgi-b", redis_url=shared_redis)
-    a = procs.server("asgi-a", redis_url=blackhole.url)
+    (b,) = procs.servers("asgi-b", redis_url=shared_redis, wait=False)
+    (a,) = procs.servers("asgi-a", redis_url=blackhole.url, wait=False)
+    procs.wait_ready(a, b)
     manager = phones(b, world.worker_a.phone)
     manager.open([b])
     last_seen = manager.last_id or 0

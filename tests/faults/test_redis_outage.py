@@ -34,8 +34,8 @@ def test_presses_during_a_redis_outage_are_accepted_and_delivered_once_it_is_bac
     slow_escalation: EscalationPolicy,
 ) -> None:
     redis = procs.redis()  # private: this test stops it
-    a, b = procs.servers("asgi-a", "asgi-b", redis_url=redis.url)
-    procs.dispatcher("dispatcher", redis_url=redis.url)
+    a, b = procs.servers("asgi-a", "asgi-b", redis_url=redis.url, wait=False)
+    procs.wait_ready(a, b, *procs.dispatchers("dispatcher", redis_url=redis.url, wait=False))
     manager = phones(b, world.worker_a.phone)
     manager.open([b, a])  # reconnects like the app, through either process
     start = manager.last_id or 0

@@ -20,12 +20,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PUSH_TOKEN = "faulttest-push-token-of-worker-a"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug (see tests/faults report): with redis-py 8 (default socket_timeout "
-    "5 s) and channels_redis 4.3 (BZPOPMIN timeout 5 s) the consumer's receive times out "
-    "on an idle socket and the server drops it, every 5 s",
-)
 def test_an_idle_socket_stays_open_and_still_gets_live_frames(
     procs: Processes, phones: Callable[..., Phone], world: World, device: Device, shared_redis: str
 ) -> None:
@@ -79,19 +73,14 @@ def test_a_manager_without_a_socket_is_pushed(
     slow_escalation: EscalationPolicy,
 ) -> None:
     """The control for the next test: no socket, so the urgent alert is pushed."""
-    server = procs.server("asgi", redis_url=shared_redis)
-    dispatcher = procs.dispatcher("dispatcher", redis_url=shared_redis)
+    (server,) = procs.servers("asgi", redis_url=shared_redis, wait=False)
+    (dispatcher,) = procs.dispatchers("dispatcher", redis_url=shared_redis, wait=False)
+    procs.wait_ready(server, dispatcher)
     register_push_token(server, phones(server, world.worker_a.phone))
     press_and_let_the_dispatcher_decide(server, device, dispatcher, world)
     wait_until(lambda: pushed_to_manager(dispatcher), timeout=10, what="the push")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug (see tests/faults report): a SocketPresence row left by a process "
-    "that died counts as a live socket for 90 s, and push_pending marks the urgent events of "
-    "'online' users as handled without pushing them, for good",
-)
 def test_a_manager_whose_socket_died_with_its_process_is_pushed(
     procs: Processes,
     phones: Callable[..., Phone],
@@ -102,8 +91,9 @@ def test_a_manager_whose_socket_died_with_its_process_is_pushed(
 ) -> None:
     """The manager's socket was on process B, which is killed (-9). The phone is asleep now
     and only a push will wake it, so an alert raised on process A must be pushed to it."""
-    a, b = procs.servers("asgi-a", "asgi-b", redis_url=shared_redis)
-    dispatcher = procs.dispatcher("dispatcher", redis_url=shared_redis)
+    a, b = procs.servers("asgi-a", "asgi-b", redis_url=shared_redis, wait=False)
+    (dispatcher,) = procs.dispatchers("dispatcher", redis_url=shared_redis, wait=False)
+    procs.wait_ready(a, b, dispatcher)
     manager = phones(b, world.worker_a.phone)
     register_push_token(a, manager)
     manager.open([b], reconnect=False)

@@ -28,6 +28,10 @@ def test_two_dispatchers_fire_each_of_50_due_escalations_exactly_once(
     due, then all 50 become due in one statement, so both reach for the same rows at once.
     Afterwards (both stopped, so nothing is in flight) every alert has exactly one escalation
     step, one tier-2 call, and each tier-2 worker exactly one "alert.raised" per alert."""
+    # They boot while the alerts are made; the timers are not due yet (60 s).
+    first, second = procs.dispatchers(
+        "dispatcher-1", "dispatcher-2", redis_url=shared_redis, wait=False
+    )
     EscalationPolicy.objects.create(
         community=world.c1, kind=AlertKind.EMERGENCY, tier_timeouts=[60, 600, 600, 600]
     )
@@ -42,7 +46,7 @@ def test_two_dispatchers_fire_each_of_50_due_escalations_exactly_once(
     timers = Timer.objects.filter(kind=ESCALATE, key__in=[str(i) for i in ids])
     assert timers.filter(fired_at__isnull=True, due_at__gt=timezone.now()).count() == ALERTS
 
-    first, second = procs.dispatchers("dispatcher-1", "dispatcher-2", redis_url=shared_redis)
+    procs.wait_ready(first, second)
     assert timers.update(due_at=timezone.now() - timedelta(seconds=1)) == ALERTS
 
     wait_until(

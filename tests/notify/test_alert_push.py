@@ -3,12 +3,16 @@ push duty, through the real firebase-admin SDK, against the FCM stand-in."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from backend.accounts.actions import do_register_push_token
 from backend.accounts.models import PushToken
-from backend.core.dispatcher import push_pending
+from backend.core.dispatcher import DELIVERY_GRACE, push_pending
 from backend.core.models import SocketPresence, StreamEvent
+from backend.core.stream import mark_delivered
 from backend.notify.push import FCMProvider
 from tests.alerts.conftest import SignedDevice, alert_of
 from tests.alerts.conftest import device_a as device_a
@@ -55,6 +59,27 @@ def test_a_manager_with_a_live_socket_is_not_pushed(
     device_a.press()
     assert push_pending() == 0
     assert fcm.requests_for(PHONE) == []
+    # The socket took the frame: no push, ever.
+    event = StreamEvent.objects.get(user=world.worker_a, urgent=True)
+    mark_delivered(world.worker_a.pk, [event.seq])
+    StreamEvent.objects.filter(pk=event.pk).update(at=timezone.now() - timedelta(minutes=1))
+    assert push_pending() == 0
+    assert fcm.requests_for(PHONE) == []
+
+
+def test_a_live_looking_socket_that_does_not_take_the_frame_is_pushed_after_grace(
+    world: World, device_a: SignedDevice, provider: FCMProvider, fcm: FcmStandIn
+) -> None:
+    # The presence row of a socket whose process died (kill -9) before it could clean up.
+    do_register_push_token(user=world.worker_a, token=PHONE, platform="android", provider="fcm")
+    SocketPresence.objects.create(channel_name="specific.dead!1", user=world.worker_a)
+    device_a.press()
+    assert push_pending() == 0  # within the grace period the socket may still take it
+    StreamEvent.objects.filter(urgent=True).update(
+        at=timezone.now() - DELIVERY_GRACE - timedelta(seconds=1)
+    )
+    assert push_pending() == 1
+    assert len(fcm.requests_for(PHONE)) == 1
 
 
 def test_a_token_fcm_calls_unregistered_is_pruned(

@@ -232,3 +232,29 @@ async def test_deactivating_a_user_closes_their_sockets(phone: Phone, world: Wor
 
     await database_sync_to_async(deactivate)()
     assert await socket.receive_output(timeout=1) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_an_urgent_frame_sent_on_a_socket_needs_no_push(phone: Phone, world: World) -> None:
+    socket, _, _ = await connect(f"ticket={await database_sync_to_async(phone.ticket)()}")
+    await socket.receive_json_from(timeout=5)
+
+    @database_sync_to_async
+    def urgent() -> None:
+        with transaction.atomic():
+            stream.record_events(
+                user_ids=[world.worker_a.pk], type="alert.raised", data={}, urgent=True
+            )
+
+    await urgent()
+    assert (await socket.receive_json_from(timeout=5))["type"] == "alert.raised"
+
+    @database_sync_to_async
+    def delivered() -> bool:
+        return StreamEvent.objects.filter(urgent=True, delivered_at__isnull=False).exists()
+
+    for _ in range(50):
+        if await delivered():
+            break
+        await asyncio.sleep(0.05)
+    assert await delivered()
+    await socket.disconnect()
