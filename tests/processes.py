@@ -78,6 +78,7 @@ class Process:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
         self.name, self.argv, self.env, self.log = name, argv, env, log
         self.popen: subprocess.Popen[bytes] | None = None
+        self.ready_text: str | None = None  # printed once the process is ready
 
     def start(self) -> Process:
         assert self.popen is None or self.popen.poll() is not None, f"{self.name} is running"
@@ -125,6 +126,11 @@ class Process:
             return self.log.read_text(errors="replace")[-chars:]
         except FileNotFoundError:
             return ""
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Return once the process can do its work (subclasses and callers say how)."""
+        if self.ready_text:
+            self.wait_for_output(self.ready_text, timeout)
 
     def wait_for_output(self, text: str, timeout: float) -> None:
         def seen() -> bool:
@@ -188,6 +194,9 @@ class Server(Process):
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}"
 
+    def wait_ready(self, timeout: float = 60) -> None:
+        wait_until(self.ready, timeout=timeout, interval=0.1, what=f"{self.name} to serve")
+
     def ready(self) -> bool:
         """Any HTTP answer at all (a 404 here touches neither the database nor Redis)."""
         if not self.alive():
@@ -231,35 +240,43 @@ class Processes:
         self.started.append(server)
         return server.start()
 
-    def servers(self, *names: str, redis_url: str, **extra: str) -> list[Server]:
-        """Start uvicorn processes in parallel; return when every one answers HTTP."""
+    def servers(self, *names: str, redis_url: str, wait: bool = True) -> list[Server]:
+        """Start uvicorn processes side by side; with `wait`, return when each answers HTTP."""
         servers = []
         for name in names:
-            env = self.env(redis_url=redis_url, **extra)
+            env = self.env(redis_url=redis_url)
             server = Server(name, free_port(), env, self._log(name))
             self.started.append(server)
             server.start()
             servers.append(server)
-        for server in servers:
-            wait_until(server.ready, timeout=60, interval=0.1, what=f"{server.name} to serve")
+        if wait:
+            self.wait_ready(*servers)
         return servers
 
-    def server(self, name: str, *, redis_url: str, **extra: str) -> Server:
-        return self.servers(name, redis_url=redis_url, **extra)[0]
+    def server(self, name: str, *, redis_url: str) -> Server:
+        return self.servers(name, redis_url=redis_url)[0]
 
-    def dispatchers(self, *names: str, redis_url: str, **extra: str) -> list[Process]:
+    def dispatchers(self, *names: str, redis_url: str, wait: bool = True) -> list[Process]:
+        """Start `manage.py dispatcher` processes; with `wait`, return when each runs."""
         started = []
         for name in names:
             argv = [str(BIN / "python"), "manage.py", "dispatcher", "--poll", "0.1"]
-            proc = Process(name, argv, self.env(redis_url=redis_url, **extra), self._log(name))
+            proc = Process(name, argv, self.env(redis_url=redis_url), self._log(name))
+            proc.ready_text = "dispatcher running"
             self.started.append(proc)
             started.append(proc.start())
-        for proc in started:
-            proc.wait_for_output("dispatcher running", timeout=60)
+        if wait:
+            self.wait_ready(*started)
         return started
 
-    def dispatcher(self, name: str, *, redis_url: str, **extra: str) -> Process:
-        return self.dispatchers(name, redis_url=redis_url, **extra)[0]
+    def dispatcher(self, name: str, *, redis_url: str) -> Process:
+        return self.dispatchers(name, redis_url=redis_url)[0]
+
+    @staticmethod
+    def wait_ready(*procs: Process) -> None:
+        """Wait for processes started with wait=False (they start up side by side)."""
+        for proc in procs:
+            proc.wait_ready()
 
     @staticmethod
     def stop_all(procs: list[Process], grace: float = 5.0) -> None:
