@@ -217,20 +217,11 @@ def coverage(request: HttpRequest, query: Query[CoverageQuery]) -> dict[str, Any
 
 
 @router.get("/visits/{visit_uuid}", response=responses({200: VisitDetail}, 401, 404, 422))
-def visit_detail(request: HttpRequest, visit_uuid: uuid.UUID) -> dict[str, Any]:
+def visit_detail(request: HttpRequest, visit_uuid: uuid.UUID) -> Visit:
     """A visit with its findings and photos (links valid for 5 minutes)."""
     visit = selectors.get_visit(caller(request), visit_uuid)
-    photos = selectors.photos_of(visit)
-    received = {str(p.client_photo_id) for p in photos}
-    return {
-        **VisitOut.from_orm(visit).model_dump(),
-        "checklist": visit.checklist,
-        "note": visit.note,
-        "findings": list(visit.findings.all().order_by("pk")),
-        "photos": [_photo(p) for p in photos],
-        "photos_expected": visit.expected_photos,
-        "photos_missing": [p for p in visit.expected_photos if p not in received],
-    }
+    visit.photo_rows = [_photo(p) for p in selectors.photos_of(visit)]  # type: ignore[attr-defined]
+    return visit
 
 
 def _photo(photo: Photo) -> dict[str, Any]:

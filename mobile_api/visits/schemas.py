@@ -125,7 +125,7 @@ class CheckInIn(Schema):
 
 
 class CheckInOut(Schema):
-    visit_id: int
+    visit_id: int = Field(alias="id")
     client_uuid: UUID
     household_id: int
     state: str
@@ -208,6 +208,23 @@ class VisitDetail(VisitOut):
     photos: list[PhotoOut]
     photos_expected: list[str]
     photos_missing: list[str]
+
+    @staticmethod
+    def resolve_findings(obj: Any) -> list[Any]:
+        return list(obj.findings.all().order_by("pk"))
+
+    @staticmethod
+    def resolve_photos(obj: Any) -> list[dict[str, Any]]:
+        return list(obj.photo_rows)
+
+    @staticmethod
+    def resolve_photos_expected(obj: Any) -> list[str]:
+        return list(obj.expected_photos)
+
+    @staticmethod
+    def resolve_photos_missing(obj: Any) -> list[str]:
+        received = {str(p["client_photo_id"]) for p in obj.photo_rows}
+        return [p for p in obj.expected_photos if p not in received]
 
 
 class VisitFilters(Schema):
