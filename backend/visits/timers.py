@@ -28,4 +28,6 @@ clock.recurring(DAILY, next_daily_run)
 @clock.handles(DAILY)
 def derive_daily(timer: Timer) -> None:
     derive_due_visits()
-    clock.schedule(kind=DAILY, key=timer.key, due_at=next_daily_run(timezone.now()))
+    # Strictly after this run's due time, so a late or early firing never re-arms the same day.
+    after = max(timezone.now(), timer.due_at)
+    clock.schedule(kind=DAILY, key=timer.key, due_at=next_daily_run(after))
