@@ -70,7 +70,12 @@ def task_summary(task: VisitTask) -> dict[str, Any]:
 
 
 def _tell_lists_changed(
-    grid_ids: Iterable[int], *, reason: str, urgent: bool = False, exclude: int | None = None
+    grid_ids: Iterable[int],
+    *,
+    reason: str,
+    urgent: bool = False,
+    exclude: int | None = None,
+    data: dict[str, Any] | None = None,
 ) -> None:
     by_user: dict[int, set[int]] = defaultdict(set)
     for grid_id, users in grid_workers(grid_ids).items():
@@ -81,7 +86,12 @@ def _tell_lists_changed(
         record_events(
             user_ids=[user_id],
             type="visit.tasks_changed",
-            data={"kind": "tasks_changed", "reason": reason, "grid_ids": sorted(grids)},
+            data={
+                "kind": "tasks_changed",
+                "reason": reason,
+                "grid_ids": sorted(grids),
+                **(data or {}),
+            },
             urgent=urgent,
         )
 
@@ -552,6 +562,8 @@ def _sync(
 
 
 def _record_findings(pairs: list[tuple[Visit, VisitRecord]]) -> None:
+    """Store the findings; a follow-up finding opens its task in the same step (in bulk: one
+    insert for the batch, and one `visit.tasks_changed` per worker of the grids concerned)."""
     findings = [
         (
             visit,
@@ -566,23 +578,41 @@ def _record_findings(pairs: list[tuple[Visit, VisitRecord]]) -> None:
     if not findings:
         return
     VisitFinding.objects.bulk_create([row for _, _, row in findings])
-    changed = []
-    for visit, f, row in findings:
-        if f.action == VisitFinding.Action.FOLLOW_UP:
-            row.follow_up_task, _ = do_raise_visit_task(
-                household=visit.household,
+    follow_ups = [(v, f, row) for v, f, row in findings if f.action == FOLLOW_UP]
+    tasks = VisitTask.objects.bulk_create(
+        [
+            VisitTask(
                 kind=TaskKind.FINDING_FOLLOW_UP,
+                household=visit.household,
+                grid_id=visit.grid_id,
+                community_id=visit.community_id,
                 reason=f"走访发现跟进 follow-up: {f.description}"[:300],
                 due_at=visit.counted_at + timedelta(days=f.follow_up_days),
                 source_kind="finding",
                 source_ref=str(row.pk),
                 data={"visit_id": visit.pk, "category": f.category},
             )
-            changed.append(row)
-        elif f.action == VisitFinding.Action.SERVICE_CASE:
+            for visit, f, row in follow_ups
+        ]
+    )
+    for (_, _, row), task in zip(follow_ups, tasks, strict=True):
+        row.follow_up_task = task
+    for _, f, row in findings:
+        if f.action == VisitFinding.Action.SERVICE_CASE:
             seams.open_case(row)
-            changed.append(row)
-    VisitFinding.objects.bulk_update(changed, ["follow_up_task", "case_state", "case_ref"])
+    VisitFinding.objects.bulk_update(
+        [row for _, f, row in findings if f.action != VisitFinding.Action.NONE],
+        ["follow_up_task", "case_state", "case_ref"],
+    )
+    if tasks:
+        _tell_lists_changed(
+            {t.grid_id for t in tasks},
+            reason="finding_follow_up",
+            data={"task_ids": [t.pk for t in tasks]},
+        )
+
+
+FOLLOW_UP = VisitFinding.Action.FOLLOW_UP
 
 
 def _close_tasks(pairs: list[tuple[Visit, VisitRecord]], worker: User, now: datetime) -> None:

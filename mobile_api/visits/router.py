@@ -143,6 +143,9 @@ def sync(request: HttpRequest, payload: SyncIn) -> dict[str, Any]:
     parsed: list[tuple[int, VisitRecordIn]] = []
     results: dict[int, dict[str, Any]] = {}
     for i, item in enumerate(payload.records):
+        if isinstance(item, VisitRecordIn):
+            parsed.append((i, item))
+            continue
         try:
             parsed.append((i, _record.validate_python(item)))
         except ValidationError as exc:

@@ -89,7 +89,11 @@ class VisitRecordIn(Schema):
 
 
 class SyncIn(Schema):
-    records: list[Any] = Field(max_length=200)
+    # Documented as VisitRecordIn; an item that does not validate is kept as sent, so that it
+    # gets its own "rejected" result instead of failing the whole batch.
+    records: list[Annotated[VisitRecordIn | Any, Field(union_mode="left_to_right")]] = Field(
+        max_length=200
+    )
 
 
 class ErrorReason(Schema):

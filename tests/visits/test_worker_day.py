@@ -148,5 +148,8 @@ def test_a_workers_day_end_to_end(world: World, client_for: Any) -> None:
     today = worker.get("/api/v1/visits/today").json()
     assert [r["kind"] for s in today["stops"] for r in s["reasons"]] == ["finding_follow_up"]
     assert today["stops"][0]["last_visit"]["client_uuid"] == str(visit_uuid)
-    follow_up = StreamEvent.objects.filter(user=world.worker_a, type="visit.task").get()
-    assert follow_up.urgent and follow_up.data["kind"] == "finding_follow_up"
+    follow_up = StreamEvent.objects.filter(user=world.worker_a, type="visit.tasks_changed").latest(
+        "seq"
+    )
+    assert follow_up.data["reason"] == "finding_follow_up"
+    assert follow_up.data["task_ids"] == [finding["follow_up_task_id"]]
