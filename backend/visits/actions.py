@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -639,10 +639,33 @@ def _close_tasks(pairs: list[tuple[Visit, VisitRecord]], worker: User, now: date
         task.state = VisitTask.State.DONE
         task.done_at = now
         task.done_by_visit = visit
-    VisitTask.objects.bulk_update(to_close, ["state", "done_at", "done_by_visit"])
+    _mark_done(to_close, now)
     if to_close:
         _tell_lists_changed(
             {t.grid_id for t in to_close}, reason="visited", exclude=worker.pk, urgent=False
+        )
+
+
+def _mark_done(tasks: list[VisitTask], now: datetime) -> None:
+    """One UPDATE ... FROM unnest on PostgreSQL (bulk_update's CASE per row costs ~1 s for a
+    full batch); bulk_update elsewhere."""
+    if not tasks:
+        return
+    if connection.vendor != "postgresql":
+        VisitTask.objects.bulk_update(tasks, ["state", "done_at", "done_by_visit"])
+        return
+    table = VisitTask._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} t SET state = %s, done_at = %s, done_by_visit_id = v.visit_id "  # noqa: S608
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS v(task_id, visit_id) "
+            "WHERE t.id = v.task_id",
+            [
+                VisitTask.State.DONE,
+                now,
+                [t.pk for t in tasks],
+                [t.done_by_visit_id for t in tasks],
+            ],
         )
 
 
