@@ -72,10 +72,10 @@ def main() -> None:
     from backend.visits.actions import derive_due_visits
 
     derive_due_visits()
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-    today = client.get("/api/v1/visits/today", {"lat": 30.92, "lon": 117.80}, **auth).json()
+    worker_client = Client(headers={"Authorization": f"Bearer {token}"})
+    today = worker_client.get("/api/v1/visits/today", {"lat": "30.92", "lon": "117.80"}).json()
     visit_uuid = "6f1c2a9e-0000-4000-8000-000000000001"
-    checkin = client.post(
+    checkin = worker_client.post(
         "/api/v1/visits/checkin",
         {
             "client_uuid": visit_uuid,
@@ -83,7 +83,6 @@ def main() -> None:
             "location": {"lat": 30.925, "lon": 117.8052, "accuracy_m": 10},
         },
         content_type="application/json",
-        **auth,
     ).json()
     record = {
         "client_uuid": visit_uuid,
@@ -92,8 +91,8 @@ def main() -> None:
         "present": True,
     }
     synced = [
-        client.post(
-            "/api/v1/visits/sync", {"records": [record]}, content_type="application/json", **auth
+        worker_client.post(
+            "/api/v1/visits/sync", {"records": [record]}, content_type="application/json"
         ).json()
         for _ in range(2)
     ]
