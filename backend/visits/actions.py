@@ -375,14 +375,13 @@ def do_check_in(
                 flag=checked.flag,
             )
     except IntegrityError:
-        return do_check_in(
-            worker=worker,
-            household=household,
-            client_uuid=client_uuid,
-            fix=fix,
-            visited_at=visited_at,
-            task_id=task_id,
-        )
+        # A retry of the same check-in committed first: answer as the retry would.
+        raced = Visit.objects.filter(client_uuid=client_uuid).first()
+        if raced is None or raced.worker_id != worker.pk or raced.household_id != household.pk:
+            raise ApiError(
+                "client_uuid_conflict", status=409, fields={"client_uuid": "field_invalid"}
+            ) from None
+        return raced, False
     return visit, True
 
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from django.contrib.gis.geos import Point
-from django.db import transaction
 from django.utils import timezone
 
 from backend.accounts.models import GridAssignment
@@ -150,9 +149,11 @@ def test_a_silent_device_raises_a_device_check(
     assert len(open_tasks(kind="device_check")) == 1
 
 
-def test_a_reassigned_grid_tells_the_new_worker(world: World) -> None:
+def test_a_reassigned_grid_tells_the_new_worker(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
     derive_due_visits()
-    with transaction.atomic():
+    with django_capture_on_commit_callbacks(execute=True):
         GridAssignment.objects.create(user=world.worker_b, grid=world.grid_a)
     event = StreamEvent.objects.filter(user=world.worker_b, type="visit.tasks_changed").latest(
         "seq"
@@ -162,6 +163,11 @@ def test_a_reassigned_grid_tells_the_new_worker(world: World) -> None:
         "reason": "grid_assigned",
         "grid_ids": [world.grid_a.pk],
     }
+    # Deleting a worker (and so their B posts) leaves no event behind for them.
+    with django_capture_on_commit_callbacks(execute=True):
+        world.worker_b.shifts.all().delete()
+        world.worker_b.delete()
+    assert not StreamEvent.objects.filter(user_id=event.user_id).exists()
 
 
 # -- check-in and the geofence -------------------------------------------------------------
