@@ -10,8 +10,9 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from backend.core.errors import MESSAGES, ApiError, error_body, message
+from backend.core.errors import ApiError, error_body, message
 
+from .errors import field_name, reason_code
 from .security import BearerAuth
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ api.add_router("/health", "mobile_api.health.router.router")
 api.add_router("/", "mobile_api.alerts.router.router")
 api.add_router("/device", "mobile_api.alerts.router.device_router")
 api.add_router("/realtime", "mobile_api.realtime.router.router")
+api.add_router("/", "mobile_api.visits.router.router")
 
 
 def _respond(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
@@ -44,45 +46,11 @@ def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
     return _respond(request, exc.status, exc.body())
 
 
-_REASONS = {
-    "missing": "field_required",
-    "string_too_long": "field_too_long",
-    "too_long": "field_too_long",
-    "string_too_short": "field_too_short",
-    "too_short": "field_too_short",
-    "greater_than": "field_out_of_range",
-    "greater_than_equal": "field_out_of_range",
-    "less_than": "field_out_of_range",
-    "less_than_equal": "field_out_of_range",
-}
-
-
-def _reason(error: dict[str, Any]) -> str:
-    kind = str(error.get("type", ""))
-    if kind == "value_error":
-        code = str(error.get("ctx", {}).get("error", ""))
-        return code if code in MESSAGES else "field_invalid"
-    if kind in _REASONS:
-        return _REASONS[kind]
-    if kind.endswith(("_type", "_parsing")):
-        return "field_wrong_type"
-    return "field_invalid"
-
-
-def _field_name(loc: list[Any] | tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc]
-    if parts and parts[0] == "body" and len(parts) > 2:
-        parts = parts[2:]  # ["body", <param name>, field, ...]
-    elif parts and parts[0] in {"body", "query", "path", "header", "cookie", "form"}:
-        parts = parts[1:]
-    return ".".join(parts) or "body"
-
-
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     fields: dict[str, str] = {}
     for error in exc.errors:
-        fields.setdefault(_field_name(error.get("loc", ())), message(_reason(error)))
+        fields.setdefault(field_name(error.get("loc", ())), message(reason_code(error)))
     return _respond(request, 422, error_body("validation_error", fields))
 
 

@@ -417,6 +417,10 @@ def do_resolve(
         alert.save(update_fields=["state", "resolved_at", "disposition", "resolution_note"])
         _step(alert, "resolved", actor=user, fix=fix, note=note, data={"disposition": disposition})
         _tell(alert, "alert.updated")
+        if alert.kind == AlertKind.EMERGENCY:
+            from backend.visits.actions import do_follow_up_after_alert  # visits imports alerts
+
+            do_follow_up_after_alert(alert=alert)  # a visit within 24 h, in this transaction
     return alert
 
 
@@ -536,13 +540,17 @@ def _heard(device: Device, now: datetime) -> None:
 def _open_technical(device: Device, kind: str) -> None:
     if Alert.objects.filter(device=device, kind=kind, state=Alert.State.OPEN).exists():
         return
-    do_raise_alert(
+    alert = do_raise_alert(
         resident=device.resident,
         kind=kind,
         source=Alert.Source.SYSTEM,
         device=device,
         battery=device.battery,
     )
+    if kind == AlertKind.DEVICE_OFFLINE:
+        from backend.visits.actions import do_device_check_after_alarm  # visits imports alerts
+
+        do_device_check_after_alarm(alert=alert)  # someone checks the device at the door
 
 
 def _close_technical(device: Device, kind: str) -> None:

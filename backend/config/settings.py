@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "backend.alerts",
     "backend.photos",
     "board",
+    "backend.visits",
 ]
 
 MIDDLEWARE = [

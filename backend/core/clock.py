@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .models import Timer
@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[Timer], None]
 HANDLERS: dict[str, Handler] = {}
+# Recurring jobs (the daily visit derivation): kind -> the next due time after a moment.
+RECURRING: dict[str, Callable[[datetime], datetime]] = {}
+RECURRING_KEY = "recurring"
 MAX_ATTEMPTS = 5
 RETRY_DELAY = timedelta(seconds=5)
 
@@ -52,6 +55,31 @@ def schedule(
         },
     )
     return timer
+
+
+def recurring(kind: str, next_due: Callable[[datetime], datetime]) -> None:
+    """Keep one pending timer `kind:recurring`; its handler re-arms it with `schedule`."""
+    RECURRING[kind] = next_due
+
+
+def ensure_recurring(*, now: datetime | None = None) -> int:
+    """Arm every recurring timer that has no pending row (first start, or after it was given up
+    on). Dispatchers call this at start and then every minute; returns how many it armed."""
+    now = now or timezone.now()
+    armed = 0
+    for kind, next_due in RECURRING.items():
+        pending = Timer.objects.filter(
+            kind=kind, key=RECURRING_KEY, fired_at__isnull=True, cancelled_at__isnull=True
+        ).exists()
+        if pending:
+            continue
+        try:
+            with transaction.atomic():
+                schedule(kind=kind, key=RECURRING_KEY, due_at=next_due(now))
+            armed += 1
+        except IntegrityError:
+            pass  # another dispatcher armed it at the same moment
+    return armed
 
 
 def cancel(*, kind: str, key: str) -> int:

@@ -66,6 +66,7 @@ def housekeeping() -> None:
 
     stream.prune()
     prune_nonces()
+    clock.ensure_recurring()
     SocketPresence.objects.filter(seen_at__lt=timezone.now() - 10 * PRESENCE_TTL).delete()
 
 

@@ -79,6 +79,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "photo_unreadable": ("无法识别的图片文件。", "The file is not a readable image."),
     "photo_decompression_bomb": ("图片像素过多，已拒绝。", "The image has too many pixels."),
+    # visits
+    "client_uuid_conflict": (
+        "该编号已被另一条记录使用。",
+        "This client id already belongs to another record.",
+    ),
+    "visited_at_in_future": (
+        "走访时间晚于服务器时间超过 24 小时，请校准手机时间。",
+        "The visit time is more than 24 h ahead of the server; check the phone's clock.",
+    ),
+    "visit_photo_limit": ("每次走访最多 20 张照片。", "At most 20 photos per visit."),
+    "photo_missing": ("请附上照片文件（file）。", "Attach the photo as the `file` field."),
+    "sync_too_many": ("每批最多 200 条记录。", "At most 200 records per batch."),
     # field-level reasons
     "field_required": ("必填。", "Required."),
     "field_invalid": ("值无效。", "Invalid value."),

@@ -18,6 +18,11 @@ TITLES = {
     "help": ("求助", "Help request"),
     "device_offline": ("设备离线", "Device offline"),
     "low_battery": ("设备电量低", "Device battery low"),
+    "alert_follow_up": ("紧急求助回访", "Follow-up visit after an emergency"),
+    "device_check": ("设备离线，请上门检查", "Device check visit"),
+    "delivery": ("办理结果待送达", "Result to hand over"),
+    "finding_follow_up": ("走访跟进", "Follow-up visit"),
+    "tasks_changed": ("走访任务有更新", "Your visit list changed"),
 }
 
 

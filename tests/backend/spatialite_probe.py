@@ -68,6 +68,34 @@ def main() -> None:
     ).json()["access_token"]
     health = client.get("/api/v1/health")
     residents = client.get("/api/v1/residents", HTTP_AUTHORIZATION=f"Bearer {token}")
+    # A visit day on SpatiaLite: the geofence and the route use the Python fallbacks.
+    from backend.visits.actions import derive_due_visits
+
+    derive_due_visits()
+    worker_client = Client(headers={"Authorization": f"Bearer {token}"})
+    today = worker_client.get("/api/v1/visits/today", {"lat": "30.92", "lon": "117.80"}).json()
+    visit_uuid = "6f1c2a9e-0000-4000-8000-000000000001"
+    checkin = worker_client.post(
+        "/api/v1/visits/checkin",
+        {
+            "client_uuid": visit_uuid,
+            "household_id": today["stops"][0]["household"]["id"],
+            "location": {"lat": 30.925, "lon": 117.8052, "accuracy_m": 10},
+        },
+        content_type="application/json",
+    ).json()
+    record = {
+        "client_uuid": visit_uuid,
+        "household_id": today["stops"][0]["household"]["id"],
+        "visited_at": "2026-11-28T09:00:00+08:00",
+        "present": True,
+    }
+    synced = [
+        worker_client.post(
+            "/api/v1/visits/sync", {"records": [record]}, content_type="application/json"
+        ).json()
+        for _ in range(2)
+    ]
     json.dump(
         {
             "engine": connection.settings_dict["ENGINE"],
@@ -76,6 +104,9 @@ def main() -> None:
             "residents_status": residents.status_code,
             "resident_names": [r["name"] for r in residents.json()["items"]],
             "containing_grid": [g.code for g in containing],
+            "visit_stops": len(today["stops"]),
+            "checkin": [checkin["flag"], round(checkin["distance_m"])],
+            "sync": [[s["created"], s["duplicate"]] for s in synced],
         },
         sys.stdout,
         ensure_ascii=False,

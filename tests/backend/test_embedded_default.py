@@ -35,3 +35,6 @@ def test_fresh_spatialite_migrates_and_answers_health_and_a_scoped_list(tmp_path
     assert report["residents_status"] == 200
     assert report["resident_names"] == ["居民0"]
     assert report["containing_grid"] == ["G0"]
+    assert report["visit_stops"] == 1
+    assert report["checkin"] == [None, 19]
+    assert report["sync"] == [[1, 0], [0, 1]]

@@ -16,9 +16,12 @@ from typing import Any
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from backend.alerts.actions import do_raise_alert, do_register_device
 from backend.audit.models import AuditEvent
+from backend.visits.actions import VisitRecord, derive_due_visits, do_sync_visits
+from backend.visits.models import Visit
 from mobile_api.api import api
 from tests.conftest import ApiClient, World
 
@@ -47,6 +50,12 @@ PATH_IDS: dict[str, Case] = {
     "device_id": Case(
         "supervisor_1", lambda w: "PENDANT-A", lambda w: "PENDANT-C", missing="NO-SUCH-DEVICE"
     ),
+    "visit_uuid": Case(
+        "worker_a",
+        lambda w: w.visit_a.client_uuid,
+        lambda w: w.visit_b.client_uuid,
+        missing=uuid.UUID(int=MISSING_ID),
+    ),
 }
 # Query parameters that take such an id.
 QUERY_IDS: dict[str, Case] = {
@@ -59,6 +68,15 @@ LISTS: dict[str, Callable[[Any, dict[str, Any]], tuple[set[int], set[int]]]] = {
     "/api/v1/households": lambda w, body: ({i["id"] for i in body["items"]}, {w.household_b.pk}),
     "/api/v1/residents": lambda w, body: ({i["id"] for i in body["items"]}, {w.resident_b.pk}),
     "/api/v1/alerts": lambda w, body: ({i["id"] for i in body["items"]}, {w.alert_b.pk}),
+    "/api/v1/visits": lambda w, body: ({i["id"] for i in body["items"]}, {w.visit_b.pk}),
+    "/api/v1/visits/today": lambda w, body: (
+        {s["household"]["id"] for s in body["stops"]},
+        {w.household_b.pk, w.household_c.pk},
+    ),
+    "/api/v1/visits/coverage": lambda w, body: (
+        {g["grid_id"] for g in body["grids"]} | {u["user_id"] for u in body["workers"]},
+        {w.grid_b.pk, w.grid_c.pk, w.worker_b.pk},
+    ),
 }
 # A valid body for operations that need one, so that scope, not validation, answers.
 BODIES: dict[str, Callable[[], dict[str, Any]]] = {
@@ -97,7 +115,21 @@ def scoped(world: World) -> SimpleNamespace:
         )
     do_register_device(device_id="PENDANT-A", kind="pendant", resident=world.resident_a)
     do_register_device(device_id="PENDANT-C", kind="pendant", resident=world.resident_c)
-    return SimpleNamespace(**vars(world), alert_a=alert_a, alert_b=alert_b)
+    derive_due_visits()  # a routine task for every household (none visited yet)
+    visits = {}
+    for name, worker, household in (
+        ("visit_a", world.worker_a, world.household_a),
+        ("visit_b", world.worker_b, world.household_b),
+    ):
+        record = VisitRecord(
+            client_uuid=uuid.uuid4(),
+            household_id=household.pk,
+            visited_at=timezone.now(),
+            present=False,  # nobody home: the routine tasks stay on the lists
+        )
+        do_sync_visits(worker=worker, records=[record])
+        visits[name] = Visit.objects.get(client_uuid=record.client_uuid)
+    return SimpleNamespace(**vars(world), alert_a=alert_a, alert_b=alert_b, **visits)
 
 
 def operations() -> list[tuple[str, str, dict[str, Any]]]:

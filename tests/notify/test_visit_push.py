@@ -1,0 +1,40 @@
+"""A new visit task reaches the phone of a worker with no live socket (pushed, not polled)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from backend.accounts.actions import do_register_push_token
+from backend.core.dispatcher import push_pending
+from backend.notify.push import FCMProvider
+from tests.alerts.conftest import SignedDevice, alert_of
+from tests.alerts.conftest import device_a as device_a
+from tests.conftest import World
+
+from .fcm_standin import FcmStandIn
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "phone-token-of-worker-a"
+
+
+def test_a_follow_up_after_an_emergency_is_pushed_to_an_offline_worker(
+    world: World,
+    device_a: SignedDevice,
+    provider: FCMProvider,
+    fcm: FcmStandIn,
+    client_for: Any,
+) -> None:
+    do_register_push_token(user=world.worker_a, token=PHONE, platform="android", provider="fcm")
+    alert = alert_of(device_a.press())
+    push_pending()  # the alert itself
+    supervisor = client_for(world.supervisor_1)
+    supervisor.post(f"/api/v1/alerts/{alert.pk}/accept")
+    supervisor.post(f"/api/v1/alerts/{alert.pk}/resolve", {"disposition": "assisted_on_site"})
+    assert push_pending() == 1
+    data = fcm.requests_for(PHONE)[-1].message["data"]
+    assert data["type"] == "visit.task" and data["kind"] == "alert_follow_up"
+    assert data["title"] == "紧急求助回访" and data["body"] == world.household_a.address
+    assert all(isinstance(v, str) for v in data.values())
