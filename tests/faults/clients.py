@@ -19,7 +19,6 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from backend.alerts.signing import signed_headers
 from tests.conftest import PASSWORD
-from tests.processes import Server
 
 
 def http(timeout: float | httpx.Timeout = 10.0) -> httpx.Client:
@@ -28,6 +27,14 @@ def http(timeout: float | httpx.Timeout = 10.0) -> httpx.Client:
 
 class Target(Protocol):
     url: str
+
+
+class Endpoint(Protocol):
+    """Where a phone connects: a server, or a proxy in front of one."""
+
+    name: str
+    url: str
+    ws_url: str
 
 
 @dataclass
@@ -58,7 +65,7 @@ class Phone:
     the app, reconnects after a drop with a fresh ticket and last_event_id = the last id it saw,
     trying the given servers in turn (a load balancer's view)."""
 
-    def __init__(self, server: Server, phone: str, password: str = PASSWORD) -> None:
+    def __init__(self, server: Endpoint, phone: str, password: str = PASSWORD) -> None:
         with http() as client:
             response = client.post(
                 f"{server.url}/api/v1/auth/login", json={"phone": phone, "password": password}
@@ -86,7 +93,7 @@ class Phone:
 
     def open(
         self,
-        servers: Sequence[Server],
+        servers: Sequence[Endpoint],
         *,
         last_event_id: int | None = None,
         reconnect: bool = True,
@@ -137,7 +144,7 @@ class Phone:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _ticket(self, server: Server) -> str:
+    async def _ticket(self, server: Endpoint) -> str:
         async with httpx.AsyncClient(timeout=5, trust_env=False) as client:
             response = await client.post(
                 f"{server.url}/api/v1/realtime/ticket",
@@ -146,7 +153,7 @@ class Phone:
         response.raise_for_status()
         return str(response.json()["ticket"])
 
-    async def _run(self, servers: list[Server], *, reconnect: bool) -> None:
+    async def _run(self, servers: list[Endpoint], *, reconnect: bool) -> None:
         attempt = 0
         while True:
             server = servers[attempt % len(servers)]

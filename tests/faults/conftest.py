@@ -7,19 +7,19 @@ down first and nothing holds a connection when pytest-django flushes the tables.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from backend.alerts.actions import do_register_device
 from backend.alerts.models import AlertKind, EscalationPolicy
 from tests.alerts.conftest import Rosters, rosters  # noqa: F401  (a shared fixture)
 from tests.conftest import World
-from tests.processes import Processes, Server
+from tests.processes import Processes, RedisServer, free_port
 
-from .clients import Device, Phone
+from .clients import Device, Endpoint, Phone
 
 
 @pytest.hookimpl(wrapper=True)
@@ -42,17 +42,33 @@ def procs(
             print(processes.report())  # shown with the failure
 
 
+@pytest.fixture(scope="session")
+def _session_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis") / "redis.log")
+    try:
+        yield server.start()
+    finally:
+        server.kill()
+
+
 @pytest.fixture
-def shared_redis() -> str:
-    """The run's Redis (REDIS_URL) for tests that do not stop it."""
-    return os.environ["REDIS_URL"]
+def shared_redis(_session_redis: RedisServer) -> str:
+    """The Redis that all processes of one test share, for tests that do not stop it: a
+    private redis-server for the session (not REDIS_URL, which other runs may use with the
+    same user ids and so the same groups), emptied before each test."""
+    client = redis.Redis.from_url(_session_redis.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    return _session_redis.url
 
 
 @pytest.fixture
 def phones(procs: Processes) -> Iterator[Callable[..., Phone]]:
     opened: list[Phone] = []
 
-    def make(server: Server, phone: str) -> Phone:
+    def make(server: Endpoint, phone: str) -> Phone:
         p = Phone(server, phone)
         opened.append(p)
         return p

@@ -1,10 +1,14 @@
 """Whether the server knows which sockets are really alive: an idle socket must stay open, and
-a socket that died with its process must not stop the push that should replace it."""
+a socket that died (with its process, or silently on the way) must not stop the push that
+should replace it."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -106,3 +110,110 @@ def test_a_manager_whose_socket_died_with_its_process_is_pushed(
         timeout=10,
         what=f"the push (presence rows still claiming a live socket: {left})",
     )
+
+
+class SilentLine:
+    """A TCP line between a phone and a server that can go silent: after `silence()` nothing
+    gets through either way and nothing is closed, like the half-open connection of a phone
+    that went into a lift. The server's writes still succeed; nobody reads them."""
+
+    def __init__(self, server: Server) -> None:
+        self.upstream = server.port
+        self.name = f"{server.name} (through a line)"
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.1)
+        port = self.listener.getsockname()[1]
+        self.url, self.ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
+        self.silent = threading.Event()
+        self._closed = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def silence(self) -> None:
+        self.silent.set()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream))
+            self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                thread = threading.Thread(target=self._pump, args=(source, sink), daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                if not self.silent.is_set():
+                    sink.sendall(chunk)
+            if not self.silent.is_set():
+                sink.shutdown(socket.SHUT_WR)  # pass an orderly close on
+
+    def close(self) -> None:
+        self._closed.set()
+        for sock in [self.listener, *self._sockets]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+@pytest.fixture
+def lines() -> Iterator[Callable[[Server], SilentLine]]:
+    made: list[SilentLine] = []
+
+    def make(server: Server) -> SilentLine:
+        made.append(SilentLine(server))
+        return made[-1]
+
+    yield make
+    for line in made:
+        line.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product gap (see tests/faults report): an urgent frame counts as delivered once "
+    "the server has written it to the socket (consumers.stream_event -> mark_delivered), with "
+    "no acknowledgement from the phone, so a half-open socket takes the push's place for good",
+)
+def test_a_manager_whose_connection_went_silent_is_pushed(
+    procs: Processes,
+    phones: Callable[..., Phone],
+    lines: Callable[[Server], SilentLine],
+    world: World,
+    device: Device,
+    shared_redis: str,
+    slow_escalation: EscalationPolicy,
+) -> None:
+    """The manager's phone goes into a lift: its connection stops carrying anything, but
+    neither end closes it (the server notices only at its next ping timeout, up to 40 s
+    later). An alert raised now reaches a socket that nobody reads, so the phone must be
+    woken by a push instead."""
+    a, b = procs.servers("asgi-a", "asgi-b", redis_url=shared_redis, wait=False)
+    (dispatcher,) = procs.dispatchers("dispatcher", redis_url=shared_redis, wait=False)
+    procs.wait_ready(a, b, dispatcher)
+    line = lines(b)
+    manager = phones(line, world.worker_a.phone)
+    register_push_token(a, manager)
+    manager.open([line], reconnect=False)
+    line.silence()
+    response = device.press(a)
+    assert response.status_code == 201, response.text
+    event = StreamEvent.objects.get(user=world.worker_a, data__alert_id=response.json()["alert_id"])
+    try:
+        wait_until(lambda: pushed_to_manager(dispatcher), timeout=15, what="the push")
+    finally:
+        event.refresh_from_db()
+        print(f"event: delivered_at={event.delivered_at} pushed_at={event.pushed_at}")
+    assert manager.seen() == [], "the silent line let a frame through"
