@@ -5,6 +5,9 @@ live ones; without it, it starts at the present. Live frames arrive through the 
 (a doorbell carrying the frame); a frame that skips a number makes the socket read the gap from
 the database, so a dropped doorbell costs a query, not an event. A client further behind than
 the retention gets {"type": "resync_required"}.
+
+Clients acknowledge what they have shown with {"type": "ack", "last_event_id": N}; an urgent
+event nobody acknowledged within a few seconds is pushed to the phone as well.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ def _replay(user_id: int, after: int) -> tuple[bool, list[dict[str, Any]]]:
 
 
 @database_sync_to_async
-def _delivered(user_id: int, seqs: list[int]) -> None:
-    stream.mark_delivered(user_id, seqs)
+def _acknowledged(user_id: int, up_to: int) -> None:
+    stream.mark_delivered(user_id, up_to)
 
 
 @database_sync_to_async
@@ -96,8 +99,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         for frame in frames:
             await self.send_json(frame)
             self.last_sent = int(frame["id"])
-        if frames:
-            await _delivered(self.user.pk, [int(f["id"]) for f in frames])
 
     async def disconnect(self, code: int) -> None:
         for group in self.groups_joined:
@@ -111,6 +112,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if content.get("type") == "ping":
             await _present(self.channel_name, self.user.pk, self.session_id)
             await self.send_json({"type": "pong"})
+        elif content.get("type") == "ack":
+            up_to = content.get("last_event_id")
+            if isinstance(up_to, int) and 0 < up_to <= self.last_sent:
+                await _acknowledged(self.user.pk, up_to)
         elif content.get("type") == "position":
             try:
                 await _position(self.user, content)
@@ -125,8 +130,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if seq == self.last_sent + 1:
             await self.send_json(frame)
             self.last_sent = seq
-            if message.get("urgent"):
-                await _delivered(self.user.pk, [seq])
         else:
             await self._catch_up(self.last_sent)  # a doorbell was lost: read the gap
 

@@ -142,10 +142,14 @@ def replay(user_id: int, after: int) -> tuple[bool, list[dict[str, Any]]]:
     return True, [e.frame() for e in events]
 
 
-def mark_delivered(user_id: int, seqs: list[int]) -> int:
-    """A socket has sent these frames: their urgent events need no push."""
+def mark_delivered(user_id: int, up_to: int) -> int:
+    """The phone acknowledged every frame up to `up_to`: their urgent events need no push.
+
+    Only the phone's acknowledgement counts; a write into a half-open socket (a phone in a
+    lift) succeeds on the server and proves nothing.
+    """
     return StreamEvent.objects.filter(
-        user_id=user_id, seq__in=seqs, urgent=True, delivered_at__isnull=True
+        user_id=user_id, seq__lte=up_to, urgent=True, delivered_at__isnull=True
     ).update(delivered_at=timezone.now())
 
 

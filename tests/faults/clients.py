@@ -175,7 +175,10 @@ class Phone:
                         self.history.append(f"{time.monotonic():.2f} open {server.name} {query}")
                         self._cond.notify_all()
                     async for raw in ws:
-                        self._receive(json.loads(raw))
+                        frame = json.loads(raw)
+                        self._receive(frame)
+                        if "id" in frame:  # the app acknowledges what it has shown
+                            await ws.send(json.dumps({"type": "ack", "last_event_id": frame["id"]}))
                 self._note(f"closed by {server.name}: {ws.close_code}")
             except asyncio.CancelledError:
                 raise

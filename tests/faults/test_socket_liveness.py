@@ -181,12 +181,6 @@ def lines() -> Iterator[Callable[[Server], SilentLine]]:
         line.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product gap (see tests/faults report): an urgent frame counts as delivered once "
-    "the server has written it to the socket (consumers.stream_event -> mark_delivered), with "
-    "no acknowledgement from the phone, so a half-open socket takes the push's place for good",
-)
 def test_a_manager_whose_connection_went_silent_is_pushed(
     procs: Processes,
     phones: Callable[..., Phone],

@@ -59,9 +59,9 @@ def test_a_manager_with_a_live_socket_is_not_pushed(
     device_a.press()
     assert push_pending() == 0
     assert fcm.requests_for(PHONE) == []
-    # The socket took the frame: no push, ever.
+    # The phone acknowledged the frame: no push, ever.
     event = StreamEvent.objects.get(user=world.worker_a, urgent=True)
-    mark_delivered(world.worker_a.pk, [event.seq])
+    mark_delivered(world.worker_a.pk, event.seq)
     StreamEvent.objects.filter(pk=event.pk).update(at=timezone.now() - timedelta(minutes=1))
     assert push_pending() == 0
     assert fcm.requests_for(PHONE) == []

@@ -234,7 +234,9 @@ async def test_deactivating_a_user_closes_their_sockets(phone: Phone, world: Wor
     assert await socket.receive_output(timeout=1) == {"type": "websocket.close", "code": 4401}
 
 
-async def test_an_urgent_frame_sent_on_a_socket_needs_no_push(phone: Phone, world: World) -> None:
+async def test_an_urgent_frame_the_phone_acknowledges_needs_no_push(
+    phone: Phone, world: World
+) -> None:
     socket, _, _ = await connect(f"ticket={await database_sync_to_async(phone.ticket)()}")
     await socket.receive_json_from(timeout=5)
 
@@ -246,11 +248,17 @@ async def test_an_urgent_frame_sent_on_a_socket_needs_no_push(phone: Phone, worl
             )
 
     await urgent()
-    assert (await socket.receive_json_from(timeout=5))["type"] == "alert.raised"
+    frame = await socket.receive_json_from(timeout=5)
+    assert frame["type"] == "alert.raised"
 
     @database_sync_to_async
     def delivered() -> bool:
         return StreamEvent.objects.filter(urgent=True, delivered_at__isnull=False).exists()
+
+    await asyncio.sleep(0.2)
+    assert not await delivered()  # sent is not seen: only the phone's ack counts
+    await socket.send_json_to({"type": "ack", "last_event_id": frame["id"] + 5})  # ignored
+    await socket.send_json_to({"type": "ack", "last_event_id": frame["id"]})
 
     for _ in range(50):
         if await delivered():

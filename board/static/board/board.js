@@ -530,6 +530,7 @@
     if (state.reloading) { state.queue.push(frame); return; }
     if (state.lastEventId != null && frame.id <= state.lastEventId) return;
     state.lastEventId = frame.id;
+    if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: 'ack', last_event_id: frame.id }));
     probe.lastEventId = frame.id;
     if ((frame.type === 'alert.raised' || frame.type === 'alert.updated') && frame.data && frame.data.alert_id) {
       applyAlert(frame.data, { calledMe: frame.type === 'alert.raised' });
