@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "backend.audit",
     "backend.alerts",
     "backend.photos",
+    "backend.servicedesk",
 ]
 
 MIDDLEWARE = [
