@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 from backend.core.errors import error_body
 from backend.photos.views import serve_photo
@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("photos/<str:token>", serve_photo, name="photo"),
+    path("open311/v2/", include("mobile_api.open311.urls")),
 ]
 
 

@@ -91,7 +91,11 @@ def case_summary(case: Case) -> dict[str, Any]:
         "case_id": case.pk,
         "number": case.number,
         "state": case.state,
-        "item": {"code": case.item.code, "name_zh": case.item.name_zh, "name_en": case.item.name_en},
+        "item": {
+            "code": case.item.code,
+            "name_zh": case.item.name_zh,
+            "name_en": case.item.name_en,
+        },
         "queue": case.queue_key,
         "resident": (
             {"id": case.resident_id, "name": _mask(case.resident.name)} if case.resident else None
@@ -109,7 +113,11 @@ def case_summary(case: Case) -> dict[str, Any]:
 
 
 def _tell(
-    case: Case, *, urgent_to: Iterable[int] = (), also: Iterable[int] = (), type: str = "case.updated"
+    case: Case,
+    *,
+    urgent_to: Iterable[int] = (),
+    also: Iterable[int] = (),
+    type: str = "case.updated",
 ) -> None:
     urgent = set(urgent_to)
     everyone = set(selectors.audience(case)) | set(also) | urgent
@@ -237,9 +245,7 @@ def _stop_clock(case: Case, now: datetime) -> None:
 
 
 def used_seconds(case: Case, now: datetime) -> int:
-    running = (
-        workdays.working_seconds(case.sla_running_since, now) if case.sla_running_since else 0
-    )
+    running = workdays.working_seconds(case.sla_running_since, now) if case.sla_running_since else 0
     return case.sla_used_s + running
 
 
@@ -398,9 +404,7 @@ def do_file_case(
 def _grid_at(location: Point | None) -> Grid | None:
     if location is None:
         return None
-    return (
-        Grid.objects.filter(boundary__contains=location).select_related("community").first()
-    )
+    return Grid.objects.filter(boundary__contains=location).select_related("community").first()
 
 
 def _submit(case: Case, *, actor: User | None, now: datetime, fix: Fix | None = None) -> None:
@@ -604,7 +608,9 @@ def _check_delivery(user: User, case: Case, *, fix: Fix | None, method: str) -> 
     if method not in DELIVERY_METHODS:
         raise ApiError("validation_error", status=422, fields={"method": "field_invalid"})
     if case.item.in_person_delivery and method != "in_person":
-        raise ApiError("delivery_in_person_required", status=422, fields={"method": "field_invalid"})
+        raise ApiError(
+            "delivery_in_person_required", status=422, fields={"method": "field_invalid"}
+        )
     data: dict[str, Any] = {"method": method}
     if method == "in_person":
         if fix is None:
@@ -628,9 +634,7 @@ def _tell_resident(case: Case, action: str) -> None:
     if action == "close":
         accounts = selectors.resident_accounts(case)
         if accounts:
-            record_events(
-                user_ids=accounts, type="case.rating_requested", data=case_summary(case)
-            )
+            record_events(user_ids=accounts, type="case.rating_requested", data=case_summary(case))
     text = f"【网格服务】您的{case.item.name_zh}（编号{case.number}）{_RESIDENT_TEXTS[action]}。"
     if action in ("approve", "reject") and case.item.in_person_delivery:
         text += "网格员将上门送达结果。"

@@ -7,6 +7,8 @@ community's; a district administrator the district's; a resident's account their
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Q, QuerySet
 
 from backend.accounts.models import BusinessLineAssignment, GridAssignment, Role, User
@@ -43,6 +45,7 @@ def queue_keys(user: User) -> list[str]:
 
 def queue_members(case: Case) -> list[int]:
     """Active users who work the case's queue."""
+    ids: Iterable[int]
     if case.queue_department_id is not None:
         ids = Department.members.through.objects.filter(
             department_id=case.queue_department_id, user__is_active=True

@@ -62,7 +62,9 @@ def working_seconds(start: datetime, end: datetime, calendar: Calendar | None = 
     return int(total)
 
 
-def add_working_seconds(start: datetime, seconds: int, calendar: Calendar | None = None) -> datetime:
+def add_working_seconds(
+    start: datetime, seconds: int, calendar: Calendar | None = None
+) -> datetime:
     """The instant at which `seconds` of working-day time have passed since `start`."""
     calendar = calendar or Calendar()
     at = timezone.localtime(start)

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from backend.servicedesk.public_holidays import calendar_rows
 from backend.servicedesk.models import CalendarDay
+from backend.servicedesk.public_holidays import calendar_rows
 
 
 class Command(BaseCommand):
