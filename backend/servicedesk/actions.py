@@ -163,6 +163,7 @@ def _step(
         from_state=from_state,
         to_state=case.state if from_state else "",
         actor=actor,
+        at=timezone.now(),
         location=fix.point() if fix else None,
         accuracy_m=fix.accuracy_m if fix else None,
         note=note,
@@ -741,7 +742,7 @@ def do_rate(*, user: User, case_id: int, score: int, comment: str = "") -> CaseR
         if CaseRating.objects.filter(case=case).exists():
             raise ApiError("case_already_rated", status=409)
         rating = CaseRating.objects.create(
-            case=case, score=score, comment=comment, via=via, recorded_by=user
+            case=case, score=score, comment=comment, via=via, recorded_by=user, at=timezone.now()
         )
         _step(case, "rated", actor=user, data={"score": score, "via": via})
         _tell(case)
