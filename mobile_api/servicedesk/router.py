@@ -131,7 +131,7 @@ def case_detail(request: HttpRequest, case_id: int) -> Case:
 
 
 def _step(request: HttpRequest, case_id: int, action: str, payload: Any, **extra: Any) -> Case:
-    actions.do_transition(
+    return actions.do_transition(
         user=caller(request),
         case_id=case_id,
         action=action,
@@ -139,7 +139,6 @@ def _step(request: HttpRequest, case_id: int, action: str, payload: Any, **extra
         note=payload.note if payload else "",
         **extra,
     )
-    return selectors.get_case(caller(request), case_id)
 
 
 _STEP = responses({200: CaseDetail}, 400, 401, 403, 404, 409, 422)
@@ -214,8 +213,7 @@ def close(request: HttpRequest, case_id: int, payload: StepIn | None = None) -> 
 @router.post("/cases/{case_id}/consent", response=_STEP)
 def consent(request: HttpRequest, case_id: int) -> Case:
     """The resident (their own account) confirms the worker may file this case for them."""
-    actions.do_confirm_consent(user=caller(request), case_id=case_id)
-    return selectors.get_case(caller(request), case_id)
+    return actions.do_confirm_consent(user=caller(request), case_id=case_id)
 
 
 @router.post(

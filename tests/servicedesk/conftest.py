@@ -70,7 +70,9 @@ def desk(world: World) -> Desk:
     civil_officer = User.objects.create_user(
         "13100000012", PASSWORD, name="民政专员", role=Role.OFFICER, community=world.c1
     )
-    BusinessLineAssignment.objects.create(user=civil_officer, community=world.c1, line="civil_affairs")
+    BusinessLineAssignment.objects.create(
+        user=civil_officer, community=world.c1, line="civil_affairs"
+    )
     return Desk(
         world=world,
         allowance=_item("t-allowance"),
