@@ -57,6 +57,10 @@ REQUEST_FIELDS = {
 BASE = "/open311/v2"
 
 
+def xml(content: bytes) -> ET.Element:
+    return ET.fromstring(content)  # noqa: S314 - our own server's answer
+
+
 def make_key(name: str = "12345 市民热线", **extra: Any) -> str:
     key, prefix, digest = new_api_key()
     Open311Key.objects.create(name=name, prefix=prefix, digest=digest, **extra)
@@ -160,11 +164,11 @@ def test_open311_xml(desk: Desk) -> None:
     client = Client()
     response = client.get(f"{BASE}/services.xml")
     assert response["Content-Type"].startswith("text/xml")
-    root = ET.fromstring(response.content)
+    root = xml(response.content)
     assert root.tag == "services"
     codes = [s.findtext("service_code") for s in root.findall("service")]
     assert "t-allowance" in codes
-    definition = ET.fromstring(client.get(f"{BASE}/services/t-allowance.xml").content)
+    definition = xml(client.get(f"{BASE}/services/t-allowance.xml").content)
     assert definition.tag == "service_definition"
     assert len(definition.findall("attributes/attribute")) == 2
     key = make_key()
@@ -173,8 +177,8 @@ def test_open311_xml(desk: Desk) -> None:
         {"api_key": key, "service_code": "t-allowance", "lat": "30.9251", "long": "117.8052"},
     )
     assert filed.status_code == 201
-    number = ET.fromstring(filed.content).findtext("request/service_request_id")
-    read = ET.fromstring(client.get(f"{BASE}/requests/{number}.xml", {"api_key": key}).content)
+    number = xml(filed.content).findtext("request/service_request_id")
+    read = xml(client.get(f"{BASE}/requests/{number}.xml", {"api_key": key}).content)
     assert read.findtext("request/status") == "open"
-    errors = ET.fromstring(client.get(f"{BASE}/requests.xml").content)
+    errors = xml(client.get(f"{BASE}/requests.xml").content)
     assert errors.tag == "errors" and errors.findtext("error/code") == "403"

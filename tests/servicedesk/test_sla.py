@@ -33,9 +33,9 @@ def national_day() -> None:
         CalendarDay.objects.update_or_create(
             date=date(2026, 10, d), defaults={"is_workday": False, "name": "国庆节"}
         )
-    for d in (date(2026, 9, 20), date(2026, 10, 10)):
+    for make_up in (date(2026, 9, 20), date(2026, 10, 10)):
         CalendarDay.objects.update_or_create(
-            date=d, defaults={"is_workday": True, "name": "国庆节 调休上班"}
+            date=make_up, defaults={"is_workday": True, "name": "国庆节 调休上班"}
         )
 
 
