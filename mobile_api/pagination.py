@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet, Subquery
+from django.http import HttpRequest
 from ninja import Field, Schema
 from ninja.pagination import LimitOffsetPagination
 
@@ -16,3 +20,19 @@ class BoundedLimitOffset(LimitOffsetPagination):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(max_limit=MAX_LIMIT, **kwargs)
+
+
+class KeysFirstLimitOffset(BoundedLimitOffset):
+    """Finds the page's primary keys on the narrow table (an index scan) before joining the
+    rest, so a deep offset does not join and sort every row in front of it."""
+
+    def paginate_queryset(
+        self, queryset: QuerySet[Any], pagination: Any, request: HttpRequest, **params: Any
+    ) -> Any:
+        offset = pagination.offset
+        limit: int = min(pagination.limit, self.max_limit)
+        keys = queryset.values("pk")[offset : offset + limit]
+        return {
+            self.items_attribute: queryset.filter(pk__in=Subquery(keys)),
+            "count": self._items_count(queryset),
+        }

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 
 from backend.accounts.models import BusinessLineAssignment, GridAssignment, Role, User
 from backend.core.errors import NotFound
@@ -27,20 +28,19 @@ def department_queue_key(department_id: int) -> str:
 
 
 def queue_keys(user: User) -> list[str]:
-    """The queues a user works: their A posts and the departments they belong to."""
-    keys = [
-        line_queue_key(c, line)
-        for c, line in BusinessLineAssignment.objects.filter(user=user).values_list(
-            "community_id", "line"
-        )
-    ]
-    keys += [
-        department_queue_key(d)
-        for d in Department.members.through.objects.filter(user_id=user.pk).values_list(
-            "department_id", flat=True
-        )
-    ]
-    return keys
+    """The queues a user works: their A posts and the departments they belong to (one query:
+    every page of a queue asks)."""
+    lines = (
+        BusinessLineAssignment.objects.filter(user=user)
+        .annotate(key=Concat(Value("line:"), Cast("community_id", CharField()), Value(":"), "line"))
+        .values_list("key", flat=True)
+    )
+    departments = (
+        Department.members.through.objects.filter(user_id=user.pk)
+        .annotate(key=Concat(Value("dept:"), Cast("department_id", CharField())))
+        .values_list("key", flat=True)  # type: ignore[misc]
+    )
+    return list(lines.union(departments, all=True))
 
 
 def queue_members(case: Case) -> list[int]:
@@ -146,7 +146,28 @@ def cases_for(
         qs = qs.filter(overdue_at__isnull=not overdue)
     if q:
         qs = qs.filter(Q(number=q) | Q(address__contains=q))
-    return qs.select_related("item", "queue_department", "resident").order_by(*order)
+    # Lists leave out what they do not show: the point (GEOS), the resident's encrypted
+    # fields (a Fernet decryption per row) and the long texts.
+    return (
+        qs.select_related("item", "queue_department", "resident")
+        .defer(*LIST_DEFERRED)
+        .order_by(*order)
+    )
+
+
+LIST_DEFERRED = (
+    "location",
+    "description",
+    "material_list",
+    "decision_reason",
+    "resident__id_number",
+    "resident__health_notes",
+    "resident__consent_note",
+    "item__description_zh",
+    "item__description_en",
+    "item__materials_zh",
+    "item__materials_en",
+)
 
 
 def get_case(user: User, case_id: int) -> Case:

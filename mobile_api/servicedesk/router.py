@@ -16,7 +16,7 @@ from backend.people.selectors import get_resident
 from backend.servicedesk import actions, selectors
 from backend.servicedesk.models import Case, CaseDocument, CaseState, CaseStep, ServiceItem
 from mobile_api.errors import responses
-from mobile_api.pagination import BoundedLimitOffset
+from mobile_api.pagination import KeysFirstLimitOffset
 from mobile_api.security import caller, caller_scope
 
 from .schemas import (
@@ -114,7 +114,7 @@ class CaseFilters(Schema):
 
 
 @router.get("/cases", response=responses({200: list[CaseOut]}, 401, 422))
-@paginate(BoundedLimitOffset)
+@paginate(KeysFirstLimitOffset)
 def list_cases(request: HttpRequest, filters: Query[CaseFilters]) -> QuerySet[Case]:
     return selectors.cases_for(
         caller(request),
