@@ -64,7 +64,7 @@ def new_api_key() -> tuple[str, str, str]:
 @admin.register(Open311Key)
 class Open311KeyAdmin(admin.ModelAdmin):
     list_display = ("name", "prefix", "district", "sees_all_requests", "active", "last_used_at")
-    readonly_fields = ("prefix", "last_used_at")
+    readonly_fields = ("prefix", "created_at", "last_used_at")
     actions = ("rotate",)
 
     def save_model(self, request: HttpRequest, obj: Open311Key, form: object, change: bool) -> None:
