@@ -1,19 +1,28 @@
 """Demo data for `seed_demo`: the demo officer also works the sample district departments'
-queues, and two cases are under way (one in the officer's queue, one proxy draft)."""
+queues, two cases are under way (one in the officer's queue, one proxy draft), and an Open311
+key with a published value exists for trying GeoReport clients."""
 
 from __future__ import annotations
+
+import hashlib
 
 from backend.accounts.models import User
 from backend.people.models import Resident
 
 from . import actions
-from .models import Department, ServiceItem
+from .models import Department, Open311Key, ServiceItem
+
+DEMO_OPEN311_KEY = "o311_demo-key-not-for-production"  # published: synthetic demo data only
 
 
 def seed_demo_cases(*, worker: User, officer: User, resident: Resident) -> int:
     """Call inside the seed's transaction, after the catalog migration has run."""
     for department in Department.objects.filter(district__isnull=True):
         department.members.add(officer)
+    Open311Key.objects.get_or_create(
+        digest=hashlib.sha256(DEMO_OPEN311_KEY.encode()).hexdigest(),
+        defaults={"name": "demo integration", "prefix": DEMO_OPEN311_KEY[:8]},
+    )
     filed = 0
     allowance = ServiceItem.objects.filter(code="elderly-allowance").first()
     if allowance is not None:
