@@ -156,8 +156,10 @@ def _step(
     fix: Fix | None = None,
     note: str = "",
     data: dict[str, Any] | None = None,
+    duty: str = "",
 ) -> CaseStep:
     return CaseStep.objects.create(
+        duty=duty,
         case=case,
         kind=kind,
         from_state=from_state,
@@ -408,14 +410,16 @@ def _grid_at(location: Point | None) -> Grid | None:
     return Grid.objects.filter(boundary__contains=location).select_related("community").first()
 
 
-def _submit(case: Case, *, actor: User | None, now: datetime, fix: Fix | None = None) -> None:
+def _submit(
+    case: Case, *, actor: User | None, now: datetime, fix: Fix | None = None, duty: str = ""
+) -> None:
     source = case.state
     case.state = S.SUBMITTED
     case.submitted_at = now
     case.updated_at = now
     _start_clock(case, now)
     case.save()
-    _step(case, "submit", actor=actor, from_state=source, fix=fix)
+    _step(case, "submit", actor=actor, from_state=source, fix=fix, duty=duty)
     queue = selectors.queue_members(case)
     if not queue:
         # Never to nobody: the supervisor hears at once so that someone names a queue.
@@ -455,13 +459,15 @@ def _roles(user: User, case: Case) -> set[str]:
     return roles
 
 
-def _check(user: User, case: Case, action: str) -> Transition:
+def _check(user: User, case: Case, action: str) -> tuple[Transition, str]:
+    """The transition, and the post the user acts in ("A" for the queue, "B" for the field)."""
     transition = TRANSITIONS[action]
     if case.state not in transition.sources:
         raise ApiError("case_wrong_state", status=409)
-    if not _roles(user, case) & set(transition.who):
+    acting = _roles(user, case) & set(transition.who)
+    if not acting:
         raise ApiError("permission_denied", status=403)
-    return transition
+    return transition, "A" if "queue" in acting else ("B" if "field" in acting else "")
 
 
 def do_transition(
@@ -481,7 +487,7 @@ def do_transition(
     not in a state the action starts from."""
     with transaction.atomic():
         case = _locked(user, case_id)
-        transition = _check(user, case, action)
+        transition, duty = _check(user, case, action)
         now = timezone.now()
         source = case.state
         data: dict[str, Any] = {}
@@ -490,7 +496,7 @@ def do_transition(
         if action == "submit":
             if case.proxy and not case.consent_kind:
                 raise ApiError("case_consent_missing", status=409)
-            _submit(case, actor=user, now=now, fix=fix)
+            _submit(case, actor=user, now=now, fix=fix, duty=duty)
             return case
         if action == "reassign":
             also = selectors.queue_members(case)  # the queue it leaves hears where it went
@@ -542,6 +548,7 @@ def do_transition(
             fix=fix,
             note=reason if action in ("reject", "reassign") else note,
             data=data,
+            duty=duty,
         )
         _tell(case, urgent_to=urgent, also=also)
         _tell_resident(case, action)

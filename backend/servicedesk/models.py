@@ -284,6 +284,12 @@ class CaseStep(models.Model):
     at = models.DateTimeField(default=timezone.now)
     location = models.PointField(srid=4326, null=True, blank=True)
     accuracy_m = models.FloatField(null=True, blank=True)
+    duty = models.CharField(
+        max_length=1,
+        blank=True,
+        choices=[("A", "A post (business line)"), ("B", "B post (grid)")],
+        help_text="which post the actor acted in, for the assessment (考核)",
+    )
     note = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
 

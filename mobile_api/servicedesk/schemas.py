@@ -181,6 +181,7 @@ class StepOut(Schema):
     at: datetime
     location: PointOut | None
     accuracy_m: float | None
+    duty: str
     note: str
     data: dict[str, object]
 

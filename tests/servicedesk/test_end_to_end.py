@@ -140,7 +140,9 @@ def test_proxy_application_doorstep_to_rating(desk: Desk, client_for: Any) -> No
     assert steps["deliver"]["actor_id"] == w.worker_a.pk
     assert steps["deliver"]["location"] == {"lat": 30.925, "lon": 117.805}
     assert steps["deliver"]["data"] == {"method": "in_person", "checked_in": True}
+    assert steps["deliver"]["duty"] == "B"
     assert steps["accept"]["actor_id"] == w.officer_elderly_1.pk
+    assert steps["accept"]["duty"] == "A"
     assert steps["request_material"]["data"] == {"materials": ["房屋产权证明"]}
     assert detail["rating"]["score"] == 5
 
