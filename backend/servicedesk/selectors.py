@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models import CharField, F, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 
 from backend.accounts.models import BusinessLineAssignment, GridAssignment, Role, User
@@ -168,6 +168,47 @@ LIST_DEFERRED = (
     "item__materials_zh",
     "item__materials_en",
 )
+
+
+CASE_ROW = {
+    "item_code": F("item__code"),
+    "item_name_zh": F("item__name_zh"),
+    "item_name_en": F("item__name_en"),
+    "queue": F("queue_key"),
+    "queue_department_code": F("queue_department__code"),
+    "resident_full_name": F("resident__name"),
+}
+CASE_ROW_FIELDS = (
+    "id",
+    "number",
+    "state",
+    "channel",
+    "proxy",
+    "resident_id",
+    "household_id",
+    "grid_id",
+    "community_id",
+    "address",
+    "queue_line",
+    "filed_by_id",
+    "assignee_id",
+    "created_at",
+    "submitted_at",
+    "due_at",
+    "overdue_at",
+)
+
+
+def case_rows(cases: QuerySet[Case]) -> list[dict[str, object]]:
+    """A page of cases as plain rows (no model instances): what lists show, names masked."""
+    rows = list(cases.values(*CASE_ROW_FIELDS, **CASE_ROW))
+    for row in rows:
+        name = row.pop("resident_full_name")
+        row["resident_name"] = (name[:1] + "*" * (len(name) - 1)) if isinstance(name, str) else None
+        row["overdue"] = row.pop("overdue_at") is not None
+        row["queue_department"] = row.pop("queue_department_code")
+        row["paused"] = row["state"] == "material_needed"
+    return rows
 
 
 def get_case(user: User, case_id: int) -> Case:

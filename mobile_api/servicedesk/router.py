@@ -23,7 +23,7 @@ from .schemas import (
     CaseCreatedOut,
     CaseDetail,
     CaseIn,
-    CaseOut,
+    CaseRowOut,
     CommentIn,
     CommentOut,
     DecisionIn,
@@ -113,8 +113,8 @@ class CaseFilters(Schema):
     q: str | None = Field(None, max_length=40, description="a case number or part of an address")
 
 
-@router.get("/cases", response=responses({200: list[CaseOut]}, 401, 422))
-@paginate(KeysFirstLimitOffset)
+@router.get("/cases", response=responses({200: list[CaseRowOut]}, 401, 422))
+@paginate(KeysFirstLimitOffset, rows=selectors.case_rows)
 def list_cases(request: HttpRequest, filters: Query[CaseFilters]) -> QuerySet[Case]:
     return selectors.cases_for(
         caller(request),
