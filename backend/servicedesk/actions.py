@@ -118,14 +118,23 @@ def _tell(
     urgent_to: Iterable[int] = (),
     also: Iterable[int] = (),
     type: str = "case.updated",
+    audience: Iterable[int] | None = None,
 ) -> None:
+    """`type` to the case's audience (or the one given) plus `also`; urgent (pushed when the
+    phone has no live socket) to `urgent_to`."""
     urgent = set(urgent_to)
-    everyone = set(selectors.audience(case)) | set(also) | urgent
+    base = set(selectors.audience(case) if audience is None else audience)
+    everyone = base | set(also) | urgent
     data = case_summary(case)
     if everyone - urgent:
         record_events(user_ids=everyone - urgent, type=type, data=data)
     if urgent:
         record_events(user_ids=urgent, type=type, data=data, urgent=True)
+
+
+def _staff(case: Case) -> list[int]:
+    """The audience without the resident: for the clock's internal warnings."""
+    return [uid for uid in selectors.audience(case) if uid not in selectors.resident_accounts(case)]
 
 
 def _text_resident(case: Case, text: str) -> None:
@@ -278,12 +287,17 @@ def sla_check(*, case_id: int, kind: str) -> None:
         case.save(update_fields=["warned_at", "updated_at"])
         _step(case, "sla_warning", actor=None, data={"used_s": used, "budget_s": threshold})
         queue = selectors.queue_members(case)
-        _tell(case, type="case.sla_warning", urgent_to=queue)
+        _tell(case, type="case.sla_warning", urgent_to=queue, audience=_staff(case))
     elif kind == SLA_OVERDUE and case.overdue_at is None:
         case.overdue_at = now
         case.save(update_fields=["overdue_at", "updated_at"])
         _step(case, "overdue", actor=None, data={"used_s": used, "budget_s": case.sla_budget_s})
-        _tell(case, type="case.overdue", urgent_to=selectors.supervisors(case))
+        _tell(
+            case,
+            type="case.overdue",
+            urgent_to=selectors.supervisors(case),
+            audience=_staff(case),
+        )
 
 
 # -- intake --------------------------------------------------------------------------------
@@ -359,7 +373,7 @@ def do_file_case(
     anything else is submitted at once. Call inside `transaction.atomic()`."""
     now = timezone.now()
     household = household or (resident.household if resident else None)
-    grid = household.grid if household else _grid_at(location)
+    grid = household.grid if household else grid_at(location)
     community = grid.community if grid else None
     contact = contact or {}
     case = Case(
@@ -400,11 +414,13 @@ def do_file_case(
     if not proxy:
         _submit(case, actor=filed_by, now=now, fix=fix)
     else:
-        _tell(case)
+        # A draft concerns the filer and the resident (who may confirm consent in the app).
+        filer = [filed_by.pk] if filed_by else []
+        _tell(case, audience=filer + selectors.resident_accounts(case))
     return case
 
 
-def _grid_at(location: Point | None) -> Grid | None:
+def grid_at(location: Point | None) -> Grid | None:
     if location is None:
         return None
     return Grid.objects.filter(boundary__contains=location).select_related("community").first()
@@ -727,7 +743,7 @@ def do_comment(*, user: User, case_id: int, text: str, fix: Fix | None = None) -
         if user.role == Role.RESIDENT:
             raise ApiError("permission_denied", status=403)
         step = _step(case, "comment", actor=user, fix=fix, note=text)
-        _tell(case, type="case.comment")
+        _tell(case, type="case.comment", audience=_staff(case))
     return step
 
 

@@ -339,7 +339,7 @@ def _post_request(request: HttpRequest, fmt: str) -> HttpResponse:
         "email": data.get("email", "")[:200],
     }
     with transaction.atomic():
-        if actions._grid_at(point) is None:
+        if actions.grid_at(point) is None:
             raise Open311Error(400, message("location_outside_area"))
         case = actions.do_file_case(
             item=item,

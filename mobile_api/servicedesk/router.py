@@ -227,9 +227,14 @@ def rate(request: HttpRequest, case_id: int, payload: RatingIn) -> Status[Any]:
     return Status(201, rating)
 
 
-@router.get("/cases/{case_id}/comments", response=responses({200: list[CommentOut]}, 401, 404, 422))
+@router.get(
+    "/cases/{case_id}/comments", response=responses({200: list[CommentOut]}, 401, 403, 404, 422)
+)
 def comments(request: HttpRequest, case_id: int) -> QuerySet[CaseStep]:
+    """Staff notes (not shown to residents)."""
     case = selectors.get_case(caller(request), case_id)
+    if caller(request).role == Role.RESIDENT:
+        raise ApiError("permission_denied", status=403)
     return case.steps.filter(kind="comment").order_by("at", "id")
 
 

@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from ninja import Schema
@@ -251,8 +251,13 @@ class CaseDetail(CaseOut):
         return obj.item.in_person_delivery
 
     @staticmethod
-    def resolve_timeline(obj: Case) -> list[CaseStep]:
-        return list(obj.steps.order_by("at", "id"))
+    def resolve_timeline(obj: Case, context: dict[str, Any]) -> list[CaseStep]:
+        steps = obj.steps.order_by("at", "id")
+        request = context.get("request") if context else None
+        session = getattr(request, "auth", None)
+        if session is not None and session.user.role == "resident":
+            steps = steps.exclude(kind="comment")  # staff notes stay with the staff
+        return list(steps)
 
     @staticmethod
     def resolve_rating(obj: Case) -> object:

@@ -53,6 +53,10 @@ def test_proxy_application_doorstep_to_rating(desk: Desk, client_for: Any) -> No
     assert filed.json()["state"] == "draft" and len(number) == 12
     assert worker.post("/api/v1/cases", body).json() == filed.json()  # a retry files nothing
     assert Case.objects.count() == 1
+    # A draft concerns the worker and the resident (who could confirm in the app), not yet
+    # the back office.
+    assert events(w.resident_user_a, "case.updated")
+    assert not events(w.officer_elderly_1)
 
     # No consent yet: submit is refused and nothing changes.
     refused = worker.post(f"/api/v1/cases/{case_id}/submit", {})
@@ -118,6 +122,16 @@ def test_proxy_application_doorstep_to_rating(desk: Desk, client_for: Any) -> No
     assert CaseRating.objects.get(case_id=case_id).score == 5
     assert not sms.outbox  # the resident has the app: no SMS
 
+    # Staff notes stay with the staff.
+    note = worker.post(f"/api/v1/cases/{case_id}/comments", {"text": "家属说下午在家"})
+    assert note.status_code == 201
+    assert [c["text"] for c in worker.get(f"/api/v1/cases/{case_id}/comments").json()] == [
+        "家属说下午在家"
+    ]
+    assert resident.get(f"/api/v1/cases/{case_id}/comments").status_code == 403
+    seen_by_resident = resident.get(f"/api/v1/cases/{case_id}").json()["timeline"]
+    assert "comment" not in {s["kind"] for s in seen_by_resident}
+
     # The timeline: who, when and from where, in order.
     detail = worker.get(f"/api/v1/cases/{case_id}").json()
     kinds = [s["kind"] for s in detail["timeline"]]
@@ -135,6 +149,7 @@ def test_proxy_application_doorstep_to_rating(desk: Desk, client_for: Any) -> No
         "deliver",
         "close",
         "rated",
+        "comment",
     ]
     steps = {s["kind"]: s for s in detail["timeline"]}
     assert steps["deliver"]["actor_id"] == w.worker_a.pk

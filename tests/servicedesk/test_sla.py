@@ -99,6 +99,7 @@ def test_sla_paused_and_resumed_across_a_holiday(
     assert clock.fire_due() == 1
     warning = events(w.officer_elderly_1, "case.sla_warning")
     assert len(warning) == 1 and warning[0].urgent
+    assert not events(w.resident_user_a, "case.sla_warning")  # an internal matter
     assert not events(w.supervisor_1, "case.overdue")
 
     frozen.set(at(10, 12, 10, 1))
