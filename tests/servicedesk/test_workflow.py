@@ -12,7 +12,7 @@ from backend.core.errors import ApiError
 from backend.core.models import StreamEvent, Timer
 from backend.servicedesk import actions
 from backend.servicedesk.actions import TRANSITIONS
-from backend.servicedesk.models import Case, CaseState, CaseStep
+from backend.servicedesk.models import Case, CaseState, CaseStep, ServiceItem
 
 from .conftest import Desk, events, file_case
 
@@ -181,3 +181,19 @@ def test_department_items_go_to_the_department_queue(desk: Desk, client_for: Any
     listed = client_for(desk.dept_officer).get("/api/v1/cases", {"view": "queue"}).json()
     assert [c["id"] for c in listed["items"]] == [case.pk]
     assert listed["items"][0]["queue_department"] == "t-medical"
+
+
+def test_a_case_for_a_queue_nobody_works_alerts_the_supervisor(desk: Desk) -> None:
+    housing = ServiceItem.objects.create(
+        code="t-housing",
+        name_zh="住房租赁补贴申请",
+        name_en="Housing rental subsidy",
+        category="housing",
+        line="housing",
+        time_limit_days=20,
+    )
+    case = file_case(desk, item=housing)
+    assert case.state == "submitted"  # the resident is at the door: taken in all the same
+    assert CaseStep.objects.filter(case=case, kind="queue_empty").exists()
+    told = events(desk.world.supervisor_1, "case.updated")
+    assert told and told[-1].urgent and told[-1].data["number"] == case.number
