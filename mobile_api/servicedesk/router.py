@@ -18,6 +18,7 @@ from backend.servicedesk.models import Case, CaseDocument, CaseState, CaseStep, 
 from mobile_api.errors import responses
 from mobile_api.pagination import KeysFirstLimitOffset
 from mobile_api.security import caller, caller_scope
+from mobile_api.types import Text
 
 from .schemas import (
     CaseCreatedOut,
@@ -110,7 +111,7 @@ class CaseFilters(Schema):
     )
     state: CaseState | None = None
     overdue: bool | None = None
-    q: str | None = Field(None, max_length=40, description="a case number or part of an address")
+    q: Text | None = Field(None, max_length=40, description="a case number or part of an address")
 
 
 @router.get("/cases", response=responses({200: list[CaseRowOut]}, 401, 422))

@@ -202,3 +202,8 @@ def test_intake_scope_and_the_resident_app(desk: Desk, client_for: Any) -> None:
     assert by_number.json()["count"] == 1
     catalog = worker.get("/api/v1/service-items").json()
     assert desk.allowance.code in {i["code"] for i in catalog}
+
+
+def test_a_nul_in_the_search_is_422_not_500(desk: Desk, client_for: Any) -> None:
+    response = client_for(desk.world.worker_a).get("/api/v1/cases", {"q": "12\x003"})
+    assert response.status_code == 422
