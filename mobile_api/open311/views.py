@@ -193,6 +193,10 @@ def visible_requests(key: Open311Key) -> QuerySet[Case]:
 def _handled(view: Any) -> Any:
     def wrapper(request: HttpRequest, fmt: str, **kwargs: Any) -> HttpResponse:
         try:
+            for params in (request.GET, request.POST):
+                for name, values in params.lists():
+                    if any("\x00" in v for v in [name, *values]):
+                        raise Open311Error(400, f"{name}: " + message("field_invalid"))
             response: HttpResponse = view(request, fmt, **kwargs)
             return response
         except Open311Error as exc:
@@ -300,7 +304,10 @@ def requests(request: HttpRequest, fmt: str) -> HttpResponse:
 def _date(raw: str | None, name: str) -> datetime | None:
     if not raw:
         return None
-    value = parse_datetime(raw.replace(" ", "+"))  # a '+' in a query string arrives as ' '
+    try:
+        value = parse_datetime(raw.replace(" ", "+"))  # a '+' in a query string arrives as ' '
+    except ValueError:
+        value = None
     if value is None:
         raise Open311Error(400, f"{name}: " + message("field_invalid"))
     return value if value.tzinfo else timezone.make_aware(value)
@@ -330,8 +337,6 @@ def _post_request(request: HttpRequest, fmt: str) -> HttpResponse:
     point = Point(lon, lat, srid=4326)
     description = data.get("description", "")[:4000]
     address = data.get("address_string", "")[:300]
-    if "\x00" in description + address:
-        raise Open311Error(400, "description: " + message("field_invalid"))
     first, last = data.get("first_name", ""), data.get("last_name", "")
     contact = {
         "name": f"{last}{first}".strip()[:100],

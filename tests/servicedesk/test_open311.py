@@ -158,6 +158,17 @@ def test_open311_keys_and_errors(desk: Desk) -> None:
     assert client.get(f"{BASE}/services/nope.json").status_code == 404
     bad_status = client.get(f"{BASE}/requests.json", {"api_key": key, "status": "x"})
     assert bad_status.status_code == 400
+    assert post_request(client, key, first_name="a\x00b").status_code == 400
+    nul = client.get(f"{BASE}/requests.json", {"api_key": key, "service_code": "a\x00"})
+    assert nul.status_code == 400
+    for date in ("2026-13-45T10:00:00+08:00", "yesterday"):
+        bad = client.get(f"{BASE}/requests.json", {"api_key": key, "start_date": date})
+        assert bad.status_code == 400, date
+    window = client.get(
+        f"{BASE}/requests.json",
+        {"api_key": key, "start_date": "2020-01-01T00:00:00+08:00", "end_date": "2099-01-01"},
+    )
+    assert [r["service_request_id"] for r in window.json()] == [number]
 
 
 def test_open311_xml(desk: Desk) -> None:
