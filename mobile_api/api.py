@@ -35,6 +35,7 @@ api.add_router("/", "mobile_api.alerts.router.router")
 api.add_router("/device", "mobile_api.alerts.router.device_router")
 api.add_router("/realtime", "mobile_api.realtime.router.router")
 api.add_router("/", "mobile_api.visits.router.router")
+api.add_router("/", "mobile_api.servicedesk.router.router")
 
 
 def _respond(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:

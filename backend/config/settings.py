@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "backend.photos",
     "board",
     "backend.visits",
+    "backend.servicedesk",
 ]
 
 MIDDLEWARE = [

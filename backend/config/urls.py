@@ -12,6 +12,7 @@ urlpatterns = [
     path("photos/<str:token>", serve_photo, name="photo"),
     path("board/", include("board.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("open311/v2/", include("mobile_api.open311.urls")),
 ]
 
 

@@ -91,6 +91,39 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "visit_photo_limit": ("每次走访最多 20 张照片。", "At most 20 photos per visit."),
     "photo_missing": ("请附上照片文件（file）。", "Attach the photo as the `file` field."),
     "sync_too_many": ("每批最多 200 条记录。", "At most 200 records per batch."),
+    # service desk
+    "case_wrong_state": (
+        "办件当前状态不允许此操作，未作任何更改。",
+        "Not allowed in the case's current state; nothing was changed.",
+    ),
+    "case_consent_missing": (
+        "代办件须先取得居民授权（签字委托书照片或居民端确认）。",
+        "A proxy case needs the resident's consent first (signed form photo or in-app).",
+    ),
+    "reassign_target_required": (
+        "转办必须指明接收的业务岗或区直部门。",
+        "A reassignment must name the business line or district department it goes to.",
+    ),
+    "reassign_target_empty": (
+        "接收方没有在岗人员，不能转办给无人处理的队列。",
+        "Nobody works the target queue; a case cannot be sent to nobody.",
+    ),
+    "reassign_same_queue": ("办件已在该队列。", "The case is already in that queue."),
+    "item_not_proxy": ("该事项不允许代办。", "This item cannot be filed by proxy."),
+    "delivery_in_person_required": (
+        "该事项的结果须上门当面送达。",
+        "The result of this item must be handed over in person at the door.",
+    ),
+    "checkin_too_far": (
+        "签到位置距离住户太远。",
+        "The check-in position is too far from the household.",
+    ),
+    "case_already_rated": ("该办件已评价。", "This case has already been rated."),
+    "api_key_invalid": ("API 密钥无效。", "The api_key is missing or invalid."),
+    "location_outside_area": (
+        "位置不在本区任何网格内。",
+        "The location is outside every grid of the service area.",
+    ),
     # field-level reasons
     "field_required": ("必填。", "Required."),
     "field_invalid": ("值无效。", "Invalid value."),

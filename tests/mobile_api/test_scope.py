@@ -20,6 +20,8 @@ from django.utils import timezone
 
 from backend.alerts.actions import do_raise_alert, do_register_device
 from backend.audit.models import AuditEvent
+from backend.servicedesk.actions import do_file_case
+from backend.servicedesk.models import ServiceItem
 from backend.visits.actions import VisitRecord, derive_due_visits, do_sync_visits
 from backend.visits.models import Visit
 from mobile_api.api import api
@@ -56,6 +58,8 @@ PATH_IDS: dict[str, Case] = {
         lambda w: w.visit_b.client_uuid,
         missing=uuid.UUID(int=MISSING_ID),
     ),
+    # Service-desk cases: worker A filed case A (grid A); worker B filed case B (grid B).
+    "case_id": Case("worker_a", lambda w: w.case_a.pk, lambda w: w.case_b.pk),
 }
 # Query parameters that take such an id.
 QUERY_IDS: dict[str, Case] = {
@@ -77,6 +81,7 @@ LISTS: dict[str, Callable[[Any, dict[str, Any]], tuple[set[int], set[int]]]] = {
         {g["grid_id"] for g in body["grids"]} | {u["user_id"] for u in body["workers"]},
         {w.grid_b.pk, w.grid_c.pk, w.worker_b.pk},
     ),
+    "/api/v1/cases": lambda w, body: ({i["id"] for i in body["items"]}, {w.case_b.pk}),
 }
 # A valid body for operations that need one, so that scope, not validation, answers.
 BODIES: dict[str, Callable[[], dict[str, Any]]] = {
@@ -86,6 +91,14 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
     },
     "/api/v1/alerts/{alert_id}/arrive": lambda: {"location": {"lat": 30.92, "lon": 117.8}},
     "/api/v1/alerts/{alert_id}/resolve": lambda: {"disposition": "other"},
+    "/api/v1/cases/{case_id}/request-material": lambda: {"materials": ["户口簿"]},
+    "/api/v1/cases/{case_id}/reject": lambda: {"reason": "不符合条件"},
+    "/api/v1/cases/{case_id}/reassign": lambda: {
+        "reason": "应由民政办理",
+        "target_line": "civil_affairs",
+    },
+    "/api/v1/cases/{case_id}/rating": lambda: {"score": 5},
+    "/api/v1/cases/{case_id}/comments": lambda: {"text": "已电话联系家属"},
 }
 # Signed device operations: a device reaches only its own resident's alerts
 # (tests/alerts/test_alerts.py::test_device_cancel_only_its_own_alert).
@@ -95,7 +108,7 @@ DEVICE_OPS = {
     ("post", "/api/v1/device/alerts/{alert_id}/cancel"),
 }
 # GET operations that carry nothing of other grids.
-NOT_GRID_DATA = {"/api/v1/me", "/api/v1/health"}
+NOT_GRID_DATA = {"/api/v1/me", "/api/v1/health", "/api/v1/service-items"}
 ANONYMOUS_ALLOWED = {
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/auth/refresh"),
@@ -129,7 +142,21 @@ def scoped(world: World) -> SimpleNamespace:
         )
         do_sync_visits(worker=worker, records=[record])
         visits[name] = Visit.objects.get(client_uuid=record.client_uuid)
-    return SimpleNamespace(**vars(world), alert_a=alert_a, alert_b=alert_b, **visits)
+    item, _ = ServiceItem.objects.get_or_create(
+        code="bola-allowance",
+        defaults={"name_zh": "高龄津贴", "name_en": "Old-age allowance", "category": "elderly"}
+        | {"line": "elderly_care", "time_limit_days": 20},
+    )
+    with transaction.atomic():
+        case_a = do_file_case(
+            item=item, channel="doorstep", filed_by=world.worker_a, resident=world.resident_a
+        )
+        case_b = do_file_case(
+            item=item, channel="doorstep", filed_by=world.worker_b, resident=world.resident_b
+        )
+    return SimpleNamespace(
+        **vars(world), alert_a=alert_a, alert_b=alert_b, case_a=case_a, case_b=case_b, **visits
+    )
 
 
 def operations() -> list[tuple[str, str, dict[str, Any]]]:

@@ -19,6 +19,7 @@ from backend.accounts.actions import BOARD_ROLES, do_enrol_totp, totp_device
 from backend.accounts.models import DutyShift, Role, User
 from backend.alerts.models import Device, WorkerPosition
 from backend.people.models import CareTag, Resident
+from backend.servicedesk.demo import seed_demo_cases
 from backend.territory import synthetic
 from backend.territory.models import District
 
@@ -189,6 +190,11 @@ class Command(BaseCommand):
         WorkerPosition.objects.create(
             user=User.objects.get(phone=synthetic.staff_phone(Role.WORKER, 1, 2)),
             location=device.household.location,
+        )
+        seed_demo_cases(
+            worker=User.objects.get(phone=synthetic.staff_phone(Role.WORKER, 1, 1)),
+            officer=User.objects.get(phone=synthetic.staff_phone(Role.OFFICER, 1, 1)),
+            resident=resident,
         )
         return resident
 

@@ -1,0 +1,244 @@
+"""Reads of the catalog and of cases, narrowed to the caller.
+
+A worker sees the cases they filed and the cases of their B-post grids; a back-office officer
+the cases in their queues (A posts of a community, district departments); a supervisor their
+community's; a district administrator the district's; a resident's account their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import CharField, F, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
+
+from backend.accounts.models import BusinessLineAssignment, GridAssignment, Role, User
+from backend.core.errors import NotFound
+from backend.territory.models import Community
+
+from .models import OPEN_STATES, Case, Department, ServiceItem
+
+
+def line_queue_key(community_id: int, line: str) -> str:
+    return f"line:{community_id}:{line}"
+
+
+def department_queue_key(department_id: int) -> str:
+    return f"dept:{department_id}"
+
+
+def queue_keys(user: User) -> list[str]:
+    """The queues a user works: their A posts and the departments they belong to (one query:
+    every page of a queue asks)."""
+    lines = (
+        BusinessLineAssignment.objects.filter(user=user)
+        .annotate(key=Concat(Value("line:"), Cast("community_id", CharField()), Value(":"), "line"))
+        .values_list("key", flat=True)
+    )
+    departments = (
+        Department.members.through.objects.filter(user_id=user.pk)
+        .annotate(key=Concat(Value("dept:"), Cast("department_id", CharField())))
+        .values_list("key", flat=True)  # type: ignore[misc]
+    )
+    return list(lines.union(departments, all=True))
+
+
+def queue_members(case: Case) -> list[int]:
+    """Active users who work the case's queue."""
+    ids: Iterable[int]
+    if case.queue_department_id is not None:
+        ids = Department.members.through.objects.filter(
+            department_id=case.queue_department_id, user__is_active=True
+        ).values_list("user_id", flat=True)
+    elif case.queue_line and case.community_id is not None:
+        ids = BusinessLineAssignment.objects.filter(
+            community_id=case.community_id, line=case.queue_line, user__is_active=True
+        ).values_list("user_id", flat=True)
+    else:
+        return []
+    return sorted(set(ids))
+
+
+def supervisors(case: Case) -> list[int]:
+    """Who hears of overdue cases: the community's supervisors, else the district's admins."""
+    q = Q(role=Role.SUPERVISOR, community_id=case.community_id) if case.community_id else Q()
+    ids = list(User.objects.filter(q, is_active=True).values_list("pk", flat=True)) if q else []
+    if not ids:
+        ids = list(
+            User.objects.filter(
+                Q(district_id=case.district_id) | Q(district__isnull=True),
+                role=Role.DISTRICT_ADMIN,
+                is_active=True,
+            ).values_list("pk", flat=True)
+        )
+    return sorted(ids)
+
+
+def grid_managers(case: Case) -> list[int]:
+    if case.grid_id is None:
+        return []
+    return sorted(
+        GridAssignment.objects.filter(grid_id=case.grid_id, user__is_active=True).values_list(
+            "user_id", flat=True
+        )
+    )
+
+
+def resident_accounts(case: Case) -> list[int]:
+    if case.resident_id is None:
+        return []
+    return list(
+        User.objects.filter(
+            role=Role.RESIDENT, resident_id=case.resident_id, is_active=True
+        ).values_list("pk", flat=True)
+    )
+
+
+def audience(case: Case) -> list[int]:
+    """Everyone told of a case's steps: the filer, the queue, whoever took it, the resident."""
+    ids = set(queue_members(case)) | set(resident_accounts(case))
+    ids |= {uid for uid in (case.filed_by_id, case.assignee_id) if uid}
+    return sorted(ids)
+
+
+def case_filter(user: User) -> Q:
+    if not user.is_active:
+        return Q(pk__in=[])
+    if user.role == Role.DISTRICT_ADMIN:
+        return Q() if user.district_id is None else Q(district_id=user.district_id)
+    if user.role == Role.SUPERVISOR:
+        return Q(community_id=user.community_id) if user.community_id else Q(pk__in=[])
+    if user.role == Role.RESIDENT:
+        return Q(resident_id=user.resident_id) if user.resident_id else Q(pk__in=[])
+    grids = list(GridAssignment.objects.filter(user=user).values_list("grid_id", flat=True))
+    return Q(filed_by=user) | Q(grid_id__in=grids) | Q(queue_key__in=queue_keys(user))
+
+
+VIEWS = ("queue", "filed", "grids", "all")
+
+
+def cases_for(
+    user: User,
+    *,
+    view: str = "all",
+    state: str | None = None,
+    open_only: bool = False,
+    overdue: bool | None = None,
+    q: str | None = None,
+) -> QuerySet[Case]:
+    """Cases in scope. `queue`: open cases in my queues, soonest due first; `filed`: cases I
+    filed; `grids`: cases of my B-post grids; `all`: everything I may see, newest first."""
+    if view == "queue":
+        qs = Case.objects.filter(queue_key__in=queue_keys(user), state__in=OPEN_STATES)
+        order: tuple[str, ...] = ("due_at", "id")
+    elif view == "filed":
+        qs, order = Case.objects.filter(filed_by=user), ("-id",)
+    elif view == "grids":
+        grids = GridAssignment.objects.filter(user=user).values("grid_id")
+        qs, order = Case.objects.filter(grid_id__in=grids), ("-id",)
+    else:
+        qs, order = Case.objects.filter(case_filter(user)), ("-id",)
+    if state:
+        qs = qs.filter(state=state)
+    if open_only:
+        qs = qs.filter(state__in=OPEN_STATES)
+    if overdue is not None:
+        qs = qs.filter(overdue_at__isnull=not overdue)
+    if q:
+        qs = qs.filter(Q(number=q) | Q(address__contains=q))
+    # Lists leave out what they do not show: the point (GEOS), the resident's encrypted
+    # fields (a Fernet decryption per row) and the long texts.
+    return (
+        qs.select_related("item", "queue_department", "resident")
+        .defer(*LIST_DEFERRED)
+        .order_by(*order)
+    )
+
+
+LIST_DEFERRED = (
+    "location",
+    "description",
+    "material_list",
+    "decision_reason",
+    "resident__id_number",
+    "resident__health_notes",
+    "resident__consent_note",
+    "item__description_zh",
+    "item__description_en",
+    "item__materials_zh",
+    "item__materials_en",
+)
+
+
+CASE_ROW = {
+    "item_code": F("item__code"),
+    "item_name_zh": F("item__name_zh"),
+    "item_name_en": F("item__name_en"),
+    "queue": F("queue_key"),
+    "queue_department_code": F("queue_department__code"),
+    "resident_full_name": F("resident__name"),
+}
+CASE_ROW_FIELDS = (
+    "id",
+    "number",
+    "state",
+    "channel",
+    "proxy",
+    "resident_id",
+    "household_id",
+    "grid_id",
+    "community_id",
+    "address",
+    "queue_line",
+    "filed_by_id",
+    "assignee_id",
+    "created_at",
+    "submitted_at",
+    "due_at",
+    "overdue_at",
+)
+
+
+def case_rows(cases: QuerySet[Case]) -> list[dict[str, object]]:
+    """A page of cases as plain rows (no model instances): what lists show, names masked."""
+    rows = list(cases.values(*CASE_ROW_FIELDS, **CASE_ROW))
+    for row in rows:
+        name = row.pop("resident_full_name")
+        row["resident_name"] = (name[:1] + "*" * (len(name) - 1)) if isinstance(name, str) else None
+        row["overdue"] = row.pop("overdue_at") is not None
+        row["queue_department"] = row.pop("queue_department_code")
+        row["paused"] = row["state"] == "material_needed"
+    return rows
+
+
+def get_case(user: User, case_id: int) -> Case:
+    case = (
+        Case.objects.filter(case_filter(user), pk=case_id)
+        .select_related(
+            "item", "queue_department", "resident", "household", "filed_by", "assignee", "community"
+        )
+        .first()
+    )
+    if case is None:
+        raise NotFound()
+    return case
+
+
+def catalog(*, district_id: int | None = None, active: bool = True) -> QuerySet[ServiceItem]:
+    qs = ServiceItem.objects.select_related("department")
+    if active:
+        qs = qs.filter(active=True)
+    if district_id is not None:
+        qs = qs.filter(Q(district_id=district_id) | Q(district__isnull=True))
+    return qs.order_by("category", "code")
+
+
+def get_item(code: str, *, district_id: int | None = None) -> ServiceItem:
+    item = catalog(district_id=district_id).filter(code=code).first()
+    if item is None:
+        raise NotFound()
+    return item
+
+
+def community_district(community_id: int) -> int | None:
+    return Community.objects.filter(pk=community_id).values_list("district_id", flat=True).first()
