@@ -48,8 +48,12 @@
       opts.headers['X-CSRFToken'] = cfg.csrf;
       opts.body = JSON.stringify(body || {});
     }
+    var sent = Date.now();
     return fetch(url, opts).then(function (r) {
+      var received = Date.now();
       return r.json().catch(function () { return {}; }).then(function (data) {
+        // The server stamped server_time somewhere between sent and received: take the middle.
+        if (data && typeof data === 'object' && data.server_time) data.clientMid = (sent + received) / 2;
         if (r.status === 401) { toLogin(); }
         if (!r.ok) { var err = new Error((data.error && data.error.message) || r.status); err.status = r.status; err.body = data; throw err; }
         return data;
@@ -452,7 +456,7 @@
 
   // -- state from the API -------------------------------------------------------------------
   function applyState(s, opts) {
-    state.offsetMs = Date.parse(s.server_time) - Date.now();
+    state.offsetMs = Date.parse(s.server_time) - (s.clientMid || Date.now());
     state.workers = new Map(s.workers.map(function (w) { return [w.id, w]; }));
     state.duty = s.duty;
     if (!opts || !opts.peopleOnly) {
