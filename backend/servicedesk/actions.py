@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -29,6 +28,8 @@ from backend.core.models import IdempotencyRecord
 from backend.core.stream import record_events
 from backend.people.models import Resident
 from backend.territory.models import Grid, Household
+from backend.visits import geo
+from backend.visits.actions import fence_for
 
 from . import selectors, workdays
 from .models import (
@@ -49,8 +50,6 @@ logger = logging.getLogger(__name__)
 SLA_WARNING = "case.sla_warning"
 SLA_OVERDUE = "case.sla_overdue"
 WARN_AT = 0.75
-CHECKIN_RADIUS_M = 50.0
-CHECKIN_MAX_ACCURACY_M = 100.0
 
 S = CaseState
 
@@ -600,28 +599,19 @@ def _reassign(case: Case, *, reason: str, line: str, dept_id: int | None) -> dic
     return {"from_queue": before, "to_queue": case.queue_key}
 
 
-def checkin_distance(*, household: Household | None, point: Point, fallback: Point | None) -> float:
-    """Metres between a reported position and the household (or the case's own location)."""
-    if household is not None:
-        row = (
-            Household.objects.filter(pk=household.pk)
-            .annotate(d=Distance("location", point))
-            .values_list("d", flat=True)
-            .first()
-        )
-        if row is not None:
-            return float(row.m)
-    if fallback is None:
-        return float("inf")
-    return float(fallback.distance(point) * 111_320)  # degrees; only without a household
-
-
 def within_geofence(*, household: Household | None, fix: Fix, fallback: Point | None) -> bool:
-    """The check-in rule shared with visits: within 50 m plus the reported accuracy, the
-    accuracy counted up to 100 m (a 2 km fix does not check anyone in)."""
-    accuracy = min(max(fix.accuracy_m or 0.0, 0.0), CHECKIN_MAX_ACCURACY_M)
-    distance = checkin_distance(household=household, point=fix.point(), fallback=fallback)
-    return distance <= CHECKIN_RADIUS_M + accuracy
+    """The visits' check-in rule, so a hand delivery is checked like a visit: the community's
+    radius (default 50 m) plus the reported accuracy counted up to its cap (default 100 m),
+    measured on the geography (backend.visits.geo)."""
+    community_id = household.grid.community_id if household is not None else None
+    radius, cap = fence_for(community_id) if community_id is not None else (50, 100)
+    fence_m = radius + min(max(fix.accuracy_m or 0.0, 0.0), cap)
+    if household is not None:
+        [result] = geo.fence([geo.FenceCheck(household.pk, fix.lon, fix.lat, fence_m)])
+        return result.within
+    if fallback is None:
+        return False
+    return geo.haversine_m(fix.lon, fix.lat, fallback.x, fallback.y) <= fence_m
 
 
 DELIVERY_METHODS = ("in_person", "app", "sms", "pickup", "post")
