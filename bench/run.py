@@ -649,10 +649,12 @@ async def phase_django(ctx: Ctx, floor: dict[str, Any]) -> None:
     argv = [PYTHON, "manage.py", "dispatcher", "--poll", "0.1"]
     dispatcher = ctx.procs.start("dispatcher", argv, env)
     async with clients.http_client(10) as http:
-        for base in (a_base, b_base):
+        for child, base in ((a, a_base), (b, b_base)):
             r = await http.get(f"{base}/api/v1/health")
             if r.status_code >= 500:
-                raise RuntimeError(f"{base} unhealthy: {r.status_code} {r.text[:300]}")
+                raise RuntimeError(
+                    f"{child.name} unhealthy: {r.status_code} {r.text[:300]}\n{child.tail(40)}"
+                )
     to_a, to_b = split(ctx.world["idle"])
     t0 = time.perf_counter()
     names = ["django-hold-A", "django-hold-B"]
@@ -1036,8 +1038,8 @@ def main() -> None:
 
         traceback.print_exc()
         for child in procs.children:
-            if not child.alive():
-                print(f"--- {child.name} exited {child.popen.returncode}:\n{child.tail()}")
+            state = "running" if child.alive() else f"exited {child.popen.returncode}"
+            print(f"--- {child.name} ({state}), last lines of {child.log}:\n{child.tail(15)}")
     finally:
         procs.stop_all()
         if args.keep:
