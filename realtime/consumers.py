@@ -12,6 +12,7 @@ event nobody acknowledged within a few seconds is pushed to the phone as well.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -23,6 +24,8 @@ from backend.core import stream
 from backend.core.models import SocketPresence
 
 from .auth import query_param
+
+logger = logging.getLogger(__name__)
 
 UNAUTHORISED = 4401
 
@@ -101,9 +104,16 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             self.last_sent = int(frame["id"])
 
     async def disconnect(self, code: int) -> None:
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        if self.groups_joined:
+        if not self.groups_joined:
+            return
+        try:
+            for group in self.groups_joined:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        except Exception:
+            # Redis busy or away (a mass disconnect): the group entry expires on its own,
+            # but the presence row must go now, or pushes would wait for a dead socket.
+            logger.warning("group_discard failed for %s", self.channel_name, exc_info=True)
+        finally:
             await _absent(self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:

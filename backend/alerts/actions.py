@@ -27,6 +27,7 @@ from backend.accounts.models import GridAssignment, Role, User
 from backend.core import clock
 from backend.core.errors import ApiError, NotFound
 from backend.core.models import IdempotencyRecord
+from backend.core.stream import batch as stream_batch
 from backend.core.stream import record_events
 from backend.people.models import Resident
 
@@ -174,7 +175,7 @@ def idempotent_raise(
                 )
             return existing.status, existing.body
         try:
-            with transaction.atomic():
+            with transaction.atomic(), stream_batch():
                 alert = raise_alert()
                 response = {
                     "alert_id": alert.pk,
@@ -281,8 +282,9 @@ def escalate(*, alert_id: int, tier: int) -> None:
     )
     if alert is None or alert.state != Alert.State.OPEN or alert.tier != tier:
         return
-    _step(alert, "escalated", data={"from_tier": tier})
-    _advance(alert, timezone.now())
+    with stream_batch():
+        _step(alert, "escalated", data={"from_tier": tier})
+        _advance(alert, timezone.now())
 
 
 def _text_emergency_contacts(alert: Alert) -> None:
@@ -333,7 +335,7 @@ def _refuse_state(alert: Alert) -> ApiError:
 
 
 def do_acknowledge(*, user: User, alert_id: int) -> Alert:
-    with transaction.atomic():
+    with transaction.atomic(), stream_batch():
         alert = _locked(user, alert_id)
         updated = AlertRecipient.objects.filter(
             alert=alert, user=user, acknowledged_at__isnull=True
@@ -346,7 +348,7 @@ def do_acknowledge(*, user: User, alert_id: int) -> Alert:
 
 def do_accept(*, user: User, alert_id: int, fix: Fix | None = None) -> Alert:
     """One winner. Cancels the escalation timer in the same transaction."""
-    with transaction.atomic():
+    with transaction.atomic(), stream_batch():
         alert = _locked(user, alert_id)
         if not _may_respond(user, alert):
             raise ApiError("permission_denied", status=403)
@@ -384,7 +386,7 @@ class AlreadyAccepted(ApiError):
 
 
 def do_arrive(*, user: User, alert_id: int, fix: Fix) -> Alert:
-    with transaction.atomic():
+    with transaction.atomic(), stream_batch():
         alert = _locked(user, alert_id)
         if alert.state != Alert.State.ACCEPTED:
             raise _refuse_state(alert)
@@ -403,7 +405,7 @@ def do_resolve(
 ) -> Alert:
     if disposition not in Alert.Disposition.values:
         raise ApiError("validation_error", status=422, fields={"disposition": "field_required"})
-    with transaction.atomic():
+    with transaction.atomic(), stream_batch():
         alert = _locked(user, alert_id)
         supervisor = user.role in (Role.SUPERVISOR, Role.DISTRICT_ADMIN)
         if alert.accepted_by_id != user.pk and not supervisor:
@@ -428,7 +430,7 @@ def do_cancel_false_press(
     *, alert_id: int, user: User | None = None, device: Device | None = None
 ) -> Alert:
     """The resident (their account or their device) cancels within 60 s of the press."""
-    with transaction.atomic():
+    with transaction.atomic(), stream_batch():
         if user is not None:
             alert = _locked(user, alert_id)
             if user.role != Role.RESIDENT or alert.resident_id != user.resident_id:
@@ -494,14 +496,14 @@ def do_rotate_device_secret(*, device: Device) -> str:
 
 
 def do_revoke_device(*, device: Device) -> None:
-    with transaction.atomic():
+    with transaction.atomic(), stream_batch():
         device.revoked_at = timezone.now()
         device.save(update_fields=["revoked_at"])
         clock.cancel(kind=DEVICE_SILENT, key=str(device.pk))
 
 
 def do_heartbeat(*, device: Device, battery: int | None) -> Device:
-    with transaction.atomic():
+    with transaction.atomic(), stream_batch():
         return do_heard(device=device, battery=battery)
 
 
@@ -608,7 +610,7 @@ def do_assign(*, user: User, alert_id: int, assignee_id: int, note: str = "") ->
     a person now dispatches it — and the assignee is called urgently (`alert.raised`).
     Everyone else who follows the alert, and the previous holder, get `alert.updated`."""
     note = _check_note(note, required=False)
-    with transaction.atomic():
+    with transaction.atomic(), stream_batch():
         alert = _locked(user, alert_id)
         assignee = check_assign(user=user, alert=alert, assignee_id=assignee_id)
         if alert.accepted_by_id == assignee.pk and not note:
@@ -641,7 +643,7 @@ def do_assign(*, user: User, alert_id: int, assignee_id: int, note: str = "") ->
 def do_add_note(*, user: User, alert_id: int, note: str) -> AlertStep:
     """A note on the alert's timeline by anyone who may see the alert (not residents)."""
     note = _check_note(note, required=True)
-    with transaction.atomic():
+    with transaction.atomic(), stream_batch():
         alert = _locked(user, alert_id)
         if user.role == Role.RESIDENT:
             raise ApiError("permission_denied", status=403)

@@ -112,6 +112,16 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.contrib.gis.db.backends.spatialite":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+elif env("DB_POOL", "1") == "1":
+    # psycopg's connection pool (Django 5.1+): a request borrows a connection instead of
+    # opening one, and a burst waits for a free connection (up to DB_POOL_TIMEOUT) instead of
+    # exhausting the server's max_connections. Size it for processes × DB_POOL_MAX_SIZE.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(env("DB_POOL_MIN_SIZE", "2")),
+        "max_size": int(env("DB_POOL_MAX_SIZE", "20")),
+        "timeout": float(env("DB_POOL_TIMEOUT", "10")),
+    }
 SPATIALITE_LIBRARY_PATH = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -123,9 +133,15 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 # redis-py's socket timeout must outlast channels_redis's 5 s BZPOPMIN, or an
-                # idle socket's receive times out and the server drops the socket.
+                # idle socket's receive times out and the server drops the socket. A mass
+                # disconnect needs more than redis-py's default pool of connections.
                 "hosts": [
-                    {"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 3}
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 15,
+                        "socket_connect_timeout": 3,
+                        "max_connections": int(env("REDIS_MAX_CONNECTIONS", "1000")),
+                    }
                 ],
                 "prefix": env("CHANNEL_PREFIX", "gridline"),
             },

@@ -89,33 +89,40 @@ def cancel(*, kind: str, key: str) -> int:
 
 
 def fire_due(*, now: datetime | None = None, limit: int = 100) -> int:
-    """Run the handlers of up to `limit` due timers; returns how many ran."""
+    """Run the handlers of up to `limit` due timers, each in its own short transaction (so the
+    locks a handler takes are released at once); returns how many ran."""
+    at = now or timezone.now()
+    pending = Timer.objects.filter(fired_at__isnull=True, cancelled_at__isnull=True, due_at__lte=at)
+    # The timers due when the call began (one a handler re-arms or adds waits for the next).
+    due = list(pending.order_by("due_at").values_list("pk", flat=True)[:limit])
     fired = 0
-    with transaction.atomic():
-        now = now or timezone.now()
-        due = list(
-            Timer.objects.select_for_update(skip_locked=True)
-            .filter(fired_at__isnull=True, cancelled_at__isnull=True, due_at__lte=now)
-            .order_by("due_at")[:limit]
-        )
-        for timer in due:
-            handler = HANDLERS.get(timer.kind)
-            try:
-                with transaction.atomic():
-                    if handler is None:
-                        raise LookupError(f"no handler for timer kind {timer.kind!r}")
-                    handler(timer)
-            except Exception as exc:
-                logger.exception("timer %s failed", timer)
-                timer.attempts += 1
-                timer.last_error = repr(exc)[:2000]
-                if timer.attempts >= MAX_ATTEMPTS:
-                    timer.cancelled_at = now
-                else:
-                    timer.due_at = now + RETRY_DELAY
-                timer.save(update_fields=["attempts", "last_error", "cancelled_at", "due_at"])
-                continue
-            # A handler may re-arm its own timer (a new due_at); then it stays pending.
-            Timer.objects.filter(pk=timer.pk, due_at=timer.due_at).update(fired_at=timezone.now())
-            fired += 1
+    for pk in due:
+        with transaction.atomic():
+            # Another dispatcher may hold it (skipped) or have fired it already (filtered).
+            timer = pending.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if timer is not None and _run(timer, at):
+                fired += 1
     return fired
+
+
+def _run(timer: Timer, now: datetime) -> bool:
+    """Call the handler in a savepoint; a failure is counted and retried later."""
+    handler = HANDLERS.get(timer.kind)
+    try:
+        with transaction.atomic():
+            if handler is None:
+                raise LookupError(f"no handler for timer kind {timer.kind!r}")
+            handler(timer)
+    except Exception as exc:
+        logger.exception("timer %s failed", timer)
+        timer.attempts += 1
+        timer.last_error = repr(exc)[:2000]
+        if timer.attempts >= MAX_ATTEMPTS:
+            timer.cancelled_at = now
+        else:
+            timer.due_at = now + RETRY_DELAY
+        timer.save(update_fields=["attempts", "last_error", "cancelled_at", "due_at"])
+        return False
+    # A handler may re-arm its own timer (a new due_at); then it stays pending.
+    Timer.objects.filter(pk=timer.pk, due_at=timer.due_at).update(fired_at=timezone.now())
+    return True

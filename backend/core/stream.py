@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -57,35 +60,79 @@ def close_user_sockets(user_id: int) -> None:
         logger.warning("could not ring user %s to close", user_id, exc_info=True)
 
 
-def _next_seq(user_id: int) -> int:
+def _bump(user_id: int, count: int) -> int:
+    """Reserve `count` numbers of a user's stream; returns the last. Locks the cursor row."""
     table = StreamCursor._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (user_id, last_seq) VALUES (%s, 1) "  # noqa: S608
-            f"ON CONFLICT (user_id) DO UPDATE SET last_seq = {table}.last_seq + 1 "
+            f"INSERT INTO {table} (user_id, last_seq) VALUES (%s, %s) "  # noqa: S608
+            f"ON CONFLICT (user_id) DO UPDATE SET last_seq = {table}.last_seq + %s "
             "RETURNING last_seq",
-            [user_id],
+            [user_id, count, count],
         )
         (seq,) = cursor.fetchone()
     return int(seq)
 
 
+_Pending = tuple[tuple[int, ...], str, dict[str, Any], bool]
+_local = threading.local()
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    """Write the events recorded inside at the end, all at once. Use inside
+    `transaction.atomic()`, around an action that tells several groups.
+
+    The action then takes its stream locks once, in user-id order (two actions that tell
+    overlapping groups cannot deadlock), and holds them only from the end of its work to its
+    commit. Nested batches are written by the outermost one; an exception writes nothing.
+    """
+    if getattr(_local, "pending", None) is not None:
+        yield
+        return
+    _local.pending = []
+    try:
+        yield
+        pending: list[_Pending] = _local.pending
+    finally:
+        _local.pending = None
+    _write(pending)
+
+
 def record_events(
     *, user_ids: Iterable[int], type: str, data: dict[str, Any], urgent: bool = False
-) -> list[StreamEvent]:
+) -> None:
     """Store one event per recipient and ring their sockets after commit.
 
     Call inside `transaction.atomic()`. `data` must be JSON-safe (checked here, not at send).
     """
     json.dumps(data)
+    item: _Pending = (tuple(sorted(set(user_ids))), type, data, urgent)
+    pending = getattr(_local, "pending", None)
+    if pending is not None:
+        pending.append(item)
+    else:
+        _write([item])
+
+
+def _write(items: list[_Pending]) -> None:
+    per_user: dict[int, list[tuple[str, dict[str, Any], bool]]] = defaultdict(list)
+    for user_ids, type, data, urgent in items:
+        for uid in user_ids:
+            per_user[uid].append((type, data, urgent))
+    if not per_user:
+        return
     now = timezone.now()
-    events = [
-        StreamEvent(user_id=uid, seq=_next_seq(uid), type=type, data=data, at=now, urgent=urgent)
-        for uid in sorted(set(user_ids))  # a fixed lock order: no deadlocks between writers
-    ]
+    events: list[StreamEvent] = []
+    for uid in sorted(per_user):  # a fixed lock order: no deadlocks between writers
+        wanted = per_user[uid]
+        first = _bump(uid, len(wanted)) - len(wanted) + 1
+        events += [
+            StreamEvent(user_id=uid, seq=first + i, type=t, data=d, at=now, urgent=u)
+            for i, (t, d, u) in enumerate(wanted)
+        ]
     StreamEvent.objects.bulk_create(events)
     transaction.on_commit(lambda: publish(events), robust=True)
-    return events
 
 
 def publish(events: list[StreamEvent]) -> int:

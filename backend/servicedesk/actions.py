@@ -25,6 +25,7 @@ from backend.alerts.actions import Fix
 from backend.core import clock
 from backend.core.errors import ApiError
 from backend.core.models import IdempotencyRecord
+from backend.core.stream import batch as stream_batch
 from backend.core.stream import record_events
 from backend.people.models import Resident
 from backend.territory.models import Grid, Household
@@ -125,10 +126,11 @@ def _tell(
     base = set(selectors.audience(case) if audience is None else audience)
     everyone = base | set(also) | urgent
     data = case_summary(case)
-    if everyone - urgent:
-        record_events(user_ids=everyone - urgent, type=type, data=data)
-    if urgent:
-        record_events(user_ids=urgent, type=type, data=data, urgent=True)
+    with stream_batch():  # one pass over the cursors, in id order
+        if everyone - urgent:
+            record_events(user_ids=everyone - urgent, type=type, data=data)
+        if urgent:
+            record_events(user_ids=urgent, type=type, data=data, urgent=True)
 
 
 def _staff(case: Case) -> list[int]:
