@@ -92,9 +92,9 @@ def test_bad_device_requests_are_401_with_server_time_and_create_nothing(
     if fault == "signature":
         response = device_a.post("/api/v1/device/alerts", body, secret="0" * 64)
     elif fault == "stale":
-        response = device_a.post("/api/v1/device/alerts", body, at=int(time.time()) - 301)
+        response = device_a.post("/api/v1/device/alerts", body, at=int(time.time()) - 305)
     elif fault == "future":
-        response = device_a.post("/api/v1/device/alerts", body, at=int(time.time()) + 301)
+        response = device_a.post("/api/v1/device/alerts", body, at=int(time.time()) + 305)
     elif fault == "nonce":
         response = device_a.post("/api/v1/device/alerts", body, nonce="n-1")
     elif fault == "unknown":
