@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from psycopg_pool import PoolTimeout
 
 from backend.core.errors import ApiError, error_body, message
 
@@ -84,5 +85,12 @@ def on_404(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if isinstance(exc.__cause__, PoolTimeout):
+        # Every database connection of this process is busy (a burst): nothing was written,
+        # and a device or phone should simply retry — which they do with the same client id.
+        logger.warning("database pool exhausted on %s %s", request.method, request.path)
+        response = _respond(request, 503, error_body("service_busy"))
+        response["Retry-After"] = "2"
+        return response
     logger.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
     return _respond(request, 500, error_body("internal_error"))

@@ -120,7 +120,7 @@ elif env("DB_POOL", "1") == "1":
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": int(env("DB_POOL_MIN_SIZE", "2")),
         "max_size": int(env("DB_POOL_MAX_SIZE", "20")),
-        "timeout": float(env("DB_POOL_TIMEOUT", "10")),
+        "timeout": float(env("DB_POOL_TIMEOUT", "30")),
     }
 SPATIALITE_LIBRARY_PATH = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

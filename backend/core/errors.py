@@ -31,6 +31,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "permission_denied": ("无权执行此操作。", "You may not do this."),
     "method_not_allowed": ("不支持该请求方法。", "Method not allowed."),
     "internal_error": ("服务器内部错误。", "Internal server error."),
+    "service_busy": ("服务器繁忙，请稍后重试。", "The server is busy; retry shortly."),
     # alerts and devices
     "device_auth_missing": ("缺少设备签名信息。", "Missing device signature headers."),
     "device_signature_invalid": ("设备签名无效。", "Invalid device signature."),

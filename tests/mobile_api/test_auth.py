@@ -149,3 +149,22 @@ def test_malformed_json_is_a_clear_400(world: World) -> None:
     response = Client().post("/api/v1/auth/login", "{not json", content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"
+
+
+def test_an_exhausted_connection_pool_is_a_503_to_retry_not_a_500() -> None:
+    from django.db import OperationalError
+    from django.test import RequestFactory
+    from psycopg_pool import PoolTimeout
+
+    from mobile_api.api import on_unexpected
+
+    try:
+        try:
+            raise PoolTimeout("couldn't get a connection after 30.00 sec")
+        except PoolTimeout as cause:
+            raise OperationalError(str(cause)) from cause
+    except OperationalError as exc:
+        response = on_unexpected(RequestFactory().post("/api/v1/device/alerts"), exc)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "2"
+    assert b'"service_busy"' in response.content
