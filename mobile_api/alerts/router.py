@@ -42,7 +42,7 @@ router = Router(tags=["alerts"])
 
 
 @device_router.post(
-    "/alerts", response=responses({201: AlertCreatedOut, 200: AlertCreatedOut}, 400, 401, 422)
+    "/alerts", response=responses({201: AlertCreatedOut, 200: AlertCreatedOut}, 400, 401, 422, 503)
 )
 def device_press(request: HttpRequest, payload: DeviceAlertIn) -> Status[dict[str, Any]]:
     """A button press. 201 only after the alert is committed; a retry with the same
