@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.gis.geos import Point
@@ -30,7 +30,8 @@ from backend.core.stream import record_events
 from backend.people.models import Resident
 from backend.territory.models import Grid, Household
 from backend.visits import geo
-from backend.visits.actions import fence_for
+from backend.visits.actions import do_raise_visit_task, fence_for
+from backend.visits.models import TaskKind
 
 from . import selectors, workdays
 from .models import (
@@ -557,6 +558,16 @@ def do_transition(
         case.state = target
         case.updated_at = now
         case.save()
+        if action in ("approve", "reject") and case.item.in_person_delivery and case.household:
+            # The result goes back to the door: a delivery task on the grid worker's list.
+            do_raise_visit_task(
+                household=case.household,
+                kind=TaskKind.DELIVERY,
+                reason=f"送达{case.item.name_zh}结果（{case.number}）",
+                due_at=now + DELIVERY_WITHIN,
+                source_kind="case",
+                source_ref=str(case.pk),
+            )
         _step(
             case,
             action,
@@ -616,6 +627,7 @@ def within_geofence(*, household: Household | None, fix: Fix, fallback: Point | 
     return geo.haversine_m(fix.lon, fix.lat, fallback.x, fallback.y) <= fence_m
 
 
+DELIVERY_WITHIN = timedelta(days=2)
 DELIVERY_METHODS = ("in_person", "app", "sms", "pickup", "post")
 
 

@@ -1,4 +1,5 @@
-"""Where visits meet the service desk, which is being built in parallel.
+"""Where visits meet the service desk (backend.servicedesk registers its opener at start-up,
+see backend/servicedesk/referrals.py; visits do not import the service desk).
 
 - A finding with action "service_case" calls the registered case opener inside the visit's
   transaction; until the service desk registers one (in its AppConfig.ready), the finding waits

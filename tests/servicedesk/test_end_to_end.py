@@ -11,6 +11,7 @@ from django.test.client import MULTIPART_CONTENT
 from backend.core.models import Timer
 from backend.notify import sms
 from backend.servicedesk.models import Case, CaseRating
+from backend.visits.models import VisitTask
 from tests.photos.test_pipeline import jpeg_with_exif
 
 from .conftest import Desk, events, new_id
@@ -102,6 +103,9 @@ def test_proxy_application_doorstep_to_rating(desk: Desk, client_for: Any) -> No
     assert officer.post(f"/api/v1/cases/{case_id}/start", {}).status_code == 200
     approved = officer.post(f"/api/v1/cases/{case_id}/approve", {"reason": "符合条件"})
     assert approved.json()["state"] == "approved" and approved.json()["on_time"] is True
+    # The result must be handed over: it is now on the grid worker's visit list.
+    delivery = VisitTask.objects.get(kind="delivery", source_kind="case", source_ref=str(case_id))
+    assert delivery.household == w.household_a and number in delivery.reason
 
     # 3. Delivery by hand at the door: a check-in across town is refused.
     far = worker.post(f"/api/v1/cases/{case_id}/deliver", {"location": ACROSS_TOWN})

@@ -16,6 +16,8 @@ from backend.alerts.models import WorkerPosition
 from backend.core import clock
 from backend.core.models import StreamEvent, Timer
 from backend.notify.delivery import push_data
+from backend.servicedesk.models import Case
+from backend.servicedesk.referrals import open_case_for_finding
 from backend.territory.models import Building, Household
 from backend.visits import geo, seams
 from backend.visits.actions import derive_due_visits
@@ -277,20 +279,30 @@ def test_findings_open_a_follow_up_or_wait_for_the_service_desk(
         {"category": "living", "description": "屋内整洁"},
     ]
     sync(client, record(world.household_a.pk, findings=findings))
-    follow_up, case, note = VisitFinding.objects.order_by("pk")
+    follow_up, referred, note = VisitFinding.objects.order_by("pk")
     assert (
         follow_up.follow_up_task is not None
         and follow_up.follow_up_task.kind == "finding_follow_up"
     )
-    assert case.case_state == "awaiting_service_desk" and note.case_state == ""
-    assert list(seams.pending_case_findings()) == [case]
-    seams.register_case_opener(lambda finding: f"CASE-{finding.pk}")
+    # The service desk is installed: the finding became a case in the same step.
+    assert referred.case_state == "opened" and note.case_state == ""
+    case = Case.objects.get(number=referred.case_ref)
+    assert (case.household, case.filed_by, case.channel) == (
+        world.household_a,
+        world.worker_a,
+        "doorstep",
+    )
+    assert "申请居家养老服务" in case.description
+    assert case.item.code == "visit-referral"
+    # Without a service desk the finding waits for a backfill.
+    seams.register_case_opener(None)
     try:
         sync(client, record(world.household_a.pk, findings=findings[1:2]))
     finally:
-        seams.register_case_opener(None)
-    opened = VisitFinding.objects.latest("pk")
-    assert (opened.case_state, opened.case_ref) == ("opened", f"CASE-{opened.pk}")
+        seams.register_case_opener(open_case_for_finding)
+    waiting = VisitFinding.objects.latest("pk")
+    assert waiting.case_state == "awaiting_service_desk"
+    assert list(seams.pending_case_findings()) == [waiting]
 
 
 # -- the walking route ---------------------------------------------------------------------
