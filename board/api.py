@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -15,14 +16,33 @@ from backend.accounts.models import MobileSession, User
 from backend.accounts.selectors import scope_for
 from backend.alerts import actions, selectors
 from backend.core.errors import ApiError
+from backend.servicedesk.selectors import case_rows, cases_for
 from backend.territory.selectors import grid_collection, households_in_bbox, parse_bbox
+from backend.visits.selectors import coverage_for
 
 from .auth import board_api, json_body
+
+PANEL_CASES = 30
 
 
 @board_api("GET")
 def state(request: HttpRequest, user: User, session: MobileSession) -> dict[str, Any]:
     return selectors.board_state(user, now=timezone.now())
+
+
+@board_api("GET")
+def panels(request: HttpRequest, user: User, session: MobileSession) -> dict[str, Any]:
+    """Visit coverage per grid, and open cases near (75 % warned) or past their SLA."""
+    near = (
+        cases_for(user, open_only=True)
+        .filter(Q(warned_at__isnull=False) | Q(overdue_at__isnull=False))
+        .order_by("due_at", "id")
+    )
+    return {
+        "coverage": coverage_for(user)["grids"],
+        "cases": case_rows(near[:PANEL_CASES]),
+        "cases_total": near.count(),
+    }
 
 
 @board_api("GET")

@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", views.logout, name="logout"),
     path("api/state", api.state, name="state"),
     path("api/grids", api.grids, name="grids"),
+    path("api/panels", api.panels, name="panels"),
     path("api/households", api.households, name="households"),
     path("api/ticket", api.ticket, name="ticket"),
     path("api/alerts/<int:alert_id>", api.alert_detail, name="alert"),

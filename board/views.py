@@ -123,6 +123,7 @@ def page(request: HttpRequest) -> HttpResponse:
         "urls": {
             "state": reverse("board:state"),
             "grids": reverse("board:grids"),
+            "panels": reverse("board:panels"),
             "households": reverse("board:households"),
             "ticket": reverse("board:ticket"),
             "alerts": reverse("board:page") + "api/alerts/",

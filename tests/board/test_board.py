@@ -384,3 +384,42 @@ def test_board_totp_command_enrols_and_prints_demo_codes_only(world: World) -> N
     out = io.StringIO()
     call_command("board_totp", phone=world.supervisor_1.phone, code=True, stdout=out)
     assert out.getvalue().strip() == current_code(device)
+
+
+def test_panels_show_coverage_and_the_cases_near_or_past_their_sla(
+    world: World, board_for: Any
+) -> None:
+    from django.utils import timezone
+
+    from backend.servicedesk.actions import do_file_case
+    from backend.servicedesk.models import Case, ServiceItem
+
+    item = ServiceItem.objects.create(
+        code="panel-allowance",
+        name_zh="高龄津贴",
+        name_en="Old-age allowance",
+        category="elderly",
+        line="elderly_care",
+        time_limit_days=20,
+    )
+    with transaction.atomic():
+        near = do_file_case(
+            item=item, channel="doorstep", filed_by=world.worker_a, resident=world.resident_a
+        )
+        calm = do_file_case(
+            item=item, channel="doorstep", filed_by=world.worker_a, resident=world.resident_b
+        )
+        elsewhere = do_file_case(
+            item=item, channel="doorstep", filed_by=world.admin, resident=world.resident_c
+        )
+    # The SLA clock warned at 75 % (the clock itself is tested in tests/servicedesk).
+    Case.objects.filter(pk__in=[near.pk, elsewhere.pk]).update(warned_at=timezone.now())
+
+    panels = board_for(world.supervisor_1).get("/board/api/panels")
+    assert panels.status_code == 200, panels.content
+    body = panels.json()
+    assert [c["number"] for c in body["cases"]] == [near.number]  # not calm, not community 2
+    assert body["cases"][0]["overdue"] is False
+    assert sorted(g["grid_id"] for g in body["coverage"]) == [world.grid_a.pk, world.grid_b.pk]
+    assert all(g["households"] == 1 for g in body["coverage"])
+    assert calm.number not in panels.content.decode()

@@ -490,6 +490,35 @@
     }).catch(function () { state.reloading = false; setTimeout(reloadState, 2000); });
   }
 
+  // Coverage and SLA panels come from the visits and the service desk: refreshed every 30 s.
+  function pct(x) { return x == null ? '—' : Math.round(x * 100) + '%'; }
+  function drawPanels(p) {
+    var cases = document.getElementById('cases');
+    cases.textContent = '';
+    if (!p.cases.length) cases.appendChild(el('li', 'muted', T.none_now));
+    p.cases.forEach(function (c) {
+      var li = el('li', c.overdue ? 'case overdue' : 'case near');
+      li.appendChild(el('span', 'num', c.number));
+      li.appendChild(el('span', 'who', (c.resident_name || '') + ' ' + (c.address || '')));
+      li.appendChild(el('span', 'state', (c.overdue ? T.case_overdue : T.case_near) +
+        (c.due_at ? ' · ' + clock(c.due_at) : '')));
+      cases.appendChild(li);
+    });
+    var cov = document.getElementById('coverage');
+    cov.textContent = '';
+    p.coverage.forEach(function (g) {
+      var row = el('div', 'duty-row');
+      row.appendChild(el('span', 'grid', g.name));
+      row.appendChild(el('span', 'who', pct(g.share_visited) + ' · ' + T.vulnerable_on_schedule + ' ' +
+        pct(g.share_vulnerable_on_schedule) + ' · ' + g.overdue + ' ' + T.visits_overdue));
+      cov.appendChild(row);
+    });
+    probe.panels = { cases: p.cases.length, grids: p.coverage.length };
+  }
+  function refreshPanels() { api('GET', cfg.urls.panels).then(drawPanels).catch(function () {}); }
+  refreshPanels();
+  setInterval(refreshPanels, 30000);
+
   // Positions and rosters are not streamed: refresh them every 30 s. The alerts are
   // reconciled too (ended ones leave the list after 30 min), but only from an answer at least
   // as new as the last frame applied: frames still in flight then end at the same picture.
