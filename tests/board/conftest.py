@@ -22,6 +22,13 @@ def current_code(device: TOTPDevice, offset_steps: int = 0) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
+def code_of_step(device: TOTPDevice, t: int) -> str:
+    """The code of time step `t` (e.g. the device's last used step, `device.last_t`)."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, 0)
+    totp.time = device.t0 + t * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
 def enrol(user: User) -> TOTPDevice:
     return do_enrol_totp(user=user, key_hex=TOTP_KEY_HEX)
 

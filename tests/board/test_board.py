@@ -21,7 +21,7 @@ from backend.alerts.actions import do_assign, do_raise_alert
 from backend.alerts.models import Alert, AlertStep
 from backend.core.errors import ApiError
 from backend.core.models import StreamEvent, Timer
-from tests.board.conftest import BoardClient, current_code, enrol
+from tests.board.conftest import BoardClient, code_of_step, current_code, enrol
 from tests.conftest import PASSWORD, World
 
 pytestmark = pytest.mark.django_db
@@ -89,9 +89,12 @@ def test_a_used_code_does_not_open_a_second_log_in(world: World, board_for: Any)
             "csrfmiddlewaretoken": client.token(),
         },
     )
+    # Exactly the code the first log-in used (not "the current one": a 30 s step may have
+    # passed since, which would make a fresh, valid code).
+    used = code_of_step(device, device.last_t)
     again = client.post(
         "/board/login/verify/",
-        {"code": current_code(device), "csrfmiddlewaretoken": client.token()},
+        {"code": used, "csrfmiddlewaretoken": client.token()},
     )
     assert again.status_code == 401
 
