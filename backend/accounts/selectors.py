@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import models
@@ -43,7 +43,6 @@ class Scope:
     line_tags: tuple[tuple[int, tuple[str, ...]], ...] = ()
     resident_id: int | None = None
     household_id: int | None = None
-    lines: tuple[str, ...] = field(default=())
 
 
 def scope_for(user: User) -> Scope:
@@ -60,7 +59,7 @@ def scope_for(user: User) -> Scope:
     grid_ids = frozenset(user.b_posts.values_list("grid_id", flat=True))
     a_posts = list(user.a_posts.values_list("community_id", "line"))
     line_tags = tuple((c, LINE_TAGS[line]) for c, line in a_posts if LINE_TAGS.get(line))
-    return Scope(grid_ids=grid_ids, line_tags=line_tags, lines=tuple(line for _, line in a_posts))
+    return Scope(grid_ids=grid_ids, line_tags=line_tags)
 
 
 def shifts_on_duty(user: User, at: datetime | None = None) -> QuerySet[DutyShift]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sys
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
@@ -47,10 +48,10 @@ def check_text(text: str) -> str:
     return text
 
 
-class BaseSmsBackend:
+class BaseSmsBackend(ABC):
+    @abstractmethod
     def send_messages(self, messages: Sequence[SmsMessage]) -> int:
         """Send every message or raise; returns how many were sent."""
-        raise NotImplementedError
 
 
 class ConsoleBackend(BaseSmsBackend):

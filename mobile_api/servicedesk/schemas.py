@@ -107,7 +107,9 @@ def _mask(name: str) -> str:
     return name[:1] + "*" * (len(name) - 1)
 
 
-class CaseOut(Schema):
+class CaseFields(Schema):
+    """What every view of a case shows."""
+
     id: int
     number: str
     state: str
@@ -133,6 +135,8 @@ class CaseOut(Schema):
     overdue: bool
     paused: bool
 
+
+class CaseOut(CaseFields):
     @staticmethod
     def resolve_item_code(obj: Case) -> str:
         return obj.item.code
@@ -166,33 +170,8 @@ class CaseOut(Schema):
         return obj.state == "material_needed"
 
 
-class CaseRowOut(Schema):
+class CaseRowOut(CaseFields):
     """A case in a list: the same fields as CaseOut, from a plain row (no resolvers)."""
-
-    id: int
-    number: str
-    state: str
-    item_code: str
-    item_name_zh: str
-    item_name_en: str
-    channel: str
-    proxy: bool
-    resident_id: int | None
-    resident_name: str | None
-    household_id: int | None
-    grid_id: int | None
-    community_id: int | None
-    address: str
-    queue: str
-    queue_line: str
-    queue_department: str | None
-    filed_by_id: int | None
-    assignee_id: int | None
-    created_at: datetime
-    submitted_at: datetime | None
-    due_at: datetime | None
-    overdue: bool
-    paused: bool
 
 
 class CaseCreatedOut(Schema):

@@ -4,13 +4,14 @@ flush), a civil-affairs officer, a district department, and a frozen clock."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import transaction
 from django.utils import timezone
 
@@ -115,19 +116,20 @@ def events(user: User, type: str | None = None) -> list[StreamEvent]:
 
 
 class Frozen:
-    """timezone.now() under the test's control."""
+    """The clock stopped and moved by the test (time-machine changes the system time the
+    process sees; the code under test runs unchanged)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.at = timezone.now()
-        monkeypatch.setattr(timezone, "now", lambda: self.at)
+    def __init__(self, traveller: time_machine.Traveller) -> None:
+        self.traveller = traveller
 
     def set(self, value: datetime) -> None:
-        self.at = value
+        self.traveller.move_to(value)
 
 
 @pytest.fixture
-def frozen(monkeypatch: pytest.MonkeyPatch) -> Frozen:
-    return Frozen(monkeypatch)
+def frozen() -> Iterator[Frozen]:
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        yield Frozen(traveller)
 
 
 def new_id() -> str:
