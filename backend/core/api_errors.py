@@ -86,27 +86,33 @@ def install_error_handlers(api: NinjaAPI) -> None:
     def respond(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
         return api.create_response(request, body, status=status)
 
+    @api.exception_handler(ApiError)
     def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
         return respond(request, exc.status, exc.body())
 
+    @api.exception_handler(ValidationError)
     def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         fields: dict[str, str] = {}
         for error in exc.errors:
             fields.setdefault(field_name(error.get("loc", ())), message(reason_code(error)))
         return respond(request, 422, error_body("validation_error", fields))
 
+    @api.exception_handler(HttpError)
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         if isinstance(exc, AuthenticationError):
             return respond(request, 401, error_body("not_authenticated"))
         code = _HTTP_CODES.get(exc.status_code, "validation_error")
         return respond(request, exc.status_code, error_body(code))
 
+    @api.exception_handler(MultiPartParserError)
     def on_unparsable_body(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
         return respond(request, 400, error_body("invalid_json"))
 
+    @api.exception_handler(Http404)
     def on_404(request: HttpRequest, exc: Http404) -> HttpResponse:
         return respond(request, 404, error_body("not_found"))
 
+    @api.exception_handler(Exception)
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         if isinstance(exc.__cause__, PoolTimeout):
             # Every database connection of this process is busy (a burst): nothing was
@@ -117,10 +123,3 @@ def install_error_handlers(api: NinjaAPI) -> None:
             return response
         logger.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
         return respond(request, 500, error_body("internal_error"))
-
-    api.add_exception_handler(ApiError, on_api_error)
-    api.add_exception_handler(ValidationError, on_validation_error)
-    api.add_exception_handler(HttpError, on_http_error)
-    api.add_exception_handler(MultiPartParserError, on_unparsable_body)
-    api.add_exception_handler(Http404, on_404)
-    api.add_exception_handler(Exception, on_unexpected)

@@ -194,6 +194,25 @@ def test_anonymous_and_csrf_less_calls_are_refused_in_the_error_format(
     assert client.get("/board/api/ticket").status_code == 405
 
 
+def test_the_board_api_has_its_own_openapi_document(world: World) -> None:
+    board = Client().get("/board/api/openapi.json").json()
+    assert set(board["paths"]) == {
+        "/board/api/state",
+        "/board/api/panels",
+        "/board/api/grids",
+        "/board/api/households",
+        "/board/api/alerts/{alert_id}",
+        "/board/api/alerts/{alert_id}/assign",
+        "/board/api/alerts/{alert_id}/notes",
+        "/board/api/ticket",
+    }
+    assert board["components"]["securitySchemes"] == {
+        "BoardSession": {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+    }
+    mobile = Client().get("/api/v1/openapi.json").json()
+    assert not [p for p in mobile["paths"] if p.startswith("/board/")]
+
+
 def test_state_grids_and_duty_are_the_community(world: World, board_for: Any) -> None:
     alert_a = raise_alert(world.resident_a)
     raise_alert(world.resident_c)  # community 2

@@ -222,9 +222,9 @@ def _call(
         return client.get(path, query or {})
     body = BODIES[template](world) if template in BODIES else {}
     # the board's writes carry the page's CSRF token, as board.js sends it
-    csrf = {"HTTP_X_CSRFTOKEN": client.csrf} if isinstance(client, BoardClient) else {}
+    csrf = {"X-CSRFToken": client.csrf} if isinstance(client, BoardClient) else {}
     return client.generic(
-        method.upper(), path, json.dumps(body), content_type="application/json", **csrf
+        method.upper(), path, json.dumps(body), content_type="application/json", headers=csrf
     )
 
 
