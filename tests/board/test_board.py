@@ -194,6 +194,19 @@ def test_anonymous_and_csrf_less_calls_are_refused_in_the_error_format(
     assert client.get("/board/api/ticket").status_code == 405
 
 
+def test_a_django_session_without_the_second_factor_opens_no_board_endpoint(
+    world: World,
+) -> None:
+    # e.g. a log-in to the Django admin: authenticated, but django-otp never verified a code
+    client = Client()
+    client.force_login(world.supervisor_1)
+    for path in ("/board/api/state", "/board/api/grids", "/board/api/panels"):
+        response = client.get(path)
+        assert response.status_code == 401, path
+        assert response.json()["error"]["code"] == "not_authenticated"
+    assert client.post("/board/api/ticket").status_code == 401
+
+
 def test_the_board_api_has_its_own_openapi_document(world: World) -> None:
     board = Client().get("/board/api/openapi.json").json()
     assert set(board["paths"]) == {
