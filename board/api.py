@@ -15,7 +15,7 @@ from ninja import NinjaAPI
 
 from backend.accounts.actions import do_issue_ticket
 from backend.accounts.selectors import scope_for
-from backend.alerts import actions
+from backend.alerts import actions, events
 from backend.alerts.selectors import get_alert, timeline
 from backend.core.api_errors import install_error_handlers, responses
 from backend.core.errors import ApiError
@@ -98,8 +98,8 @@ def households(request: HttpRequest, bbox: str) -> dict[str, Any]:
 def alert_detail(request: HttpRequest, alert_id: int) -> dict[str, Any]:
     alert = get_alert(board_caller(request).user, alert_id)
     return {
-        **actions.alert_summary(alert),
-        "timeline": [actions.step_summary(s) for s in timeline(alert)],
+        **events.alert_summary(alert),
+        "timeline": [events.step_summary(s) for s in timeline(alert)],
     }
 
 
@@ -114,7 +114,7 @@ def assign(request: HttpRequest, alert_id: int, payload: AssignIn) -> dict[str, 
         assignee_id=payload.assignee_id,
         note=payload.note,
     )
-    return actions.alert_summary(alert)
+    return events.alert_summary(alert)
 
 
 @api.post(
@@ -125,7 +125,7 @@ def add_note(request: HttpRequest, alert_id: int, payload: NoteIn) -> dict[str, 
     step = actions.do_add_note(
         user=board_caller(request).user, alert_id=alert_id, note=payload.note
     )
-    return actions.step_summary(step)
+    return events.step_summary(step)
 
 
 @api.post("/ticket", response=responses({200: TicketOut}, 401, 403), url_name="ticket")

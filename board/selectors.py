@@ -11,7 +11,7 @@ from django.db.models import Q
 
 from backend.accounts.models import Role, User
 from backend.accounts.selectors import OnDuty, b_posts_of, duty_now, field_staff, scope_for
-from backend.alerts.actions import alert_summary
+from backend.alerts.events import alert_summary
 from backend.alerts.selectors import positions, recent_alerts
 from backend.core import stream
 from backend.servicedesk.selectors import case_rows, cases_for
