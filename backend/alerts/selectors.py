@@ -206,4 +206,3 @@ def timeline(alert: Alert) -> QuerySet[AlertStep]:
 
 def positions(user_ids: Iterable[int]) -> dict[int, WorkerPosition]:
     return {p.user_id: p for p in WorkerPosition.objects.filter(user_id__in=list(user_ids))}
-
