@@ -1,8 +1,8 @@
 """The board in a real browser (Debian's chromium through Playwright) against a real uvicorn
 process: a device press appears within 2 s and counts down, a worker's accept through the API
 updates it, assignment and notes from the page, the stream cut (server killed, socket closed
-with the missed events gone) and restored catches up, and the speed with 359 grids and 200
-open alerts (reported, not asserted)."""
+with the missed events gone) and restored catches up, both APIs' docs (Swagger UI, ReDoc)
+rendered offline, and the speed with 359 grids and 200 open alerts (reported, not asserted)."""
 
 from __future__ import annotations
 
