@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.forms.models import model_to_dict
 
+from backend.alerts.actions import Fix
 from backend.core.errors import ApiError
 from backend.core.models import StreamEvent, Timer
 from backend.servicedesk import actions
@@ -18,7 +19,7 @@ from .conftest import Desk, events, file_case
 
 pytestmark = pytest.mark.django_db
 
-DOOR = actions.Fix(30.925, 117.805, 5)
+DOOR = Fix(30.925, 117.805, 5)
 
 # How to bring a fresh case to each state: (action, who) steps after filing a proxy draft.
 PATHS: dict[str, list[tuple[str, str]]] = {
