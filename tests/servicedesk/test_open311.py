@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from django.test import Client
 
-from backend.servicedesk.admin import new_api_key
+from backend.servicedesk.actions.keys import do_issue_open311_key
 from backend.servicedesk.models import Case, Open311Key
 
 from .conftest import Desk, events
@@ -62,9 +62,7 @@ def xml(content: bytes) -> ET.Element:
 
 
 def make_key(name: str = "12345 市民热线", **extra: Any) -> str:
-    key, prefix, digest = new_api_key()
-    Open311Key.objects.create(name=name, prefix=prefix, digest=digest, **extra)
-    return key
+    return do_issue_open311_key(key=Open311Key(name=name, **extra))
 
 
 def post_request(client: Client, key: str | None, **fields: Any) -> Any:
