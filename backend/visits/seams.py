@@ -18,7 +18,7 @@ CaseOpener = Callable[[VisitFinding], str]  # returns the case's reference
 _opener: CaseOpener | None = None
 
 
-def register_case_opener(opener: CaseOpener | None) -> None:
+def register_case_opener(opener: CaseOpener) -> None:
     global _opener
     _opener = opener
 
