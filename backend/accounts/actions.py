@@ -1,4 +1,5 @@
-"""Log-in, token rotation, log-out and push-token registration for phones.
+"""Log-in, token rotation, log-out, push-token registration and position reports for phones;
+the board's log-in.
 
 Access tokens are short-lived JWTs carrying the session id (`sid`); each request checks that the
 session is live, so log-out and refresh-token reuse take effect at once. Refresh tokens are
@@ -23,9 +24,18 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.core.errors import ApiError
+from backend.core.geo import Fix
 from backend.core.stream import close_session_sockets
 
-from .models import MobileSession, PushToken, RefreshToken, Role, User, WebsocketTicket
+from .models import (
+    MobileSession,
+    PushToken,
+    RefreshToken,
+    Role,
+    User,
+    WebsocketTicket,
+    WorkerPosition,
+)
 
 JWT_ALGORITHM = "HS256"
 TICKET_LIFETIME = timedelta(seconds=30)
@@ -183,6 +193,10 @@ def do_register_push_token(*, user: User, token: str, platform: str, provider: s
 BOARD_ROLES = (Role.SUPERVISOR, Role.DISTRICT_ADMIN)
 BOARD_CLIENT = "board"  # MobileSession.client of a board log-in: the row its tickets hang on
 TOTP_DEVICE_NAME = "board"
+# The published TOTP key of the demo supervisor and district administrator (base32
+# M5ZGSZDMNFXGKLLEMVWW6LLUN52HAIJB): `board_totp --code` prints codes only for devices holding
+# it, so it never weakens a real account.
+DEMO_TOTP_KEY_HEX = b"gridline-demo-totp!!".hex()
 
 
 def check_board_password(*, request: HttpRequest, phone: str, password: str) -> User:
@@ -241,3 +255,17 @@ def live_board_session(session_id: object, user: User) -> MobileSession | None:
     return MobileSession.objects.filter(
         pk=sid, user=user, user__is_active=True, revoked_at__isnull=True
     ).first()
+
+
+# -- where a worker is ---------------------------------------------------------------------
+
+
+def do_report_position(*, user: User, fix: Fix) -> WorkerPosition:
+    """A worker's phone reports where it is (HTTP or the socket); residents have no position."""
+    if user.role == Role.RESIDENT:
+        raise ApiError("permission_denied", status=403)
+    position, _ = WorkerPosition.objects.update_or_create(
+        user=user,
+        defaults={"location": fix.point(), "accuracy_m": fix.accuracy_m, "at": timezone.now()},
+    )
+    return position

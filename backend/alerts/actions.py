@@ -15,17 +15,16 @@ import logging
 import math
 import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.gis.geos import Point
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from backend.accounts.models import GridAssignment, Role, User
 from backend.core import clock
 from backend.core.errors import ApiError, NotFound
+from backend.core.geo import Fix
 from backend.core.models import IdempotencyRecord
 from backend.core.stream import batch as stream_batch
 from backend.core.stream import record_events
@@ -38,7 +37,6 @@ from .models import (
     AlertRecipient,
     AlertStep,
     Device,
-    WorkerPosition,
 )
 
 logger = logging.getLogger(__name__)
@@ -46,18 +44,6 @@ logger = logging.getLogger(__name__)
 ESCALATE = "alert.escalate"
 DEVICE_SILENT = "device.silent"
 CANCEL_WINDOW = timedelta(seconds=60)
-
-
-@dataclass(frozen=True)
-class Fix:
-    """A position report: WGS 84 degrees and the reported accuracy in metres."""
-
-    lat: float
-    lon: float
-    accuracy_m: float | None = None
-
-    def point(self) -> Point:
-        return Point(self.lon, self.lat, srid=4326)
 
 
 # -- what the stream says ------------------------------------------------------------------
@@ -458,14 +444,6 @@ def do_cancel_false_press(
         _step(alert, "cancelled", actor=user, data={"by": "device" if device else "resident"})
         _tell(alert, "alert.updated")
     return alert
-
-
-def do_report_position(*, user: User, fix: Fix) -> WorkerPosition:
-    position, _ = WorkerPosition.objects.update_or_create(
-        user=user,
-        defaults={"location": fix.point(), "accuracy_m": fix.accuracy_m, "at": timezone.now()},
-    )
-    return position
 
 
 # -- devices -------------------------------------------------------------------------------

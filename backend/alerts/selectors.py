@@ -10,14 +10,14 @@ from typing import Any
 from django.contrib.gis.db.models.functions import Distance
 from django.db.models import Q, QuerySet
 
-from backend.accounts.models import DutyShift, GridAssignment, Role, User
+from backend.accounts.models import DutyShift, GridAssignment, Role, User, WorkerPosition
 from backend.accounts.selectors import OnDuty, b_posts_of, duty_now, scope_for
 from backend.core import stream
 from backend.core.errors import NotFound
 from backend.territory.models import Community
 from backend.territory.selectors import grids_for
 
-from .models import Alert, AlertKind, AlertStep, EscalationPolicy, WorkerPosition
+from .models import Alert, AlertKind, AlertStep, EscalationPolicy
 
 DEFAULT_TIMEOUTS: dict[str, list[int]] = {
     AlertKind.EMERGENCY: [60, 60, 60, 60],

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
-
-from backend.accounts.models import User
 
 from .models import AuditEvent
 
@@ -14,10 +13,10 @@ def client_of(request: HttpRequest) -> str:
 
 
 def do_record_read(
-    *, actor: User, action: str, target_type: str, target_id: int, request: HttpRequest
+    *, actor: AbstractBaseUser, action: str, target_type: str, target_id: int, request: HttpRequest
 ) -> AuditEvent:
     return AuditEvent.objects.create(
-        actor=actor,
+        actor_id=actor.pk,
         action=action,
         target_type=target_type,
         target_id=target_id,

@@ -1,17 +1,27 @@
-"""Push urgent stream events to the phones of users who have no live socket."""
+"""Push urgent stream events to the phones of users who have no live socket (a dispatcher duty,
+registered in NotifyConfig.ready)."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import timedelta
+
+from django.utils import timezone
 
 from backend.accounts.models import PushToken
+from backend.core.dispatcher import live_users
 from backend.core.models import StreamEvent
 
 from .push import get_provider, prune_unregistered
 
 logger = logging.getLogger(__name__)
+
+# An urgent event a "live" socket has not taken within this long is pushed anyway: the
+# socket may have died with its process (kill -9) before its presence row expired.
+DELIVERY_GRACE = timedelta(seconds=5)
+PUSH_BATCH = 100
 
 TITLES = {
     "emergency": ("紧急求助", "Emergency call"),
@@ -68,3 +78,29 @@ def push_events(events: Iterable[StreamEvent]) -> int:
             prune_unregistered(results)
             sent += sum(1 for r in results if r.ok)
     return sent
+
+
+def push_pending() -> int:
+    """Push urgent events no socket has taken: at once for users with no live socket, after
+    DELIVERY_GRACE for users whose socket has not taken them (it may be dead)."""
+    events = list(
+        StreamEvent.objects.filter(
+            urgent=True, pushed_at__isnull=True, delivered_at__isnull=True
+        ).order_by("at")[:PUSH_BATCH]
+    )
+    if not events:
+        return 0
+    online = live_users({e.user_id for e in events})
+    overdue = timezone.now() - DELIVERY_GRACE
+    due = [e for e in events if e.user_id not in online or e.at <= overdue]
+    # Claim with a conditional UPDATE so two dispatchers never push the same event twice.
+    claimed = [
+        e
+        for e in due
+        if StreamEvent.objects.filter(
+            pk=e.pk, pushed_at__isnull=True, delivered_at__isnull=True
+        ).update(pushed_at=timezone.now())
+    ]
+    if claimed:
+        push_events(claimed)
+    return len(claimed)

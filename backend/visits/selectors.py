@@ -14,9 +14,8 @@ from typing import Any
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from backend.accounts.models import GridAssignment, Role, User
+from backend.accounts.models import GridAssignment, Role, User, WorkerPosition
 from backend.accounts.selectors import Scope, scope_for
-from backend.alerts.models import WorkerPosition
 from backend.core.errors import NotFound
 from backend.people.models import Resident
 from backend.people.selectors import household_filter

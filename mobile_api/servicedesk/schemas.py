@@ -7,7 +7,7 @@ from pydantic import Field
 
 from backend.photos.actions import signed_url
 from backend.servicedesk.models import Case, CaseDocument, CaseStep, ServiceItem
-from mobile_api.alerts.schemas import FixIn, PointOut
+from mobile_api.schemas import FixIn, PointOut
 from mobile_api.types import Text
 
 Line = Literal[

@@ -52,8 +52,8 @@ def today(request: HttpRequest, query: Query[TodayQuery]) -> dict[str, Any]:
     PostGIS from `lat`/`lon`, else my last reported position, else the most urgent stop)."""
     if (query.lat is None) != (query.lon is None):
         raise ApiError("validation_error", status=422, fields={"lat": "field_required"})
-    origin = (query.lon, query.lat) if query.lat is not None and query.lon is not None else None
-    plan = selectors.today_for(caller(request), origin=origin)
+    origin = query.origin()
+    plan = selectors.today_for(caller(request), origin=(origin.lon, origin.lat) if origin else None)
     now = timezone.now()
     day_start = actions.start_of(timezone.localdate())
     return {

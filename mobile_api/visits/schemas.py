@@ -7,8 +7,9 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import AfterValidator, AwareDatetime, Field
 
+from backend.core.geo import Datum, Fix
 from backend.visits.actions import FindingRecord, VisitRecord
-from mobile_api.alerts.schemas import FixIn, PointOut
+from mobile_api.schemas import FixIn, PointOut
 from mobile_api.types import Text
 
 BIGINT = 2**63 - 1
@@ -243,6 +244,12 @@ class VisitFilters(Schema):
 class TodayQuery(Schema):
     lat: float | None = Field(None, ge=-90, le=90, description="where the worker is now")
     lon: float | None = Field(None, ge=-180, le=180)
+    datum: Datum = Field("wgs84", description="wgs84 (GPS), gcj02 (AMap, Tencent), bd09 (Baidu)")
+
+    def origin(self) -> Fix | None:
+        if self.lat is None or self.lon is None:
+            return None
+        return Fix.reported(lat=self.lat, lon=self.lon, datum=self.datum)
 
 
 class ResidentBrief(Schema):

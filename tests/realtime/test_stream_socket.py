@@ -200,7 +200,7 @@ async def test_logout_closes_the_sessions_sockets_within_a_second(phone: Phone) 
 
 
 async def test_position_over_the_socket(phone: Phone, world: World) -> None:
-    from backend.alerts.models import WorkerPosition
+    from backend.accounts.models import WorkerPosition
 
     socket, _, _ = await connect(f"ticket={await database_sync_to_async(phone.ticket)()}")
     await socket.receive_json_from(timeout=5)

@@ -11,8 +11,7 @@ import pytest
 from django.contrib.gis.geos import Point
 from django.utils import timezone
 
-from backend.accounts.models import GridAssignment
-from backend.alerts.models import WorkerPosition
+from backend.accounts.models import GridAssignment, WorkerPosition
 from backend.core import clock
 from backend.core.models import StreamEvent, Timer
 from backend.notify.delivery import push_data

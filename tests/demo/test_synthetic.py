@@ -26,9 +26,9 @@ from backend.accounts.models import (
     Role,
     User,
 )
+from backend.demo import synthetic
 from backend.people import idnumbers
 from backend.people.models import CareTag, EmergencyContact, Resident, ResidentTag
-from backend.territory import synthetic
 from backend.territory.models import Building, Community, District, Grid, Household
 
 DAY = date(2026, 3, 15)

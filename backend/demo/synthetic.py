@@ -34,8 +34,7 @@ from backend.accounts.models import (
 from backend.people.actions import build_resident
 from backend.people.idnumbers import check_digit
 from backend.people.models import CareTag, EmergencyContact, LegalBasis, Resident, ResidentTag
-
-from .models import Building, Community, District, Grid, Household, ServicePoint
+from backend.territory.models import Building, Community, District, Grid, Household, ServicePoint
 
 DISTRICT_CODE = "340705"
 DISTRICT_NAME = "铜官区"
