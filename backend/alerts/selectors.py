@@ -15,6 +15,7 @@ from backend.accounts.selectors import OnDuty, b_posts_of, duty_now, scope_for
 from backend.core import stream
 from backend.core.errors import NotFound
 from backend.territory.models import Community
+from backend.territory.scope import scope_filter
 from backend.territory.selectors import grids_for
 
 from .models import Alert, AlertKind, AlertStep, EscalationPolicy
@@ -132,14 +133,15 @@ def audience(alert: Alert) -> list[int]:
 
 
 def alert_filter(user: User) -> Q:
-    if user.role == Role.DISTRICT_ADMIN:
-        return Q() if user.district_id is None else Q(community__district_id=user.district_id)
-    if user.role == Role.SUPERVISOR:
-        return Q(community_id=user.community_id)
-    if user.role == Role.RESIDENT:
-        return Q(resident_id=user.resident_id) if user.resident_id else Q(pk__in=[])
-    grids = GridAssignment.objects.filter(user=user).values("grid_id")
-    return Q(grid_id__in=grids) | Q(recipients__user=user)
+    """Alerts in the user's scope, and those they were called to."""
+    return scope_filter(
+        scope_for(user),
+        grid="grid_id",
+        community="community_id",
+        district="community__district_id",
+        resident="resident_id",
+        also=Q(recipients__user=user),
+    )
 
 
 def alerts_for(user: User, *, state: str | None = None) -> QuerySet[Alert]:

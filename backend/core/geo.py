@@ -23,7 +23,7 @@ from django.contrib.gis.geos import Point
 from django.db import connection
 
 Datum = Literal["wgs84", "gcj02", "bd09"]
-DATUMS: tuple[str, ...] = get_args(Datum)
+DATUMS: tuple[Datum, ...] = get_args(Datum)
 EARTH_RADIUS_M = 6_371_008.8
 
 
