@@ -366,10 +366,6 @@ class _People:
         return anniversary - timedelta(days=days)
 
 
-def age_on(birth_date: date, day: date) -> int:
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
-
-
 def _couple(people: _People, husband_age: int, *, min_wife_age: int = 0) -> list[_Member]:
     rng = people.rng
     wife_age = max(min_wife_age, min(100, husband_age - rng.randint(-2, 5)))

@@ -14,6 +14,7 @@ from django.db.models.functions import Cast, Concat
 
 from backend.accounts.models import BusinessLineAssignment, GridAssignment, Role, User
 from backend.core.errors import NotFound
+from backend.core.personal import mask_name
 from backend.territory.models import Community
 
 from .models import OPEN_STATES, Case, Department, ServiceItem
@@ -204,7 +205,7 @@ def case_rows(cases: QuerySet[Case]) -> list[dict[str, object]]:
     rows = list(cases.values(*CASE_ROW_FIELDS, **CASE_ROW))
     for row in rows:
         name = row.pop("resident_full_name")
-        row["resident_name"] = (name[:1] + "*" * (len(name) - 1)) if isinstance(name, str) else None
+        row["resident_name"] = mask_name(name) if isinstance(name, str) else None
         row["overdue"] = row.pop("overdue_at") is not None
         row["queue_department"] = row.pop("queue_department_code")
         row["paused"] = row["state"] == "material_needed"

@@ -15,6 +15,7 @@ from ninja.pagination import paginate
 from pydantic import TypeAdapter, ValidationError
 
 from backend.core.errors import ApiError, error_body, message
+from backend.core.personal import age_on
 from backend.photos.actions import signed_url
 from backend.photos.models import Photo
 from backend.photos.pipeline import MAX_BYTES
@@ -74,7 +75,7 @@ def today(request: HttpRequest, query: Query[TodayQuery]) -> dict[str, Any]:
                     {
                         "id": r.pk,
                         "name": r.name,
-                        "age": _age(r.birth_date),
+                        "age": age_on(r.birth_date),
                         "care_tags": sorted(t.tag for t in r.tags.all()),
                     }
                     for r in s.residents
@@ -106,11 +107,6 @@ def today(request: HttpRequest, query: Query[TodayQuery]) -> dict[str, Any]:
             for s in plan.stops
         ],
     }
-
-
-def _age(born: Any) -> int:
-    today = timezone.localdate()
-    return int(today.year - born.year - ((today.month, today.day) < (born.month, born.day)))
 
 
 @router.post(
