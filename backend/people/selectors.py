@@ -2,13 +2,17 @@
 
 A B post sees its grids; a supervisor its community; a district administrator the district;
 an A post the residents of its community whose care tags its business line serves (and their
-households); a resident's own account only that resident and their household.
+households); a resident's own account only that resident and their household. Showing a
+resident's record (`read_resident`) writes the read to the audit trail.
 """
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
+from backend.audit.actions import do_record_read
+from backend.audit.models import AuditEvent
 from backend.core.errors import NotFound
 from backend.territory.models import Grid, Household
 from backend.territory.scope import Scope, scope_filter
@@ -120,6 +124,29 @@ def get_resident(scope: Scope, resident_id: int) -> Resident:
     )
     if resident is None:
         raise NotFound()
+    return resident
+
+
+def read_resident(
+    scope: Scope,
+    resident_id: int,
+    *,
+    reader: AbstractBaseUser,
+    client: str = "",
+    ip: str | None = None,
+) -> Resident:
+    """A resident's record to show to `reader`; the read is written to the audit trail (in
+    scope only: an out-of-scope id is 404 and reads nothing). `client` and `ip` say where
+    from, as the transport knows it."""
+    resident = get_resident(scope, resident_id)
+    do_record_read(
+        actor=reader,
+        action=AuditEvent.Action.VIEW_RESIDENT,
+        target_type="resident",
+        target_id=resident.pk,
+        client=client,
+        ip=ip,
+    )
     return resident
 
 
