@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
 from django.utils import timezone
 
 from backend.people.models import CareTag
 from backend.territory.scope import NOBODY, Scope
 
-from .models import BusinessLine, DutyShift, GridAssignment, Role, User
+from .models import BusinessLine, BusinessLineAssignment, DutyShift, GridAssignment, Role, User
 
 # What an A post needs to see of the residents of its community (the rest it meets through
 # service-desk cases): the care tags its business line serves.
@@ -47,9 +47,15 @@ def scope_for(user: User) -> Scope:
         if user.resident is None:
             return NOBODY
         return Scope(me, resident_id=user.resident.pk, household_id=user.resident.household_id)
-    grid_ids = frozenset(user.b_posts.values_list("grid_id", flat=True))
-    a_posts = list(user.a_posts.values_list("community_id", "line"))
-    line_tags = tuple((c, LINE_TAGS[line]) for c, line in a_posts if LINE_TAGS.get(line))
+    # B posts (grid, "") and A posts (community, line) in one round trip: every scoped read
+    # of a worker starts here.
+    b_posts = GridAssignment.objects.filter(user=user).values_list(
+        "grid_id", Value("", output_field=models.CharField())
+    )
+    a_posts = BusinessLineAssignment.objects.filter(user=user).values_list("community_id", "line")
+    posts = list(b_posts.union(a_posts, all=True))
+    grid_ids = frozenset(grid_id for grid_id, line in posts if not line)
+    line_tags = tuple((c, LINE_TAGS[line]) for c, line in posts if line and LINE_TAGS.get(line))
     return Scope(me, grid_ids=grid_ids, line_tags=line_tags)
 
 

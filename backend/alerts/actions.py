@@ -31,6 +31,7 @@ from backend.core.stream import record_events
 from backend.people.models import Resident
 
 from . import selectors
+from .follow_ups import do_device_check_after_alarm, do_follow_up_after_alert
 from .models import (
     Alert,
     AlertKind,
@@ -406,8 +407,6 @@ def do_resolve(
         _step(alert, "resolved", actor=user, fix=fix, note=note, data={"disposition": disposition})
         _tell(alert, "alert.updated")
         if alert.kind == AlertKind.EMERGENCY:
-            from backend.visits.actions import do_follow_up_after_alert  # visits imports alerts
-
             do_follow_up_after_alert(alert=alert)  # a visit within 24 h, in this transaction
     return alert
 
@@ -528,8 +527,6 @@ def _open_technical(device: Device, kind: str) -> None:
         battery=device.battery,
     )
     if kind == AlertKind.DEVICE_OFFLINE:
-        from backend.visits.actions import do_device_check_after_alarm  # visits imports alerts
-
         do_device_check_after_alarm(alert=alert)  # someone checks the device at the door
 
 

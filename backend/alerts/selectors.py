@@ -11,7 +11,7 @@ from django.contrib.gis.db.models.functions import Distance
 from django.db.models import Q, QuerySet
 
 from backend.accounts.models import DutyShift, GridAssignment, Role, User, WorkerPosition
-from backend.accounts.selectors import OnDuty, b_posts_of, duty_now, scope_for
+from backend.accounts.selectors import OnDuty, b_post_workers, b_posts_of, duty_now, scope_for
 from backend.core import stream
 from backend.core.errors import NotFound
 from backend.territory.models import Community
@@ -105,11 +105,7 @@ def tier_members(alert: Alert, tier: int, policy: Policy, now: datetime) -> list
 
 def grid_managers(alert: Alert) -> list[int]:
     """B-post holders of the grid, on duty or not (technical alarms go to them)."""
-    return sorted(
-        GridAssignment.objects.filter(grid_id=alert.grid_id, user__is_active=True).values_list(
-            "user_id", flat=True
-        )
-    )
+    return b_post_workers([alert.grid_id]).get(alert.grid_id, [])
 
 
 def watchers(alert: Alert) -> list[int]:

@@ -19,6 +19,7 @@ from backend.core.personal import age_on
 from backend.photos.actions import signed_url
 from backend.photos.models import Photo
 from backend.photos.pipeline import MAX_BYTES
+from backend.servicedesk import referrals
 from backend.visits import actions, selectors
 from backend.visits.models import Visit
 from mobile_api.errors import field_name, reason_code, responses
@@ -155,7 +156,7 @@ def sync(request: HttpRequest, payload: SyncIn) -> dict[str, Any]:
                 "reason": error_body("validation_error", fields)["error"],
             }
     received_at = timezone.now()
-    done = actions.do_sync_visits(
+    done = referrals.do_sync_visits(
         worker=user, records=[r.record() for _, r in parsed], now=received_at
     )
     for (i, _), result in zip(parsed, done, strict=True):
