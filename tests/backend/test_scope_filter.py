@@ -12,7 +12,7 @@ from backend.alerts.selectors import alerts_for
 from backend.servicedesk.models import Case
 from backend.servicedesk.selectors import cases_for
 from backend.territory.models import Household
-from backend.territory.scope import NOBODY, scope_filter
+from backend.territory.scope import NOBODY, Scope, scope_filter
 from tests.alerts.conftest import SignedDevice, alert_of
 from tests.alerts.conftest import device_a as device_a
 from tests.conftest import World
@@ -21,20 +21,21 @@ from tests.servicedesk.conftest import desk as desk
 
 pytestmark = pytest.mark.django_db
 
-HOUSEHOLD = {
-    "grid": "grid_id",
-    "community": "grid__community_id",
-    "district": "grid__community__district_id",
-}
+def households(scope: Scope, also: Q | None = None) -> int:
+    where = scope_filter(
+        scope,
+        grid="grid_id",
+        community="grid__community_id",
+        district="grid__community__district_id",
+        also=also,
+    )
+    return Household.objects.filter(where).count()
 
 
 def test_nobody_gets_nothing_not_even_grants(world: World) -> None:
-    anything = Household.objects.all()
-    assert anything.filter(scope_filter(NOBODY, **HOUSEHOLD)).count() == 0
-    granted = scope_filter(NOBODY, **HOUSEHOLD, also=Q(pk__isnull=False))  # grants all rows
-    assert anything.filter(granted).count() == 0
-    everyone = scope_for(world.admin)
-    assert anything.filter(scope_filter(everyone, **HOUSEHOLD)).count() == anything.count()
+    assert households(NOBODY) == 0
+    assert households(NOBODY, also=Q(pk__isnull=False)) == 0  # a grant of every row
+    assert households(scope_for(world.admin)) == Household.objects.count() > 0
 
 
 def test_an_alert_one_was_called_to_is_seen_until_the_account_is_closed(
