@@ -21,6 +21,7 @@ from tests.servicedesk.conftest import desk as desk
 
 pytestmark = pytest.mark.django_db
 
+
 def households(scope: Scope, also: Q | None = None) -> int:
     where = scope_filter(
         scope,
