@@ -108,3 +108,16 @@ def test_a_check_in_in_gcj02_is_converted_before_the_fence(world: World, client_
     assert refused.status_code == 422
     error = refused.json()["error"]
     assert error["code"] == "validation_error" and list(error["fields"]) == ["location.datum"]
+
+
+@pytest.mark.django_db
+def test_a_reading_its_datum_cannot_hold_is_a_422_not_a_500(world: World, client_for: Any) -> None:
+    """BD-09 is GCJ-02 shifted east: at the antimeridian there is no WGS-84 point for it."""
+    client = client_for(world.worker_a)
+    edge = {"lat": 0.2, "lon": -180.0, "datum": "bd09"}
+    position = client.post("/api/v1/me/position", edge)
+    assert position.status_code == 422
+    assert list(position.json()["error"]["fields"].values()) == ["超出范围。"]
+    today = client.get("/api/v1/visits/today", {"lat": -90, "lon": -180, "datum": "bd09"})
+    assert today.status_code == 422 and today.json()["error"]["code"] == "validation_error"
+    assert client.get("/api/v1/visits/today", {"lat": 30.9, "lon": 117.8}).status_code == 200
