@@ -30,6 +30,7 @@ run: setup
 	$(VENV)/bin/uvicorn backend.config.asgi:application --host $(HOST) --port $(PORT)
 
 lint:
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .

@@ -19,7 +19,7 @@ and the postgis extension). A private `redis-server` on a free port. Every proce
 stopped at the end, also on Ctrl-C, SIGTERM or failure, and dies with the runner
 (PR_SET_PDEATHSIG) even if the runner is killed.
 
-Set-up. The synthetic district (backend.territory.synthetic; 18 communities at full scale), its
+Set-up. The synthetic district (backend.demo.synthetic; 18 communities at full scale), its
 duty shifts moved around the current time, long escalation tiers (3600 s) so that 1 and 2
 measure delivery only, idle staff accounts up to N sockets, and signed devices spread over every
 grid (do_register_device). Staff log in through POST /api/v1/auth/login (the MD5 hasher in the

@@ -37,8 +37,8 @@ def world(args: argparse.Namespace) -> dict[str, Any]:
     from backend.accounts.models import DutyShift, GridAssignment, Role, User
     from backend.alerts.devices import do_register_device
     from backend.alerts.models import AlertKind, EscalationPolicy
+    from backend.demo import synthetic
     from backend.people.models import Resident
-    from backend.territory import synthetic
     from backend.territory.models import Community, Grid
 
     result = synthetic.generate_district(password=args.password, communities=args.communities)

@@ -7,8 +7,9 @@ from ninja.security import APIKeyHeader, HttpBearer
 
 from backend.accounts.actions import session_for_access_token
 from backend.accounts.models import MobileSession, User
-from backend.accounts.selectors import Scope, scope_for
+from backend.accounts.selectors import scope_for
 from backend.alerts.signing import SignedRequest, check_signed_request
+from backend.territory.scope import Scope
 
 
 class BearerAuth(HttpBearer):

@@ -26,8 +26,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
-from backend.alerts.actions import Fix, do_report_position
+from backend.accounts.actions import do_report_position
 from backend.core import stream
+from backend.core.errors import ApiError
+from backend.core.geo import Fix
 from backend.core.models import SocketPresence
 
 from .auth import query_param
@@ -74,7 +76,12 @@ def _absent(channel_name: str) -> None:
 def _position(user: Any, content: dict[str, Any]) -> None:
     do_report_position(
         user=user,
-        fix=Fix(float(content["lat"]), float(content["lon"]), content.get("accuracy_m")),
+        fix=Fix.reported(
+            lat=float(content["lat"]),
+            lon=float(content["lon"]),
+            accuracy_m=content.get("accuracy_m"),
+            datum=content.get("datum", "wgs84"),
+        ),
     )
 
 
@@ -155,6 +162,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 await _position(self.user, content)
             except (KeyError, TypeError, ValueError):
                 await self.send_json({"type": "error", "code": "validation_error"})
+            except ApiError as exc:
+                await self.send_json({"type": "error", "code": exc.code})
 
     async def stream_event(self, message: dict[str, Any]) -> None:
         frame = message["frame"]

@@ -1,5 +1,6 @@
-"""Log-in, token rotation, log-out and push-token registration for phones; B posts (grid
-assignments) and the duty roster, which the admin changes through these actions.
+"""Log-in, token rotation, log-out, push-token registration and position reports for phones;
+the board's log-in; B posts (grid assignments) and the duty roster, which the admin changes
+through these actions.
 
 Access tokens are short-lived JWTs carrying the session id (`sid`); each request checks that the
 session is live, so log-out and refresh-token reuse take effect at once. Refresh tokens are
@@ -24,6 +25,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.core.errors import ApiError
+from backend.core.geo import Fix
 from backend.core.stream import close_session_sockets
 
 from .models import (
@@ -35,6 +37,7 @@ from .models import (
     Role,
     User,
     WebsocketTicket,
+    WorkerPosition,
 )
 
 JWT_ALGORITHM = "HS256"
@@ -193,6 +196,10 @@ def do_register_push_token(*, user: User, token: str, platform: str, provider: s
 BOARD_ROLES = (Role.SUPERVISOR, Role.DISTRICT_ADMIN)
 BOARD_CLIENT = "board"  # MobileSession.client of a board log-in: the row its tickets hang on
 TOTP_DEVICE_NAME = "board"
+# The published TOTP key of the demo supervisor and district administrator (base32
+# M5ZGSZDMNFXGKLLEMVWW6LLUN52HAIJB): `board_totp --code` prints codes only for devices holding
+# it, so it never weakens a real account.
+DEMO_TOTP_KEY_HEX = b"gridline-demo-totp!!".hex()
 
 
 def check_board_password(*, request: HttpRequest, phone: str, password: str) -> User:
@@ -281,3 +288,17 @@ def do_save_duty_shift(*, shift: DutyShift) -> DutyShift:
 def do_remove_duty_shift(*, shift: DutyShift) -> None:
     with transaction.atomic():
         shift.delete()
+
+
+# -- where a worker is ---------------------------------------------------------------------
+
+
+def do_report_position(*, user: User, fix: Fix) -> WorkerPosition:
+    """A worker's phone reports where it is (HTTP or the socket); residents have no position."""
+    if user.role == Role.RESIDENT:
+        raise ApiError("permission_denied", status=403)
+    position, _ = WorkerPosition.objects.update_or_create(
+        user=user,
+        defaults={"location": fix.point(), "accuracy_m": fix.accuracy_m, "at": timezone.now()},
+    )
+    return position

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.gis.db.models import PointField
 from django.db import models
 from django.utils import timezone
 
@@ -192,3 +193,18 @@ class PushToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.token[:12]}…"
+
+
+class WorkerPosition(models.Model):
+    """A worker's last reported position while on duty (geography: distances in metres)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    location = PointField(geography=True, srid=4326, spatial_index=True)
+    accuracy_m = models.FloatField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "alerts_workerposition"  # kept from when alerts owned it (no table rename)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.at:%H:%M:%S}"

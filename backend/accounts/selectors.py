@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
 from django.utils import timezone
 
 from backend.people.models import CareTag
+from backend.territory.scope import NOBODY, Scope
 
-from .models import BusinessLine, DutyShift, GridAssignment, Role, User
+from .models import BusinessLine, BusinessLineAssignment, DutyShift, GridAssignment, Role, User
 
 # What an A post needs to see of the residents of its community (the rest it meets through
 # service-desk cases): the care tags its business line serves.
@@ -32,35 +33,43 @@ LINE_TAGS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class Scope:
-    """The territory and people a user may see. `everything` is the district administrator."""
-
-    everything: bool = False
-    district_id: int | None = None
-    community_ids: frozenset[int] = frozenset()
-    grid_ids: frozenset[int] = frozenset()
-    # (community_id, care tags) pairs from A posts
-    line_tags: tuple[tuple[int, tuple[str, ...]], ...] = ()
-    resident_id: int | None = None
-    household_id: int | None = None
-
-
 def scope_for(user: User) -> Scope:
+    """What the user's posts entitle them to (backend.territory.scope turns it into query
+    filters); an inactive user, or a resident account without its resident, sees nothing."""
     if not user.is_active:
-        return Scope()
+        return NOBODY
+    me = user.pk
     if user.role == Role.DISTRICT_ADMIN:
-        return Scope(everything=user.district_id is None, district_id=user.district_id)
+        return Scope(me, everything=user.district_id is None, district_id=user.district_id)
     if user.role == Role.SUPERVISOR:
-        return Scope(community_ids=frozenset([user.community_id] if user.community_id else []))
+        return Scope(me, community_ids=frozenset([user.community_id] if user.community_id else []))
     if user.role == Role.RESIDENT:
         if user.resident is None:
-            return Scope()
-        return Scope(resident_id=user.resident.pk, household_id=user.resident.household_id)
-    grid_ids = frozenset(user.b_posts.values_list("grid_id", flat=True))
-    a_posts = list(user.a_posts.values_list("community_id", "line"))
-    line_tags = tuple((c, LINE_TAGS[line]) for c, line in a_posts if LINE_TAGS.get(line))
-    return Scope(grid_ids=grid_ids, line_tags=line_tags)
+            return NOBODY
+        return Scope(me, resident_id=user.resident.pk, household_id=user.resident.household_id)
+    # B posts (grid, "") and A posts (community, line) in one round trip: every scoped read
+    # of a worker starts here.
+    b_posts = GridAssignment.objects.filter(user=user).values_list(
+        "grid_id", Value("", output_field=models.CharField())
+    )
+    a_posts = BusinessLineAssignment.objects.filter(user=user).values_list("community_id", "line")
+    posts = list(b_posts.union(a_posts, all=True))
+    grid_ids = frozenset(grid_id for grid_id, line in posts if not line)
+    line_tags = tuple((c, LINE_TAGS[line]) for c, line in posts if line and LINE_TAGS.get(line))
+    return Scope(me, grid_ids=grid_ids, line_tags=line_tags)
+
+
+def b_post_workers(grid_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The active B-post holders of each grid (user ids, ascending); grids without one are
+    left out."""
+    out: dict[int, list[int]] = {}
+    for grid_id, user_id in (
+        GridAssignment.objects.filter(grid_id__in=set(grid_ids), user__is_active=True)
+        .order_by("grid_id", "user_id")
+        .values_list("grid_id", "user_id")
+    ):
+        out.setdefault(grid_id, []).append(user_id)
+    return out
 
 
 def shifts_on_duty(user: User, at: datetime | None = None) -> QuerySet[DutyShift]:

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.gis.geos import Point
 from django.db import transaction
 from django.utils import timezone
 
 from backend.accounts.models import GridAssignment, Role, User
 from backend.core import clock
 from backend.core.errors import ApiError, NotFound
+from backend.core.geo import Fix
 from backend.core.idempotency import Answer, idempotent
 from backend.core.stream import batch as stream_batch
 from backend.core.stream import record_events
@@ -36,7 +36,8 @@ from backend.territory.models import Household
 
 from . import selectors
 from .events import alert_summary, step_summary
-from .models import Alert, AlertKind, AlertRecipient, AlertStep, Device, WorkerPosition
+from .follow_ups import do_follow_up_after_alert
+from .models import Alert, AlertKind, AlertRecipient, AlertStep, Device
 from .signing import SignedRequest
 
 logger = logging.getLogger(__name__)
@@ -44,18 +45,6 @@ logger = logging.getLogger(__name__)
 ESCALATE = "alert.escalate"
 TEXT_CONTACTS = "alert.text_contacts"
 CANCEL_WINDOW = timedelta(seconds=60)
-
-
-@dataclass(frozen=True)
-class Fix:
-    """A position report: WGS 84 degrees and the reported accuracy in metres."""
-
-    lat: float
-    lon: float
-    accuracy_m: float | None = None
-
-    def point(self) -> Point:
-        return Point(self.lon, self.lat, srid=4326)
 
 
 def tell(
@@ -497,8 +486,6 @@ def do_resolve(
         )
         tell(alert, "alert.updated")
         if alert.kind == AlertKind.EMERGENCY:
-            from backend.visits.actions import do_follow_up_after_alert  # visits imports alerts
-
             do_follow_up_after_alert(alert=alert)  # a visit within 24 h, in this transaction
     return alert
 
@@ -537,14 +524,6 @@ def do_cancel_false_press(
         add_step(alert, "cancelled", actor=user, data={"by": "device" if signed else "resident"})
         tell(alert, "alert.updated")
     return alert
-
-
-def do_report_position(*, user: User, fix: Fix) -> WorkerPosition:
-    position, _ = WorkerPosition.objects.update_or_create(
-        user=user,
-        defaults={"location": fix.point(), "accuracy_m": fix.accuracy_m, "at": timezone.now()},
-    )
-    return position
 
 
 # -- supervisors stepping in ---------------------------------------------------------------

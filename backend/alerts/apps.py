@@ -6,4 +6,9 @@ class AlertsConfig(AppConfig):
     label = "alerts"
 
     def ready(self) -> None:
+        from backend.core import dispatcher
+
         from . import timers  # noqa: F401  (registers the clock handlers)
+        from .signing import prune_nonces
+
+        dispatcher.register_housekeeping("device_nonces", prune_nonces)

@@ -23,6 +23,7 @@ from backend.people.models import Resident
 
 from . import selectors
 from .actions import add_step, do_raise_alert, tell
+from .follow_ups import do_device_check_after_alarm
 from .models import TECHNICAL_KINDS, Alert, AlertKind, Device
 from .signing import SignedRequest
 
@@ -133,8 +134,6 @@ def _open_technical(device: Device, kind: str) -> None:
         battery=device.battery,
     )
     if kind == AlertKind.DEVICE_OFFLINE:
-        from backend.visits.actions import do_device_check_after_alarm  # visits imports alerts
-
         do_device_check_after_alarm(alert=alert)  # someone checks the device at the door
 
 

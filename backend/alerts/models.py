@@ -193,17 +193,3 @@ class AlertStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alert_id} {self.kind}"
-
-
-class WorkerPosition(models.Model):
-    """A worker's last reported position while on duty (geography: distances in metres)."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
-    )
-    location = models.PointField(geography=True, srid=4326, spatial_index=True)
-    accuracy_m = models.FloatField(null=True, blank=True)
-    at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return f"{self.user_id} @ {self.at:%H:%M:%S}"

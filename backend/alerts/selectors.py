@@ -13,11 +13,12 @@ from django.db.models import Q, QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from backend.accounts.models import DutyShift, GridAssignment, Role, User
-from backend.accounts.selectors import field_staff
+from backend.accounts.models import DutyShift, GridAssignment, Role, User, WorkerPosition
+from backend.accounts.selectors import b_post_workers, field_staff, scope_for
 from backend.core.errors import NotFound
+from backend.territory.scope import scope_filter
 
-from .models import Alert, AlertKind, AlertStep, EscalationPolicy, WorkerPosition
+from .models import Alert, AlertKind, AlertStep, EscalationPolicy
 
 DEFAULT_TIMEOUTS: dict[str, list[int]] = {
     AlertKind.EMERGENCY: [60, 60, 60, 60],
@@ -127,11 +128,7 @@ def tier_members(
 
 def grid_managers(grid_id: int) -> list[int]:
     """B-post holders of the grid, on duty or not (technical alarms go to them)."""
-    return sorted(
-        GridAssignment.objects.filter(grid_id=grid_id, user__is_active=True).values_list(
-            "user_id", flat=True
-        )
-    )
+    return b_post_workers([grid_id]).get(grid_id, [])
 
 
 def watchers(alert: Alert) -> list[int]:
@@ -155,14 +152,15 @@ def audience(alert: Alert) -> list[int]:
 
 
 def alert_filter(user: User) -> Q:
-    if user.role == Role.DISTRICT_ADMIN:
-        return Q() if user.district_id is None else Q(community__district_id=user.district_id)
-    if user.role == Role.SUPERVISOR:
-        return Q(community_id=user.community_id)
-    if user.role == Role.RESIDENT:
-        return Q(resident_id=user.resident_id) if user.resident_id else Q(pk__in=[])
-    grids = GridAssignment.objects.filter(user=user).values("grid_id")
-    return Q(grid_id__in=grids) | Q(recipients__user=user)
+    """Alerts in the user's scope, and those they were called to."""
+    return scope_filter(
+        scope_for(user),
+        grid="grid_id",
+        community="community_id",
+        district="community__district_id",
+        resident="resident_id",
+        also=Q(recipients__user=user),
+    )
 
 
 def alerts_for(user: User, *, state: str | None = None) -> QuerySet[Alert]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
-
-from backend.accounts.models import User
 
 from .models import AuditEvent
 
@@ -15,7 +14,7 @@ def client_of(request: HttpRequest) -> str:
 
 def do_record_read(
     *,
-    actor: User,
+    actor: AbstractBaseUser,
     action: str,
     target_type: str,
     target_id: int,
@@ -25,7 +24,7 @@ def do_record_read(
     """One read of personal data. Selectors call it where they read, so every reader is
     audited, whichever transport asked."""
     return AuditEvent.objects.create(
-        actor=actor,
+        actor_id=actor.pk,
         action=action,
         target_type=target_type,
         target_id=target_id,

@@ -63,11 +63,13 @@ INSTALLED_APPS = [
     "backend.people",
     "backend.accounts",
     "backend.audit",
+    "backend.notify",
     "backend.alerts",
     "backend.photos",
     "board",
     "backend.visits",
     "backend.servicedesk",
+    "backend.demo",
 ]
 
 MIDDLEWARE = [

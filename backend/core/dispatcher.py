@@ -1,5 +1,8 @@
-"""The dispatcher: fires due timers, rings for events a crash left unrung, pushes urgent events
-to users without a live socket, and prunes what has expired. Any number may run at once.
+"""The dispatcher: fires due timers, rings for events a crash left unrung, runs the duties the
+apps above core register (backend.notify pushes urgent events to users without a live socket),
+and prunes what has expired. Any number may run at once.
+
+Apps register their duties in their AppConfig.ready, so core never imports them.
 """
 
 from __future__ import annotations
@@ -8,57 +11,40 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from . import clock, stream
-from .models import SocketPresence, StreamEvent
+from .models import SocketPresence
 
 logger = logging.getLogger(__name__)
 
 PRESENCE_TTL = timedelta(seconds=90)
-# An urgent event a "live" socket has not taken within this long is pushed anyway: the
-# socket may have died with its process (kill -9) before its presence row expired.
-DELIVERY_GRACE = timedelta(seconds=5)
-PUSH_BATCH = 100
+
+# name -> duty; run in registration order after core's own (timers, then the relay).
+_round_duties: dict[str, Callable[[], int]] = {}
+_housekeeping_duties: dict[str, Callable[[], object]] = {}
 
 
-def push_pending() -> int:
-    """Push urgent events no socket has taken: at once for users with no live socket, after
-    DELIVERY_GRACE for users whose socket has not taken them (it may be dead).
+def register_duty(name: str, duty: Callable[[], int]) -> None:
+    """Run `duty` every round, after the timers and the relay; it returns how much work it
+    found. Registering a name again replaces it (AppConfig.ready may run more than once)."""
+    _round_duties[name] = duty
 
-    One query finds only what is due (the partial index `stream_push_pending` holds just the
-    urgent events not yet delivered nor pushed) and claims it with SKIP LOCKED, so two
-    dispatchers never push the same event twice and an idle round reads nothing."""
-    from backend.notify.delivery import push_events
 
-    now = timezone.now()
-    live = SocketPresence.objects.filter(
-        user_id=OuterRef("user_id"), seen_at__gte=now - PRESENCE_TTL
-    )
-    with transaction.atomic():
-        claimed = list(
-            StreamEvent.objects.select_for_update(skip_locked=True)
-            .filter(urgent=True, pushed_at__isnull=True, delivered_at__isnull=True)
-            .filter(Q(at__lte=now - DELIVERY_GRACE) | ~Exists(live))
-            .order_by("at")[:PUSH_BATCH]
-        )
-        if not claimed:
-            return 0
-        StreamEvent.objects.filter(pk__in=[e.pk for e in claimed]).update(pushed_at=now)
-    push_events(claimed)
-    return len(claimed)
+def register_housekeeping(name: str, duty: Callable[[], object]) -> None:
+    """Run `duty` with the housekeeping, about once a minute."""
+    _housekeeping_duties[name] = duty
 
 
 def housekeeping() -> None:
-    from backend.alerts.signing import prune_nonces
-
     stream.prune()
-    prune_nonces()
+    for duty in list(_housekeeping_duties.values()):
+        duty()
     clock.ensure_recurring()
     SocketPresence.objects.filter(seen_at__lt=timezone.now() - 10 * PRESENCE_TTL).delete()
 
@@ -68,7 +54,8 @@ def run_once() -> int:
     work = 0
     work += clock.fire_due()
     work += stream.relay_unpublished()
-    work += push_pending()
+    for duty in list(_round_duties.values()):
+        work += duty()
     return work
 
 

@@ -1,17 +1,29 @@
-"""Push urgent stream events to the phones of users who have no live socket."""
+"""Push urgent stream events to the phones of users who have no live socket (a dispatcher duty,
+registered in NotifyConfig.ready)."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from backend.accounts.models import PushToken
-from backend.core.models import StreamEvent
+from backend.core.dispatcher import PRESENCE_TTL
+from backend.core.models import SocketPresence, StreamEvent
 
 from .push import get_provider, prune_unregistered
 
 logger = logging.getLogger(__name__)
+
+# An urgent event a "live" socket has not taken within this long is pushed anyway: the
+# socket may have died with its process (kill -9) before its presence row expired.
+DELIVERY_GRACE = timedelta(seconds=5)
+PUSH_BATCH = 100
 
 TITLES = {
     "emergency": ("紧急求助", "Emergency call"),
@@ -68,3 +80,28 @@ def push_events(events: Iterable[StreamEvent]) -> int:
             prune_unregistered(results)
             sent += sum(1 for r in results if r.ok)
     return sent
+
+
+def push_pending() -> int:
+    """Push urgent events no socket has taken: at once for users with no live socket, after
+    DELIVERY_GRACE for users whose socket has not taken them (it may be dead).
+
+    One query finds only what is due (the partial index `stream_push_pending` holds just the
+    urgent events not yet delivered nor pushed) and claims it with SKIP LOCKED, so two
+    dispatchers never push the same event twice and an idle round reads nothing."""
+    now = timezone.now()
+    live = SocketPresence.objects.filter(
+        user_id=OuterRef("user_id"), seen_at__gte=now - PRESENCE_TTL
+    )
+    with transaction.atomic():
+        claimed = list(
+            StreamEvent.objects.select_for_update(skip_locked=True)
+            .filter(urgent=True, pushed_at__isnull=True, delivered_at__isnull=True)
+            .filter(Q(at__lte=now - DELIVERY_GRACE) | ~Exists(live))
+            .order_by("at")[:PUSH_BATCH]
+        )
+        if not claimed:
+            return 0
+        StreamEvent.objects.filter(pk__in=[e.pk for e in claimed]).update(pushed_at=now)
+    push_events(claimed)
+    return len(claimed)

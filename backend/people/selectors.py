@@ -8,50 +8,49 @@ resident's record (`read_resident`) writes the read to the audit trail.
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
-from backend.accounts.models import User
-from backend.accounts.selectors import Scope
 from backend.audit.actions import do_record_read
 from backend.audit.models import AuditEvent
 from backend.core.errors import NotFound
 from backend.territory.models import Grid, Household
-from backend.territory.selectors import get_grid, whole_grid_scope
+from backend.territory.scope import Scope, scope_filter
+from backend.territory.selectors import get_grid
 
 from .models import EmergencyContact, Resident, ResidentTag
 
 
-def _line_filter_on_resident(scope: Scope) -> Q:
-    q = Q(pk__in=[])
-    for community_id, tags in scope.line_tags:
-        tagged = ResidentTag.objects.filter(resident=OuterRef("pk"), tag__in=tags)
-        q |= Q(household__grid__community_id=community_id) & Q(Exists(tagged))
-    return q
+def _tagged_resident(tags: tuple[str, ...]) -> Q:
+    return Q(Exists(ResidentTag.objects.filter(resident=OuterRef("pk"), tag__in=tags)))
+
+
+def _tagged_household(tags: tuple[str, ...]) -> Q:
+    return Q(Exists(ResidentTag.objects.filter(resident__household=OuterRef("pk"), tag__in=tags)))
 
 
 def resident_filter(scope: Scope) -> Q:
-    if scope.everything:
-        return Q()
-    if scope.resident_id is not None:
-        return Q(pk=scope.resident_id)
-    prefixed = Q(pk__in=[])
-    if scope.district_id is not None:
-        prefixed |= Q(household__grid__community__district_id=scope.district_id)
-    if scope.community_ids:
-        prefixed |= Q(household__grid__community_id__in=scope.community_ids)
-    if scope.grid_ids:
-        prefixed |= Q(household__grid_id__in=scope.grid_ids)
-    return prefixed | _line_filter_on_resident(scope)
+    """Residents in scope; an A post adds those of its community with the tags it serves."""
+    return scope_filter(
+        scope,
+        grid="household__grid_id",
+        community="household__grid__community_id",
+        district="household__grid__community__district_id",
+        resident="pk",
+        tagged=_tagged_resident,
+    )
 
 
 def household_filter(scope: Scope) -> Q:
-    if scope.household_id is not None:
-        return Q(pk=scope.household_id)
-    q = whole_grid_scope(scope)
-    if scope.line_tags:
-        visible = Resident.objects.filter(_line_filter_on_resident(scope), household=OuterRef("pk"))
-        q |= Q(Exists(visible))
-    return q
+    """Households in scope; an A post adds those of its community with a resident it serves."""
+    return scope_filter(
+        scope,
+        grid="grid_id",
+        community="grid__community_id",
+        district="grid__community__district_id",
+        household="pk",
+        tagged=_tagged_household,
+    )
 
 
 def households_for(
@@ -129,7 +128,12 @@ def get_resident(scope: Scope, resident_id: int) -> Resident:
 
 
 def read_resident(
-    scope: Scope, resident_id: int, *, reader: User, client: str = "", ip: str | None = None
+    scope: Scope,
+    resident_id: int,
+    *,
+    reader: AbstractBaseUser,
+    client: str = "",
+    ip: str | None = None,
 ) -> Resident:
     """A resident's record to show to `reader`; the read is written to the audit trail (in
     scope only: an out-of-scope id is 404 and reads nothing). `client` and `ip` say where

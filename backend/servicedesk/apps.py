@@ -7,8 +7,4 @@ class ServiceDeskConfig(AppConfig):
     verbose_name = "Service desk 一口受理"
 
     def ready(self) -> None:
-        from backend.visits import seams
-
-        from . import referrals, timers  # noqa: F401  (timers registers the SLA clock handlers)
-
-        seams.register_case_opener(referrals.open_case_for_finding)
+        from . import timers  # noqa: F401  (registers the SLA clock handlers)

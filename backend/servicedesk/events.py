@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
+from backend.core.personal import mask_name
 from backend.core.stream import batch as stream_batch
 from backend.core.stream import record_events
 
@@ -16,10 +17,6 @@ from . import selectors
 from .models import Case, CaseState
 
 logger = logging.getLogger(__name__)
-
-
-def _mask(name: str) -> str:
-    return name[:1] + "*" * (len(name) - 1) if name else ""
 
 
 def case_summary(case: Case) -> dict[str, Any]:
@@ -35,7 +32,9 @@ def case_summary(case: Case) -> dict[str, Any]:
         },
         "queue": case.queue_key,
         "resident": (
-            {"id": case.resident_id, "name": _mask(case.resident.name)} if case.resident else None
+            {"id": case.resident_id, "name": mask_name(case.resident.name)}
+            if case.resident
+            else None
         ),
         "household_id": case.household_id,
         "grid_id": case.grid_id,

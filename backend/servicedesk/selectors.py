@@ -13,7 +13,10 @@ from django.db.models import CharField, F, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 
 from backend.accounts.models import BusinessLineAssignment, GridAssignment, Role, User
+from backend.accounts.selectors import b_post_workers, scope_for
 from backend.core.errors import NotFound
+from backend.core.personal import mask_name
+from backend.territory.scope import scope_filter
 
 from .models import OPEN_STATES, Case, Department, ServiceItem
 
@@ -76,11 +79,7 @@ def supervisors(case: Case) -> list[int]:
 def grid_managers(case: Case) -> list[int]:
     if case.grid_id is None:
         return []
-    return sorted(
-        GridAssignment.objects.filter(grid_id=case.grid_id, user__is_active=True).values_list(
-            "user_id", flat=True
-        )
-    )
+    return b_post_workers([case.grid_id]).get(case.grid_id, [])
 
 
 def resident_accounts(case: Case) -> list[int]:
@@ -101,16 +100,17 @@ def audience(case: Case) -> list[int]:
 
 
 def case_filter(user: User) -> Q:
-    if not user.is_active:
-        return Q(pk__in=[])
-    if user.role == Role.DISTRICT_ADMIN:
-        return Q() if user.district_id is None else Q(district_id=user.district_id)
-    if user.role == Role.SUPERVISOR:
-        return Q(community_id=user.community_id) if user.community_id else Q(pk__in=[])
-    if user.role == Role.RESIDENT:
-        return Q(resident_id=user.resident_id) if user.resident_id else Q(pk__in=[])
-    grids = list(GridAssignment.objects.filter(user=user).values_list("grid_id", flat=True))
-    return Q(filed_by=user) | Q(grid_id__in=grids) | Q(queue_key__in=queue_keys(user))
+    """Cases in the user's scope; a worker or officer also sees the cases they filed and those
+    in their queues."""
+    works_cases = user.role in (Role.WORKER, Role.OFFICER)
+    return scope_filter(
+        scope_for(user),
+        grid="grid_id",
+        community="community_id",
+        district="district_id",
+        resident="resident_id",
+        also=Q(filed_by=user) | Q(queue_key__in=queue_keys(user)) if works_cases else None,
+    )
 
 
 VIEWS = ("queue", "filed", "grids", "all")
@@ -203,7 +203,7 @@ def case_rows(cases: QuerySet[Case]) -> list[dict[str, object]]:
     rows = list(cases.values(*CASE_ROW_FIELDS, **CASE_ROW))
     for row in rows:
         name = row.pop("resident_full_name")
-        row["resident_name"] = (name[:1] + "*" * (len(name) - 1)) if isinstance(name, str) else None
+        row["resident_name"] = mask_name(name) if isinstance(name, str) else None
         row["overdue"] = row.pop("overdue_at") is not None
         row["queue_department"] = row.pop("queue_department_code")
         row["paused"] = row["state"] == "material_needed"

@@ -9,24 +9,17 @@ from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.contrib.gis.geos import Polygon
 from django.db.models import Q, QuerySet
 
-from backend.accounts.selectors import Scope
 from backend.core.errors import NotFound
 
 from .models import Grid, Household
+from .scope import Scope, scope_filter
 
 
-def grid_filter(scope: Scope, prefix: str = "") -> Q:
+def grid_filter(scope: Scope) -> Q:
     """Grids wholly in scope (B posts, a community, a district); A posts do not add grids."""
-    if scope.everything:
-        return Q()
-    q = Q(pk__in=[])
-    if scope.district_id is not None:
-        q |= Q(**{f"{prefix}community__district_id": scope.district_id})
-    if scope.community_ids:
-        q |= Q(**{f"{prefix}community_id__in": scope.community_ids})
-    if scope.grid_ids:
-        q |= Q(**{f"{prefix}pk__in": scope.grid_ids})
-    return q
+    return scope_filter(
+        scope, grid="pk", community="community_id", district="community__district_id"
+    )
 
 
 def grids_for(scope: Scope) -> QuerySet[Grid]:
@@ -42,16 +35,12 @@ def get_grid(scope: Scope, grid_id: int) -> Grid:
 
 def whole_grid_scope(scope: Scope) -> Q:
     """Households in grids the scope covers entirely (for use on Household)."""
-    if scope.everything:
-        return Q()
-    q = Q(pk__in=[])
-    if scope.district_id is not None:
-        q |= Q(grid__community__district_id=scope.district_id)
-    if scope.community_ids:
-        q |= Q(grid__community_id__in=scope.community_ids)
-    if scope.grid_ids:
-        q |= Q(grid_id__in=scope.grid_ids)
-    return q
+    return scope_filter(
+        scope,
+        grid="grid_id",
+        community="grid__community_id",
+        district="grid__community__district_id",
+    )
 
 
 def households_base() -> QuerySet[Household]:

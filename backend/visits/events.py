@@ -7,20 +7,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from backend.accounts.models import GridAssignment
+from backend.accounts.selectors import b_post_workers
 from backend.core.stream import record_events
 
 from .models import VisitTask
-
-
-def grid_workers(grid_ids: Iterable[int]) -> dict[int, list[int]]:
-    """The active B-post workers of each grid."""
-    out: dict[int, list[int]] = defaultdict(list)
-    for grid_id, user_id in GridAssignment.objects.filter(
-        grid_id__in=set(grid_ids), user__is_active=True
-    ).values_list("grid_id", "user_id"):
-        out[grid_id].append(user_id)
-    return out
 
 
 def task_summary(task: VisitTask) -> dict[str, Any]:
@@ -51,7 +41,7 @@ def tell_lists_changed(
 ) -> None:
     """`visit.tasks_changed` once to each worker of the grids (not to `exclude`, who made it)."""
     by_user: dict[int, set[int]] = defaultdict(set)
-    for grid_id, users in grid_workers(grid_ids).items():
+    for grid_id, users in b_post_workers(grid_ids).items():
         for user_id in users:
             if user_id != exclude:
                 by_user[user_id].add(grid_id)

@@ -1,87 +1,17 @@
-"""Distances for check-in and the walking route: geography (metres) on PostGIS.
-
-On PostGIS the fence is `ST_DWithin(household::geography, fix::geography, fence)` and the route
-is a recursive nearest-neighbour walk in one query. The embedded SpatiaLite default (`make run`)
-uses the same rules with haversine distances in Python.
+"""The walking route: on PostGIS a recursive nearest-neighbour walk in one query (geography,
+metres); the embedded SpatiaLite default (`make run`) walks the same way with haversine
+distances in Python. (The check-in fence is backend.core.geo's.)
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection
 
+from backend.core.geo import haversine_m
 from backend.territory.models import Household
-
-EARTH_RADIUS_M = 6_371_008.8
-
-
-@dataclass(frozen=True)
-class FenceCheck:
-    household_id: int
-    lon: float
-    lat: float
-    fence_m: float
-
-
-@dataclass(frozen=True)
-class FenceResult:
-    distance_m: float
-    within: bool
-
-
-def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-def _postgis() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def fence(checks: Sequence[FenceCheck]) -> list[FenceResult]:
-    """Distance from each fix to its household and whether it lies within the fence; one query
-    for a whole sync batch."""
-    if not checks:
-        return []
-    if not _postgis():
-        homes = {
-            h.pk: h.location
-            for h in Household.objects.filter(pk__in={c.household_id for c in checks})
-        }
-        out = []
-        for c in checks:
-            home = homes[c.household_id]
-            d = haversine_m(c.lon, c.lat, home.x, home.y)
-            out.append(FenceResult(round(d, 1), d <= c.fence_m))
-        return out
-    table = Household._meta.db_table
-    sql = f"""
-        SELECT v.i,
-               ST_Distance(h.location::geography, p.g),
-               ST_DWithin(h.location::geography, p.g, v.fence)
-        FROM unnest(%s::int[], %s::bigint[], %s::float8[], %s::float8[], %s::float8[])
-             AS v(i, hid, lon, lat, fence)
-        JOIN {table} h ON h.id = v.hid
-        CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(v.lon, v.lat), 4326)::geography AS g) p
-    """  # noqa: S608  (the table name is ours; values are parameters)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                list(range(len(checks))),
-                [c.household_id for c in checks],
-                [c.lon for c in checks],
-                [c.lat for c in checks],
-                [c.fence_m for c in checks],
-            ],
-        )
-        rows = {int(i): FenceResult(round(float(d), 1), bool(w)) for i, d, w in cursor.fetchall()}
-    return [rows[i] for i in range(len(checks))]
 
 
 @dataclass(frozen=True)
@@ -99,7 +29,7 @@ def walking_order(
     if not stops:
         return []
     start = origin or (stops[0].lon, stops[0].lat)
-    if not _postgis():
+    if connection.vendor != "postgresql":
         return walking_order_python(stops, start)
     table = Household._meta.db_table
     sql = f"""

@@ -193,7 +193,8 @@ class Visit(models.Model):
 
 class VisitFinding(models.Model):
     """Something the worker found at the door, and what it opened: a follow-up visit, or a
-    service-desk case (opened through `backend.visits.seams` once the service desk exists)."""
+    service-desk case (the visit sync stores it awaiting the service desk, whose step of the
+    same sync files the case: backend.servicedesk.referrals)."""
 
     class Category(models.TextChoices):
         HEALTH = "health", "健康 health"

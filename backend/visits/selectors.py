@@ -14,14 +14,14 @@ from typing import Any
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from backend.accounts.models import GridAssignment, Role, User
-from backend.accounts.selectors import Scope, scope_for
-from backend.alerts.models import WorkerPosition
+from backend.accounts.models import GridAssignment, Role, User, WorkerPosition
+from backend.accounts.selectors import scope_for
 from backend.core.errors import NotFound
 from backend.people.models import Resident
 from backend.people.selectors import household_filter
 from backend.photos.models import Photo
 from backend.territory.models import Grid, Household
+from backend.territory.scope import Scope
 from backend.territory.selectors import get_grid, grids_for
 
 from . import geo

@@ -5,18 +5,9 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field
 
-from backend.alerts.actions import Fix
 from backend.alerts.models import Alert, AlertStep, Device
+from mobile_api.schemas import FixIn, PointOut
 from mobile_api.types import Text
-
-
-class FixIn(Schema):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    accuracy_m: float | None = Field(None, ge=0, le=100_000)
-
-    def fix(self) -> Fix:
-        return Fix(self.lat, self.lon, self.accuracy_m)
 
 
 class DeviceAlertIn(Schema):
@@ -48,11 +39,6 @@ class HeartbeatOut(Schema):
     device_id: str
     last_heard_at: datetime
     battery: int | None
-
-
-class PointOut(Schema):
-    lat: float
-    lon: float
 
 
 class StepOut(Schema):

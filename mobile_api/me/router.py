@@ -4,12 +4,10 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from backend.accounts import actions
-from backend.accounts.models import PushToken, Role
+from backend.accounts.models import PushToken
 from backend.accounts.selectors import shifts_on_duty, shifts_today
-from backend.alerts.actions import do_report_position
-from backend.core.errors import ApiError
-from mobile_api.alerts.schemas import FixIn
 from mobile_api.errors import responses
+from mobile_api.schemas import FixIn
 from mobile_api.security import caller
 
 from .schemas import MeOut, PushTokenIn, PushTokenOut
@@ -49,8 +47,5 @@ def register_push_token(request: HttpRequest, payload: PushTokenIn) -> Status[Pu
 @router.post("/position", response=responses({204: None}, 400, 401, 403, 422))
 def report_position(request: HttpRequest, payload: FixIn) -> Status[None]:
     """A worker's phone reports where it is while on duty (also possible over the socket)."""
-    user = caller(request)
-    if user.role == Role.RESIDENT:
-        raise ApiError("permission_denied", status=403)
-    do_report_position(user=user, fix=payload.fix())
+    actions.do_report_position(user=caller(request), fix=payload.fix())
     return Status(204, None)

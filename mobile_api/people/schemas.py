@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from django.utils import timezone
 from ninja import Schema
 
+from backend.core.personal import age_on
 from backend.people.models import Resident
 from backend.territory.models import Household
 
@@ -31,8 +31,7 @@ class ResidentSummary(Schema):
 
     @staticmethod
     def resolve_age(obj: Resident) -> int:
-        today, born = timezone.localdate(), obj.birth_date
-        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        return age_on(obj.birth_date)
 
     @staticmethod
     def resolve_care_tags(obj: Resident) -> list[str]:

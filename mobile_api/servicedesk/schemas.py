@@ -5,9 +5,10 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field
 
+from backend.core.personal import mask_name
 from backend.photos.actions import signed_url
 from backend.servicedesk.models import Case, CaseDocument, CaseStep, ServiceItem
-from mobile_api.alerts.schemas import FixIn, PointOut
+from mobile_api.schemas import FixIn, PointOut
 from mobile_api.types import Text
 
 Line = Literal[
@@ -103,10 +104,6 @@ class DocumentForm(Schema):
     label: Text = Field("", max_length=100)
 
 
-def _mask(name: str) -> str:
-    return name[:1] + "*" * (len(name) - 1)
-
-
 class CaseFields(Schema):
     """What every view of a case shows."""
 
@@ -151,7 +148,7 @@ class CaseOut(CaseFields):
 
     @staticmethod
     def resolve_resident_name(obj: Case) -> str | None:
-        return _mask(obj.resident.name) if obj.resident else None
+        return mask_name(obj.resident.name) if obj.resident else None
 
     @staticmethod
     def resolve_queue(obj: Case) -> str:

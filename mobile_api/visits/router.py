@@ -16,9 +16,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from backend.core.api_errors import field_name, reason_code
 from backend.core.errors import ApiError, error_body, message
+from backend.core.personal import age_on
 from backend.photos.actions import signed_url
 from backend.photos.models import Photo
 from backend.photos.pipeline import MAX_BYTES
+from backend.servicedesk import referrals
 from backend.visits import actions, selectors
 from backend.visits.models import Visit
 from mobile_api.errors import responses
@@ -53,8 +55,8 @@ def today(request: HttpRequest, query: Query[TodayQuery]) -> dict[str, Any]:
     PostGIS from `lat`/`lon`, else my last reported position, else the most urgent stop)."""
     if (query.lat is None) != (query.lon is None):
         raise ApiError("validation_error", status=422, fields={"lat": "field_required"})
-    origin = (query.lon, query.lat) if query.lat is not None and query.lon is not None else None
-    plan = selectors.today_for(caller(request), origin=origin)
+    origin = query.origin()
+    plan = selectors.today_for(caller(request), origin=(origin.lon, origin.lat) if origin else None)
     now = timezone.now()
     day_start = actions.start_of(timezone.localdate())
     return {
@@ -75,7 +77,7 @@ def today(request: HttpRequest, query: Query[TodayQuery]) -> dict[str, Any]:
                     {
                         "id": r.pk,
                         "name": r.name,
-                        "age": _age(r.birth_date),
+                        "age": age_on(r.birth_date),
                         "care_tags": sorted(t.tag for t in r.tags.all()),
                     }
                     for r in s.residents
@@ -107,11 +109,6 @@ def today(request: HttpRequest, query: Query[TodayQuery]) -> dict[str, Any]:
             for s in plan.stops
         ],
     }
-
-
-def _age(born: Any) -> int:
-    today = timezone.localdate()
-    return int(today.year - born.year - ((today.month, today.day) < (born.month, born.day)))
 
 
 @router.post(
@@ -160,7 +157,7 @@ def sync(request: HttpRequest, payload: SyncIn) -> dict[str, Any]:
                 "reason": error_body("validation_error", fields)["error"],
             }
     received_at = timezone.now()
-    done = actions.do_sync_visits(
+    done = referrals.do_sync_visits(
         worker=user, records=[r.record() for _, r in parsed], now=received_at
     )
     for (i, _), result in zip(parsed, done, strict=True):

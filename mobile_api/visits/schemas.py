@@ -5,10 +5,11 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, Field, PrivateAttr, model_validator
 
+from backend.core.geo import Datum, Fix
 from backend.visits.actions import FindingRecord, VisitRecord
-from mobile_api.alerts.schemas import FixIn, PointOut
+from mobile_api.schemas import DATUM_FIELD, FixIn, PointOut
 from mobile_api.types import Text
 
 BIGINT = 2**63 - 1
@@ -243,6 +244,21 @@ class VisitFilters(Schema):
 class TodayQuery(Schema):
     lat: float | None = Field(None, ge=-90, le=90, description="where the worker is now")
     lon: float | None = Field(None, ge=-180, le=180)
+    datum: Datum = DATUM_FIELD
+    _origin: Fix | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _convert(self) -> TodayQuery:
+        if self.lat is not None and self.lon is not None:
+            try:
+                self._origin = Fix.reported(lat=self.lat, lon=self.lon, datum=self.datum)
+            except ValueError:
+                raise ValueError("field_out_of_range") from None
+        return self
+
+    def origin(self) -> Fix | None:
+        """Where the route starts, in WGS-84 (None without lat/lon)."""
+        return self._origin
 
 
 class ResidentBrief(Schema):

@@ -13,9 +13,9 @@ from django.contrib.gis.geos import Point
 from django.test import Client
 from django.utils import timezone
 
-from backend.accounts.models import DutyShift, Role, User
+from backend.accounts.models import DutyShift, Role, User, WorkerPosition
 from backend.alerts.devices import do_register_device
-from backend.alerts.models import Alert, WorkerPosition
+from backend.alerts.models import Alert
 from backend.alerts.signing import signed_headers
 from tests.conftest import PASSWORD, World
 

@@ -172,7 +172,8 @@ def test_escalation_walks_the_tiers_and_earlier_tiers_stay_informed(
 def test_nearest_workers_only_when_their_position_is_fresh(
     world: World, device_a: SignedDevice, rosters: Rosters
 ) -> None:
-    from backend.alerts.models import EscalationPolicy, WorkerPosition
+    from backend.accounts.models import WorkerPosition
+    from backend.alerts.models import EscalationPolicy
 
     EscalationPolicy.objects.create(
         community=world.c1, kind="emergency", tier_timeouts=[60, 60, 60, 60], nearest_workers=1

@@ -418,8 +418,7 @@ def test_board_totp_command_enrols_and_prints_demo_codes_only(world: World) -> N
         call_command("board_totp", phone=world.supervisor_1.phone, code=True)
     with pytest.raises(CommandError):
         call_command("board_totp", phone=world.worker_a.phone)
-    from backend.accounts.actions import do_enrol_totp
-    from backend.territory.management.commands.seed_demo import DEMO_TOTP_KEY_HEX
+    from backend.accounts.actions import DEMO_TOTP_KEY_HEX, do_enrol_totp
 
     device = do_enrol_totp(user=world.supervisor_1, key_hex=DEMO_TOTP_KEY_HEX)
     out = io.StringIO()

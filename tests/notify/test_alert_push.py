@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from backend.accounts.actions import do_register_push_token
 from backend.accounts.models import PushToken
-from backend.core.dispatcher import DELIVERY_GRACE, push_pending
 from backend.core.models import SocketPresence, StreamEvent
 from backend.core.stream import mark_delivered
+from backend.notify.delivery import DELIVERY_GRACE, push_pending
 from backend.notify.push import FCMProvider
 from tests.alerts.conftest import SignedDevice, alert_of
 from tests.alerts.conftest import device_a as device_a

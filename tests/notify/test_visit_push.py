@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from backend.accounts.actions import do_register_push_token
-from backend.core.dispatcher import push_pending
+from backend.notify.delivery import push_pending
 from backend.notify.push import FCMProvider
 from tests.alerts.conftest import SignedDevice, alert_of
 from tests.alerts.conftest import device_a as device_a

@@ -203,7 +203,7 @@ async def test_logout_closes_the_sessions_sockets_within_a_second(phone: Phone) 
 
 
 async def test_position_over_the_socket(phone: Phone, world: World) -> None:
-    from backend.alerts.models import WorkerPosition
+    from backend.accounts.models import WorkerPosition
 
     socket, _, _ = await connect(f"ticket={await database_sync_to_async(phone.ticket)()}")
     await socket.receive_json_from(timeout=5)
@@ -268,4 +268,22 @@ async def test_an_urgent_frame_the_phone_acknowledges_needs_no_push(
             break
         await asyncio.sleep(0.05)
     assert await delivered()
+    await socket.disconnect()
+
+
+async def test_a_position_in_gcj02_is_stored_in_wgs84(phone: Phone, world: World) -> None:
+    from backend.accounts.models import WorkerPosition
+
+    socket, _, _ = await connect(f"ticket={await database_sync_to_async(phone.ticket)()}")
+    await socket.receive_json_from(timeout=5)
+    # GCJ-02 of Beijing's published reference point (WGS-84 39.911954, 116.377817)
+    gcj = {"lat": 39.91334545536069, "lon": 116.38404722455657, "datum": "gcj02"}
+    await socket.send_json_to({"type": "position", **gcj, "accuracy_m": 5})
+    await socket.send_json_to({"type": "position", "lat": 30.9, "lon": 117.8, "datum": "tokyo"})
+    assert await socket.receive_json_from(timeout=5) == {
+        "type": "error",
+        "code": "validation_error",
+    }
+    position = await database_sync_to_async(WorkerPosition.objects.get)(user_id=world.worker_a.pk)
+    assert (round(position.location.y, 5), round(position.location.x, 5)) == (39.91195, 116.37782)
     await socket.disconnect()

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.forms.models import model_to_dict
 
-from backend.alerts.actions import Fix
 from backend.core.errors import ApiError
+from backend.core.geo import Fix
 from backend.core.models import StreamEvent, Timer
 from backend.servicedesk import actions
 from backend.servicedesk.actions import TRANSITIONS

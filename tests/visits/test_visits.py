@@ -13,8 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.accounts.actions import do_remove_grid_assignment, do_save_grid_assignment
-from backend.accounts.models import GridAssignment
-from backend.alerts.models import WorkerPosition
+from backend.accounts.models import GridAssignment, WorkerPosition
 from backend.core import clock
 from backend.core.models import StreamEvent, Timer
 from backend.notify.delivery import push_data

@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from backend.accounts.models import GridAssignment, Role, User
-from backend.alerts.actions import Fix
+from backend.core.geo import Fix
 from backend.servicedesk import selectors
 from backend.servicedesk.models import Case, CaseStep, Department
 

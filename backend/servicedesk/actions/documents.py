@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.accounts.models import Role, User
-from backend.alerts.actions import Fix
 from backend.core.errors import ApiError
+from backend.core.geo import Fix
 from backend.servicedesk import events, selectors
 from backend.servicedesk.models import CaseDocument, CaseRating, CaseState, CaseStep
 

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from backend.accounts.models import Role, User
 from backend.accounts.selectors import scope_for
-from backend.alerts.actions import Fix
 from backend.core.errors import ApiError
+from backend.core.geo import Fix
 from backend.core.idempotency import idempotent
 from backend.people.models import Resident
 from backend.people.selectors import get_resident

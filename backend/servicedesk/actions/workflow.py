@@ -14,12 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.accounts.models import BusinessLine, User
-from backend.alerts.actions import Fix
 from backend.core.errors import ApiError
+from backend.core.geo import Fence, Fix, judge
 from backend.servicedesk import events, selectors
 from backend.servicedesk.models import Case, CaseState, Department
 from backend.territory.models import Household
-from backend.visits import geo
 from backend.visits.actions import do_raise_visit_task, fence_for
 from backend.visits.models import TaskKind
 
@@ -164,18 +163,17 @@ def _reassign(case: Case, r: StepRequest) -> Outcome:
 
 
 def within_geofence(*, household: Household | None, fix: Fix, fallback: Point | None) -> bool:
-    """The visits' check-in rule, so a hand delivery is checked like a visit: the community's
-    radius (default 50 m) plus the reported accuracy counted up to its cap (default 100 m),
-    measured on the geography (backend.visits.geo)."""
-    community_id = household.grid.community_id if household is not None else None
-    radius, cap = fence_for(community_id) if community_id is not None else (50, 100)
-    fence_m = radius + min(max(fix.accuracy_m or 0.0, 0.0), cap)
+    """A hand delivery is checked like a visit's check-in: the community's fence
+    (backend.visits.actions.fence_for) judged by the one rule (backend.core.geo) around the
+    household, or around the case's own point (default fence) when it has no household."""
     if household is not None:
-        [result] = geo.fence([geo.FenceCheck(household.pk, fix.lon, fix.lat, fence_m)])
-        return result.within
-    if fallback is None:
+        place, fence = household.location, fence_for(household.grid.community_id)
+    elif fallback is not None:
+        place, fence = fallback, Fence()
+    else:
         return False
-    return geo.haversine_m(fix.lon, fix.lat, fallback.x, fallback.y) <= fence_m
+    [verdict] = judge([(place, fix, fence)])
+    return verdict.within
 
 
 def _deliver(case: Case, r: StepRequest) -> Outcome:

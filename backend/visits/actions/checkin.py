@@ -1,75 +1,50 @@
-"""Check-in at the door: the geofence (the community's radius plus the fix's accuracy up to
-a cap), who may visit which household, and the arrival record (flagged, never refused)."""
+"""Check-in at the door: the community's fence (its radius and accuracy cap, judged by the one
+rule in backend.core.geo), who may visit which household, and the arrival record (flagged,
+never refused)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.gis.geos import Point
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from backend.accounts.models import User
-from backend.accounts.selectors import Scope, scope_for
-from backend.alerts.actions import Fix
+from backend.accounts.selectors import scope_for
 from backend.core.errors import ApiError, NotFound
+from backend.core.geo import Fence, Fix, Verdict, judge
 from backend.people.selectors import household_filter
 from backend.territory.models import Household
-from backend.visits import geo
+from backend.territory.scope import Scope
 from backend.visits.models import Visit, VisitSettings, VisitTask
 
 
-def fence_for(community_id: int) -> tuple[int, int]:
-    """(radius, accuracy cap) in metres for the community (own, district default, 50/100)."""
+def fence_for(community_id: int) -> Fence:
+    """The community's check-in fence (its own, else the district default, else 50 m / 100 m);
+    a hand delivery of the service desk is held to the same one."""
     rows = list(
         VisitSettings.objects.filter(Q(community_id=community_id) | Q(community__isnull=True))
     )
     rows.sort(key=lambda s: s.community_id is None)
     if rows:
-        return rows[0].checkin_radius_m, rows[0].max_accuracy_m
-    return 50, 100
+        return Fence(radius_m=rows[0].checkin_radius_m, accuracy_cap_m=rows[0].max_accuracy_m)
+    return Fence()
 
 
-@dataclass
-class Checked:
-    distance_m: float | None
-    fence_m: float | None
-    flag: str
-
-
-def _judge(fix: Fix | None, result: geo.FenceResult | None, fence_m: float, cap: int) -> Checked:
-    if fix is None or result is None:
-        return Checked(None, None, Visit.Flag.NO_FIX)
-    if not result.within:
-        return Checked(result.distance_m, fence_m, Visit.Flag.OUTSIDE)
-    if fix.accuracy_m is None or fix.accuracy_m > cap:
-        return Checked(result.distance_m, fence_m, Visit.Flag.INACCURATE)
-    return Checked(result.distance_m, fence_m, Visit.Flag.NONE)
-
-
-def check_fixes(items: Sequence[tuple[Household, Fix | None]]) -> list[Checked]:
-    """The geofence for many fixes in one query: radius + min(accuracy, cap) around each home."""
-    checks: list[geo.FenceCheck] = []
-    fences: list[tuple[float, int]] = []
-    settings: dict[int, tuple[int, int]] = {}
+def check_fixes(items: Sequence[tuple[Household, Fix | None]]) -> list[Verdict]:
+    """The fence's verdict on each fix at its household, the distances in one query."""
+    fences: dict[int, Fence] = {}
+    places: list[tuple[Point, Fix | None, Fence]] = []
     for household, fix in items:
         community_id = household.grid.community_id
-        if community_id not in settings:
-            settings[community_id] = fence_for(community_id)
-        radius, cap = settings[community_id]
-        accuracy = fix.accuracy_m if fix and fix.accuracy_m is not None else cap
-        fence_m = float(radius) + min(float(accuracy), float(cap))
-        fences.append((fence_m, cap))
-        if fix is not None:
-            checks.append(geo.FenceCheck(household.pk, fix.lon, fix.lat, fence_m))
-    results = iter(geo.fence(checks))
-    return [
-        _judge(fix, next(results) if fix is not None else None, fence_m, cap)
-        for (_, fix), (fence_m, cap) in zip(items, fences, strict=True)
-    ]
+        if community_id not in fences:
+            fences[community_id] = fence_for(community_id)
+        places.append((household.location, fix, fences[community_id]))
+    return judge(places)
 
 
 def post_of(scope: Scope, household: Household) -> str:
@@ -131,7 +106,7 @@ def do_check_in(
                 location=fix.point(),
                 accuracy_m=fix.accuracy_m,
                 distance_m=checked.distance_m,
-                fence_m=checked.fence_m,
+                fence_m=checked.reach_m,
                 flag=checked.flag,
             )
     except IntegrityError:

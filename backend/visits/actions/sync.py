@@ -1,6 +1,8 @@
 """The batch sync: visit records a phone kept offline, stored in one transaction, one result
-per record; with them their findings (a follow-up task, a service-desk referral) and the
-tasks the visits complete."""
+per record; with them their findings (a follow-up task at once; a finding for the service desk
+is stored awaiting it) and the tasks the visits complete. The API calls the service desk's
+step, backend.servicedesk.referrals.do_sync_visits, which runs this one and files the awaiting
+findings as cases in the same transaction (the service desk sits above visits)."""
 
 from __future__ import annotations
 
@@ -15,11 +17,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from backend.accounts.models import User
-from backend.accounts.selectors import Scope
-from backend.alerts.actions import Fix
+from backend.core.geo import Fix
 from backend.people.selectors import household_filter
 from backend.territory.models import Household
-from backend.visits import seams
+from backend.territory.scope import Scope
 from backend.visits.events import tell_lists_changed
 from backend.visits.models import TaskKind, Visit, VisitFinding, VisitTask
 
@@ -74,7 +75,8 @@ def do_sync_visits(
     """Store a batch of visit records; one result per record, in order.
 
     A record whose client_uuid is already stored is a duplicate and changes nothing; a bad
-    record is rejected with a reason and does not stop the others. The batch commits at once.
+    record is rejected with a reason and does not stop the others. The batch commits at once
+    (or with the caller's transaction). Findings for the service desk are left awaiting it.
     """
     scope = check_may_visit(worker)
     for attempt in range(2):
@@ -197,7 +199,7 @@ def _store_visits(
                 location=r.fix.point() if r.fix else None,
                 accuracy_m=r.fix.accuracy_m if r.fix else None,
                 distance_m=c.distance_m,
-                fence_m=c.fence_m,
+                fence_m=c.reach_m,
                 flag=c.flag,
             )
             new.append(visit)
@@ -227,7 +229,15 @@ def _record_findings(pairs: list[tuple[Visit, VisitRecord]]) -> None:
             visit,
             f,
             VisitFinding(
-                visit=visit, category=f.category, description=f.description, action=f.action
+                visit=visit,
+                category=f.category,
+                description=f.description,
+                action=f.action,
+                case_state=(
+                    VisitFinding.CaseState.AWAITING
+                    if f.action == VisitFinding.Action.SERVICE_CASE
+                    else VisitFinding.CaseState.NONE
+                ),
             ),
         )
         for visit, r in pairs
@@ -255,12 +265,8 @@ def _record_findings(pairs: list[tuple[Visit, VisitRecord]]) -> None:
     )
     for (_, _, row), task in zip(follow_ups, tasks, strict=True):
         row.follow_up_task = task
-    for _, f, row in findings:
-        if f.action == VisitFinding.Action.SERVICE_CASE:
-            seams.open_case(row)
     VisitFinding.objects.bulk_update(
-        [row for _, f, row in findings if f.action != VisitFinding.Action.NONE],
-        ["follow_up_task", "case_state", "case_ref"],
+        [row for _, f, row in findings if f.action == FOLLOW_UP], ["follow_up_task"]
     )
     if tasks:
         tell_lists_changed(

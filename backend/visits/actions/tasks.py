@@ -1,5 +1,6 @@
-"""One-off visit tasks: a follow-up after an emergency alert, a device check after an alarm,
-a delivery of a case's result — once per source, on the grid workers' lists at once."""
+"""One-off visit tasks (a follow-up after an emergency alert, a device check after an alarm,
+a delivery of a case's result — raised by backend.alerts and backend.servicedesk, which sit
+above visits): once per source, on the grid workers' lists at once."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
+from backend.accounts.selectors import b_post_workers
 from backend.core.stream import record_events
 from backend.territory.models import Household
-from backend.visits.events import grid_workers, task_summary
-from backend.visits.models import TaskKind, VisitTask
+from backend.visits.events import task_summary
+from backend.visits.models import VisitTask
 
 ONE_OFF_WITHIN = timedelta(hours=24)
 
@@ -58,38 +59,9 @@ def do_raise_visit_task(
             kind=kind, source_kind=source_kind, source_ref=source_ref
         ), False
     record_events(
-        user_ids=grid_workers([grid.pk]).get(grid.pk, []),
+        user_ids=b_post_workers([grid.pk]).get(grid.pk, []),
         type="visit.task",
         data=task_summary(task),
         urgent=True,
     )
     return task, True
-
-
-def do_follow_up_after_alert(*, alert: Any) -> VisitTask:
-    """An emergency alert was resolved: visit the resident within 24 h. Call in its transaction."""
-    at = alert.resolved_at or timezone.now()
-    task, _ = do_raise_visit_task(
-        household=alert.household,
-        kind=TaskKind.ALERT_FOLLOW_UP,
-        reason=f"紧急求助回访（24 小时内）follow-up after emergency alert #{alert.pk}",
-        due_at=at + ONE_OFF_WITHIN,
-        source_kind="alert",
-        source_ref=str(alert.pk),
-        data={"alert_id": alert.pk, "resident_id": alert.resident_id},
-    )
-    return task
-
-
-def do_device_check_after_alarm(*, alert: Any) -> VisitTask:
-    """A button device went silent: check it at the door within 24 h. Call in its transaction."""
-    task, _ = do_raise_visit_task(
-        household=alert.household,
-        kind=TaskKind.DEVICE_CHECK,
-        reason=f"设备离线，上门检查 device {alert.device.device_id} went offline",
-        due_at=alert.created_at + ONE_OFF_WITHIN,
-        source_kind="alert",
-        source_ref=str(alert.pk),
-        data={"alert_id": alert.pk, "device_id": alert.device.device_id},
-    )
-    return task

@@ -17,9 +17,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_otp.oath import TOTP
 
-from backend.accounts.actions import BOARD_ROLES, do_enrol_totp, totp_device
+from backend.accounts.actions import BOARD_ROLES, DEMO_TOTP_KEY_HEX, do_enrol_totp, totp_device
 from backend.accounts.models import User
-from backend.territory.management.commands.seed_demo import DEMO_TOTP_KEY_HEX
 
 
 class Command(BaseCommand):

@@ -15,21 +15,18 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from backend.accounts.actions import BOARD_ROLES, do_enrol_totp, totp_device
-from backend.accounts.models import DutyShift, Role, User
-from backend.alerts.models import Device, WorkerPosition
+from backend.accounts.actions import BOARD_ROLES, DEMO_TOTP_KEY_HEX, do_enrol_totp, totp_device
+from backend.accounts.models import DutyShift, Role, User, WorkerPosition
+from backend.alerts.models import Device
+from backend.demo import synthetic
+from backend.demo.cases import seed_demo_cases
 from backend.people.models import CareTag, Resident
-from backend.servicedesk.demo import seed_demo_cases
-from backend.territory import synthetic
 from backend.territory.models import District
 
 DEMO_PASSWORD = "gridline-demo"  # noqa: S105 - published demo credential, synthetic data only
 DEMO_SEED = 20100801
 DEMO_DEVICE = "DEMO-PENDANT-1"
 DEMO_DEVICE_SECRET = "demo-device-secret-not-for-production"  # noqa: S105 - synthetic demo only
-# The board's second factor for the demo supervisor and district administrator: a published
-# TOTP key (base32 M5ZGSZDMNFXGKLLEMVWW6LLUN52HAIJB), for demo data only.
-DEMO_TOTP_KEY_HEX = b"gridline-demo-totp!!".hex()
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ import hashlib
 
 from backend.accounts.models import User
 from backend.people.models import Resident
-
-from . import actions
-from .models import Department, Open311Key, ServiceItem
+from backend.servicedesk import actions
+from backend.servicedesk.models import Department, Open311Key, ServiceItem
 
 DEMO_OPEN311_KEY = "o311_demo-key-not-for-production"  # published: synthetic demo data only
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from backend.territory import synthetic
+from backend.demo import synthetic
 
 
 class Command(BaseCommand):

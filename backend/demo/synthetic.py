@@ -34,8 +34,7 @@ from backend.accounts.models import (
 from backend.people.actions import build_resident
 from backend.people.idnumbers import check_digit
 from backend.people.models import CareTag, EmergencyContact, LegalBasis, Resident, ResidentTag
-
-from .models import Building, Community, District, Grid, Household, ServicePoint
+from backend.territory.models import Building, Community, District, Grid, Household, ServicePoint
 
 DISTRICT_CODE = "340705"
 DISTRICT_NAME = "铜官区"
@@ -365,10 +364,6 @@ class _People:
         except ValueError:  # 29 February
             anniversary = self.as_of.replace(year=year, day=28)
         return anniversary - timedelta(days=days)
-
-
-def age_on(birth_date: date, day: date) -> int:
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
 def _couple(people: _People, husband_age: int, *, min_wife_age: int = 0) -> list[_Member]:

@@ -26,9 +26,10 @@ from backend.accounts.models import (
     Role,
     User,
 )
+from backend.core.personal import age_on
+from backend.demo import synthetic
 from backend.people import idnumbers
 from backend.people.models import CareTag, EmergencyContact, Resident, ResidentTag
-from backend.territory import synthetic
 from backend.territory.models import Building, Community, District, Grid, Household
 
 DAY = date(2026, 3, 15)
@@ -86,7 +87,7 @@ def test_id_numbers_are_valid_unique_and_match_birth_date_and_gender() -> None:
         assert r.id_number[:6] == "340705"
         assert r.id_number[6:14] == f"{r.birth_date:%Y%m%d}"
         assert int(r.id_number[16]) % 2 == (1 if r.gender == Resident.Gender.MALE else 0)
-        assert synthetic.age_on(r.birth_date, DAY) == r.age
+        assert age_on(r.birth_date, DAY) == r.age
 
 
 def test_care_tags_follow_age_and_household() -> None:
