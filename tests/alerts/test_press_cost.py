@@ -101,9 +101,10 @@ def test_an_accept_and_an_escalation(
     alert.refresh_from_db()
     assert alert.tier == 2
     worker = client_for(world.worker_a)
-    # The token's session with its user; the caller's posts (their Scope); the scope check; BEGIN, the alert locked, may they
-    # respond, the alert accepted, the timer cancelled, acknowledged, the timeline, the
-    # audience (recipients, watchers), the stream cursors, the events, COMMIT; marking rung.
+    # The token's session with its user; the caller's posts (their Scope); the scope check;
+    # BEGIN, the alert locked, may they respond, the alert accepted, the timer cancelled,
+    # acknowledged, the timeline, the audience (recipients, watchers), the stream cursors, the
+    # events, COMMIT; marking the events rung.
     with django_assert_num_queries(16):
         assert worker.post(f"/api/v1/alerts/{alert.pk}/accept").status_code == 200
 
