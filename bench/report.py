@@ -67,6 +67,19 @@ def latency_rows(r: Results, scale: Scale, d: dict[str, Any], f: dict[str, Any])
         r.note(f"steady answers: {ds['statuses']}")
 
 
+def floor_rows(r: Results, f: dict[str, Any]) -> None:
+    """`--floor-only`: the floor's own figures, to check that it is steady."""
+    fs = f["steady"]
+    r.add("floor_sockets", f["sockets"], "sockets", None)
+    r.add("floor_latency_p50", fs["p50"], "ms", None)
+    r.add("floor_latency_p99", fs["p99"], "ms", None)
+    r.add("floor_p99_over_p50", fs["p99"] / fs["p50"] if fs["p50"] else None, "x", FLOOR_SPREAD)
+    r.add("floor_runner_loop_lag_max", fs["lag_ms"], "ms", None)
+    r.add("floor_curve_knee", f["curve"]["knee"], "presses/s", None)
+    r.add("floor_burst_latency_p99", f["burst"]["p99"], "ms", None)
+    r.note(f"floor's slowest presses (latency ms, answer ms, at s): {fs['slowest']}")
+
+
 def curve_rows(r: Results, d: dict[str, Any], f: dict[str, Any]) -> None:
     floor = {p["rate"]: p for p in f["points"]}
     for p in d["points"]:

@@ -87,6 +87,10 @@ async def run_all(ctx: Ctx) -> None:
     floor_stack = await open_floor(ctx)
     floor = await measure(ctx, floor_stack)
     await close(ctx, floor_stack)
+    if ctx.floor_only:
+        report.floor_rows(r, floor)
+        report.host_rows(r)
+        return
 
     dispatcher = ctx.procs.dispatcher("dispatcher", redis_url=ctx.redis_url, wait=False)
     stack = await open_django(ctx, a, b, dispatcher)
@@ -144,6 +148,7 @@ def main() -> None:
     parser.add_argument("--communities", type=int, help="communities to load (full 18, small 1)")
     parser.add_argument("--rate", type=float, help="steady presses per second (default 20)")
     parser.add_argument("--no-extras", action="store_true", help="skip visits and photos")
+    parser.add_argument("--floor-only", action="store_true", help="only the floor (to check it)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the work dir")
     parser.add_argument("--profile", metavar="DIR", help="py-spy A, B and the dispatcher to DIR")
     args = parser.parse_args()
@@ -180,7 +185,8 @@ def main() -> None:
             say(f"private redis-server at {redis.url}; work dir {workdir}")
             profile = Path(args.profile).resolve() if args.profile else None
             ctx = Ctx(scale, procs, pg, redis.url, workdir, results, profile)
-            ctx.extras = not args.no_extras
+            ctx.extras = not (args.no_extras or args.floor_only)
+            ctx.floor_only = args.floor_only
             procs.django_env = ctx.django_env
             failures = ctx.failed
             runner: Callable[[Any], Any] = asyncio.run

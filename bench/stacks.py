@@ -46,6 +46,7 @@ class Ctx:
     world: dict[str, Any] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     extras: bool = True  # run the visits and photo benchmarks too
+    floor_only: bool = False
 
     def django_env(self, redis_url: str = "") -> dict[str, str]:
         env = dict(os.environ)
