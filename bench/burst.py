@@ -13,9 +13,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import clients
 from .common import say
-from .load import collect, drive
+from .load import client_for, collect, drive
 from .meters import Watch
 from .stacks import Ctx, Stack
 
@@ -29,7 +28,7 @@ async def burst(ctx: Ctx, stack: Stack) -> dict[str, Any]:
     devices = ctx.world["devices"][: scale.burst]
     say(f"{stack.name}: burst of {len(devices)} presses, one per device, in {scale.burst_window} s")
     started_wall = time.time()
-    async with clients.http_client(len(devices) + 10) as http, Watch(f"{stack.name} burst", say):
+    async with client_for(stack, len(devices) + 10) as http, Watch(f"{stack.name} burst", say):
         start = time.perf_counter()
         sent = await drive(
             http,

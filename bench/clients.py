@@ -28,9 +28,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
+
+from .rawhttp import Client
 
 OPEN_TIMEOUT = 120.0
 Opener = Callable[[int | None], Awaitable[ClientConnection]]
@@ -305,7 +308,7 @@ async def beat(spec: dict[str, Any], status_path: Path) -> None:
         tmp.write_text(json.dumps(data))
         tmp.replace(status_path)
 
-    async def one(http: httpx.AsyncClient, device: dict[str, Any]) -> None:
+    async def one(http: Client, device: dict[str, Any]) -> None:
         if spec["mode"] == "django":
             body, headers = signed(device, {"battery": 80})
         else:
@@ -313,7 +316,7 @@ async def beat(spec: dict[str, Any], status_path: Path) -> None:
             headers = {"Content-Type": "application/json"}
         t0 = time.perf_counter()
         try:
-            r = await http.post(url, content=body, headers=headers)
+            r = await http.post(path, body, headers)
             statuses[str(r.status_code)] += 1
         except Exception as exc:
             statuses[type(exc).__name__] += 1
@@ -322,7 +325,8 @@ async def beat(spec: dict[str, Any], status_path: Path) -> None:
         slow["over_100ms"] += ms > 100
         counts["answered"] += 1
 
-    async with http_client(200) as http:
+    path = urlsplit(url).path
+    async with Client(url, 64) as http:
         start, i, last_write = time.perf_counter(), 0, 0.0
         pending: set[asyncio.Task[None]] = set()
         while True:

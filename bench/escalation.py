@@ -40,6 +40,11 @@ async def escalation(ctx: Ctx, stack: Stack) -> dict[str, Any]:
     data = json.loads(out_path.read_text())
     due = {int(k): float(v) for k, v in data["due"].items()}
     say(f"escalation: {data['pending']} pending; first due in {data['start'] - time.time():.1f} s")
+    if data["deadlocks"]:
+        ctx.results.note(
+            f"raising the escalation phase's alerts deadlocked {data['deadlocks']} times with "
+            "the servers' work (retried)"
+        )
     cpu0 = cpu_seconds(dispatcher.pid)
     last_due = max(due.values())
     profile(ctx, {"dispatcher-escalation": dispatcher}, last_due - time.time() + 5)

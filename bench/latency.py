@@ -1,11 +1,11 @@
 """Press -> tier-1 socket latency under the background heartbeats, what a press and a heartbeat
 cost, and the capacity curve; run the same way on both stacks.
 
-- quiet window: heartbeats alone for Scale.heartbeat_window s. Its cost per second is the
-  background (heartbeats plus the upkeep of N idle sockets); divided by the heartbeats answered
-  it is the price of one heartbeat (an upper bound: the sockets' upkeep is in it).
+- quiet window: heartbeats alone for Scale.heartbeat_window s; its cost divided by the
+  heartbeats answered is the price of one heartbeat (an upper bound: the upkeep of N idle
+  sockets is in it).
 - steady: Scale.rate presses per second for Scale.duration s. Cost per press = (cost of the
-  window - background per second x its length) / presses accepted.
+  window - price of a heartbeat x heartbeats answered meanwhile) / presses accepted.
 - curve: each rate of Scale.curve for Scale.curve_duration s; the knee is the highest rate
   whose p99 <= 50 ms. Once a rate's p99 passes 1 s the stack is saturated and higher rates are
   not run (their queues would only take minutes to drain).
@@ -21,9 +21,8 @@ from typing import Any
 
 from harness.processes import Process
 
-from . import clients
 from .common import pct, say
-from .load import collect, drive
+from .load import client_for, collect, drive
 from .meters import DbSampler, Watch
 from .stacks import Ctx, Stack, heartbeats, meter
 
@@ -42,15 +41,13 @@ def _delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _per(delta: dict[str, Any], n: float, background: dict[str, Any] | None) -> dict[str, Any]:
-    """`delta` per unit of n, less `background` (per second) times the window's length."""
-    n = max(1.0, n)
-    s = delta["seconds"]
+def _per(delta: dict[str, Any], n: float, per_heartbeat: dict[str, Any] | None) -> dict[str, Any]:
+    """`delta` per unit of n, less `per_heartbeat` times the heartbeats answered meanwhile."""
+    n, beats, bg = max(1.0, n), delta["heartbeats"], per_heartbeat or {}
 
-    def net(value: float, rate: float) -> float:
-        return (value - rate * s) / n
+    def net(value: float, each: float) -> float:
+        return (value - each * beats) / n
 
-    bg = background or {}
     return {
         "cpu_ms": {
             k: net(v, (bg.get("cpu_ms") or {}).get(k, 0.0)) for k, v in delta["cpu_ms"].items()
@@ -63,28 +60,24 @@ def _per(delta: dict[str, Any], n: float, background: dict[str, Any] | None) -> 
 
 
 async def quiet_window(ctx: Ctx, stack: Stack) -> dict[str, Any]:
-    """Heartbeats alone: the background per second, and the price of one heartbeat."""
+    """Heartbeats alone: the price of one heartbeat, the idle sockets' upkeep included."""
     before = meter(ctx, stack)
     await asyncio.sleep(ctx.scale.heartbeat_window)
     delta = _delta(before, meter(ctx, stack))
-    s = max(1e-6, delta["seconds"])
-    per_second = {
-        "cpu_ms": {k: v / s for k, v in delta["cpu_ms"].items()},
-        **{k: delta[k] / s for k in ("db_sessions", "db_commits", "redis_commands")},
-    }
+    s = delta["seconds"]
     per_heartbeat = _per(delta, delta["heartbeats"], None)
     say(
         f"{stack.name}: quiet window {s:.1f} s, {delta['heartbeats']} heartbeats; per heartbeat "
         f"{json.dumps(_rounded(per_heartbeat))}"
     )
-    return {"per_second": per_second, "per_heartbeat": per_heartbeat, "beats": delta["heartbeats"]}
+    return {"per_heartbeat": per_heartbeat, "beats": delta["heartbeats"], "seconds": s}
 
 
 async def steady(ctx: Ctx, stack: Stack, quiet: dict[str, Any]) -> dict[str, Any]:
     scale = ctx.scale
     devices = ctx.world["devices"]
     n = int(scale.rate * scale.duration)
-    async with clients.http_client(1000) as http:
+    async with client_for(stack, 1000) as http:
         before = meter(ctx, stack)
         beats0 = heartbeats(ctx, stack)
         say(f"{stack.name}: measuring {scale.duration:.0f} s at {scale.rate:.0f} presses/s")
@@ -100,7 +93,9 @@ async def steady(ctx: Ctx, stack: Stack, quiet: dict[str, Any]) -> dict[str, Any
             await asyncio.to_thread(spy.wait)
     beats1 = heartbeats(ctx, stack)
     out["host"], out["lag_ms"], out["db"] = watch.host, watch.lag.max_ms, db.summary()
-    out["per_press"] = _per(_delta(before, after), out["accepted"], quiet["per_second"])
+    out["per_press"] = _per(_delta(before, after), out["accepted"], quiet["per_heartbeat"])
+    out["checkpoints"] = after["checkpoints"] - before["checkpoints"]
+    out["checkpoint_buffers"] = after["checkpoint_buffers"] - before["checkpoint_buffers"]
     out["heartbeats"] = {
         "answered": beats1.get("answered", 0) - beats0.get("answered", 0),
         "statuses": beats1.get("statuses", {}),
@@ -117,13 +112,17 @@ async def steady(ctx: Ctx, stack: Stack, quiet: dict[str, Any]) -> dict[str, Any
     say(f"{stack.name}: per press {json.dumps(_rounded(out['per_press']))}")
     say(f"{stack.name}: heartbeats meanwhile {out['heartbeats']}")
     say(f"{stack.name}: PostgreSQL {json.dumps(out['db'], ensure_ascii=False)}")
+    say(
+        f"{stack.name}: checkpoints meanwhile (whole server) {out['checkpoints']}, "
+        f"{out['checkpoint_buffers']} buffers written"
+    )
     return out
 
 
 async def curve(ctx: Ctx, stack: Stack) -> dict[str, Any]:
     scale = ctx.scale
     points: list[dict[str, Any]] = []
-    async with clients.http_client(1000) as http:
+    async with client_for(stack, 1000) as http:
         for rate in scale.curve:
             n = max(1, int(rate * scale.curve_duration))
             async with Watch(f"{stack.name} curve {rate:g}/s", say) as watch:

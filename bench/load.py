@@ -10,10 +10,10 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 from .common import pct
+from .rawhttp import Client
 from .stacks import Probe, Stack
 
 
@@ -43,8 +43,13 @@ class Sent:
         return self.attempts[-1].t1 if self.attempts else self.t0
 
 
+def client_for(stack: Stack, connections: int) -> Client:
+    """A client for the stack's press URL (one connection per press in flight, kept alive)."""
+    return Client(stack.press_url, connections)
+
+
 async def press(
-    http: httpx.AsyncClient,
+    http: Client,
     stack: Stack,
     sent: Sent,
     answer_timeout: float,
@@ -54,20 +59,19 @@ async def press(
     `answer_timeout` s, is retried with the same client_alert_id (newly signed) for up to
     `retry_for` s after the first try."""
     sent.t0 = time.perf_counter()
+    path = urlsplit(stack.press_url).path
     while True:
         body, headers = stack.make_press(sent.device, sent.client_alert_id)
         t0 = time.perf_counter()
         retry_after: float | None = None
         try:
-            r = await http.post(
-                stack.press_url, content=body, headers=headers, timeout=answer_timeout
-            )
+            r = await http.post(path, body, headers, timeout=answer_timeout)
             status: int | str = r.status_code
             if r.status_code in (200, 201):
                 sent.alert_id = int(r.json()["alert_id"])
             elif r.status_code == 503:
                 retry_after = float(r.headers.get("Retry-After") or 1)
-        except httpx.TimeoutException:
+        except TimeoutError:
             status, retry_after = "unanswered", 0.0
         except Exception as exc:
             status = type(exc).__name__
@@ -78,7 +82,7 @@ async def press(
 
 
 async def drive(
-    http: httpx.AsyncClient,
+    http: Client,
     stack: Stack,
     devices: list[dict[str, Any]],
     n: int,

@@ -18,9 +18,8 @@ from typing import Any
 
 from harness.processes import Server
 
-from . import clients
 from .common import say
-from .load import collect, drive
+from .load import client_for, collect, drive
 from .meters import Watch
 from .stacks import Ctx, Stack
 
@@ -43,7 +42,7 @@ async def reconnect(ctx: Ctx, stack: Stack, spare: Server) -> dict[str, Any]:
         cut_wall, cut = time.time(), time.perf_counter()
         a.kill()
         b.kill()
-        async with clients.http_client(100) as http:
+        async with client_for(during, 100) as http:
             pressing = asyncio.create_task(
                 drive(
                     http, during, ctx.world["devices"], ctx.scale.reconnect_presses, ctx.scale.rate

@@ -29,9 +29,11 @@ def latency_rows(r: Results, scale: Scale, d: dict[str, Any], f: dict[str, Any])
     if not spread <= FLOOR_SPREAD:
         r.note(
             f"WARNING: the floor's p99 is {spread:.1f}x its p50 (> {FLOOR_SPREAD:g}): the "
-            f"floor itself stalled (slowest presses: {fs['slowest']}), ratios mean little"
+            f"floor itself stalled (slowest presses (latency ms, answer ms, at s): "
+            f"{fs['slowest']}; checkpoints meanwhile {fs['checkpoints']}), ratios mean little"
         )
     r.add("runner_loop_lag_max", ds["lag_ms"], "ms", fs["lag_ms"])
+    r.add("db_checkpoints_during_steady", ds["checkpoints"], "checkpoints", fs["checkpoints"])
 
     cpu, fcpu = ds["per_press"]["cpu_ms"], fs["per_press"]["cpu_ms"]
     r.add("cpu_per_press_A", cpu["A"], "ms", fcpu["http"])

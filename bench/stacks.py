@@ -364,12 +364,17 @@ async def close(ctx: Ctx, stack: Stack, servers: bool = True) -> None:
 
 def meter(ctx: Ctx, stack: Stack) -> dict[str, Any]:
     """Counters read before and after a window: CPU of each process of the stack, PostgreSQL
-    sessions and commits of the bench database, Redis commands, heartbeats answered."""
+    sessions and commits of the bench database, checkpoints of the whole server, Redis
+    commands, heartbeats answered."""
     import redis
 
     with ctx.pg.connect(autocommit=True) as conn:
         row = conn.execute(
             "SELECT sessions, xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+        # cluster-wide (other databases too): a checkpoint slows every commit's WAL flush
+        checkpoints = conn.execute(
+            "SELECT checkpoints_timed + checkpoints_req, buffers_checkpoint FROM pg_stat_bgwriter"
         ).fetchone()
     r = redis.Redis.from_url(ctx.redis_url)
     try:
@@ -382,6 +387,8 @@ def meter(ctx: Ctx, stack: Stack) -> dict[str, Any]:
         "sessions": row[0],
         "commits": row[1],
         "redis": commands,
+        "checkpoints": checkpoints[0],
+        "checkpoint_buffers": checkpoints[1],
         "heartbeats": heartbeats(ctx, stack).get("answered", 0),
     }
 
