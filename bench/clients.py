@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from .rawhttp import Client
@@ -50,42 +49,42 @@ async def open_ws(url: str) -> ClientConnection:
     )
 
 
-def http_client(connections: int = 200) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(120.0),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-    )
+def http_client(base: str, connections: int = 64) -> Client:
+    """Keep-alive connections to one server (see bench/rawhttp.py for why not httpx)."""
+    return Client(base, connections)
 
 
-async def login(http: httpx.AsyncClient, base: str, phone: str, password: str) -> str:
-    r = await http.post(f"{base}/api/v1/auth/login", json={"phone": phone, "password": password})
+JSON = {"Content-Type": "application/json"}
+
+
+async def login(http: Client, phone: str, password: str) -> str:
+    body = json.dumps({"phone": phone, "password": password}).encode()
+    r = await http.post("/api/v1/auth/login", body, JSON, timeout=OPEN_TIMEOUT)
     if r.status_code != 200:
-        raise RuntimeError(f"login {phone}: {r.status_code} {r.text[:200]}")
+        raise RuntimeError(f"login {phone}: {r.status_code} {r.content[:200]!r}")
     return str(r.json()["access_token"])
 
 
-async def ticket(http: httpx.AsyncClient, base: str, token: str) -> str:
-    r = await http.post(
-        f"{base}/api/v1/realtime/ticket", headers={"Authorization": f"Bearer {token}"}
-    )
+async def ticket(http: Client, token: str) -> str:
+    headers = {"Authorization": f"Bearer {token}"}
+    r = await http.post("/api/v1/realtime/ticket", b"", headers, timeout=OPEN_TIMEOUT)
     if r.status_code != 200:
-        raise RuntimeError(f"ticket: {r.status_code} {r.text[:200]}")
+        raise RuntimeError(f"ticket: {r.status_code} {r.content[:200]!r}")
     return str(r.json()["ticket"])
 
 
-def django_opener(
-    http: httpx.AsyncClient, base: str, phone: str, password: str, ws_base: str | None = None
-) -> Opener:
-    """Log in once at `base`; per (re)connect a ticket from `base` and a socket at `ws_base`."""
+def django_opener(http: Client, phone: str, password: str, ws_base: str | None = None) -> Opener:
+    """Log in once where `http` points; per (re)connect a ticket from there and a socket at
+    `ws_base` (the same server unless told)."""
     token: list[str] = []
 
     async def open_(last_event_id: int | None) -> ClientConnection:
         if not token:
-            token.append(await login(http, base, phone, password))
-        query = f"ticket={await ticket(http, base, token[0])}"
+            token.append(await login(http, phone, password))
+        query = f"ticket={await ticket(http, token[0])}"
         if last_event_id is not None:
             query += f"&last_event_id={last_event_id}"
-        return await open_ws(f"{ws_url(ws_base or base)}/ws/v1/stream?{query}")
+        return await open_ws(f"{ws_url(ws_base or http.base)}/ws/v1/stream?{query}")
 
     return open_
 
@@ -269,10 +268,11 @@ async def hold(spec: dict[str, Any], status_path: Path) -> None:
 
     stats.on_change = write
     opening = asyncio.Semaphore(spec["concurrency"])
-    async with http_client(spec["concurrency"] * 2) as http:
+    # as many connections as reopening phones may want at once (after a cut, all of them)
+    async with http_client(spec["base"], 256) as http:
         if spec["mode"] == "django":
             openers = [
-                django_opener(http, spec["base"], phone, spec["password"], spec.get("ws_base"))
+                django_opener(http, phone, spec["password"], spec.get("ws_base"))
                 for phone in spec["items"]
             ]
         else:

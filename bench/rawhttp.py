@@ -34,6 +34,7 @@ class Client:
     def __init__(self, base: str, max_connections: int = 100) -> None:
         parts = urlsplit(base)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.base = f"http://{self.host}:{self.port}"
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.slots = asyncio.Semaphore(max_connections)
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from harness.processes import PYTHON, Process, Processes, Server, free_port
 
 from . import clients
@@ -310,7 +312,7 @@ async def open_floor(ctx: Ctx) -> Stack:
 async def open_django(ctx: Ctx, a: Server, b: Server, dispatcher: Process) -> Stack:
     say("django: uvicorn A (presses, heartbeats) and B (managers' sockets), one dispatcher")
     await ctx.ready(a, b, dispatcher)
-    async with clients.http_client(10) as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         for server in (a, b):
             r = await http.get(f"{server.url}/api/v1/health")
             if r.status_code >= 500:
@@ -323,9 +325,9 @@ async def open_django(ctx: Ctx, a: Server, b: Server, dispatcher: Process) -> St
         "django-hold", "django", [(a.url, None, idle[0::2]), (b.url, None, idle[1::2])]
     )
     probe = Probe()
-    probe_http = clients.http_client(64)
+    probe_http = clients.http_client(b.url, 64)
     openers = [
-        (uid, clients.django_opener(probe_http, b.url, phone, PASSWORD))
+        (uid, clients.django_opener(probe_http, phone, PASSWORD))
         for uid, phone in watched_users(ctx)
     ]
     await probe.open(openers, ctx.scale.concurrency)
