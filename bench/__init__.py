@@ -29,7 +29,14 @@ ones are spread over holder processes of at most 1,250 sockets each; the runner 
 holds only the sockets frames are timed on, every grid manager, supervisor and district
 administrator, and sends the presses; a process of its own sends the background load, 100
 signed heartbeats per second (10,000 buttons every 100 s). Sockets are kept like phones keep
-them: a dropped one is reopened with the same log-in, a new ticket and last_event_id.
+them: a dropped one is reopened with the same log-in, a new ticket and last_event_id. Every
+request of the load (presses, heartbeats, log-ins, tickets) goes through bench/rawhttp.py, a
+minimal keep-alive client: with hundreds of requests in flight httpx spent more CPU the
+further it fell behind, so the floor measured the client (at 80 presses/s a floor p99 of 12 s,
+a burst p99 of 4 s, heartbeats answered at 25/s of 100/s; with this client, on the same busy
+machine, 28 ms, 26 ms and 100/s). The runner also freezes its garbage after the sockets are
+open, prints its own event-loop lag per phase, and the slowest presses with their answer times
+(a slow answer is the server or PostgreSQL, a fast answer with a late frame the socket side).
 
 - floor: bench/floor_http.py (raw ASGI on uvicorn: psycopg INSERT + COMMIT and Redis PUBLISH per
   press, one upsert per heartbeat) and bench/floor_ws.py (a `websockets` server that
