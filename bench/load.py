@@ -5,6 +5,7 @@ matched on the probe's sockets."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from collections import Counter
@@ -55,8 +56,8 @@ async def press(
     answer_timeout: float,
     retry_for: float,
 ) -> None:
-    """Send one press like a device: a 503 with Retry-After, or no answer within
-    `answer_timeout` s, is retried with the same client_alert_id (newly signed) for up to
+    """Send one press like a device: a 503 is retried after its Retry-After, no answer within
+    `answer_timeout` s after 1-3 s, with the same client_alert_id (newly signed), for up to
     `retry_for` s after the first try."""
     sent.t0 = time.perf_counter()
     path = urlsplit(stack.press_url).path
@@ -71,8 +72,8 @@ async def press(
                 sent.alert_id = int(r.json()["alert_id"])
             elif r.status_code == 503:
                 retry_after = float(r.headers.get("Retry-After") or 1)
-        except TimeoutError:
-            status, retry_after = "unanswered", 0.0
+        except TimeoutError:  # a device that hears nothing tries again soon
+            status, retry_after = "unanswered", random.uniform(1.0, 3.0)
         except Exception as exc:
             status = type(exc).__name__
         sent.attempts.append(Attempt(t0, time.perf_counter(), status))

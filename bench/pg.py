@@ -1,10 +1,12 @@
 """The benchmark's own PostgreSQL database and login role.
 
 The database and the role share one name, `gridline_bench` unless BENCH_DB says otherwise (two
-people benchmarking on one server each pick their own). The role is limited to
-BENCH_CONNECTIONS connections, so that the benchmarks can never exhaust a shared server; the
-DATABASE_URL superuser only creates and drops the role, the database and the postgis
-extension, and asks for a CHECKPOINT after the district is loaded.
+people benchmarking on one server each pick their own). The servers' role is limited to
+`limit` connections (at most BENCH_CONNECTIONS, and half the server's max_connections), so
+that the benchmarks can never exhaust a shared server; each Django process's pool gets its
+share (`pool_size`). The DATABASE_URL superuser creates and drops the role, the database and
+the postgis extension, asks for a CHECKPOINT after the district is loaded, and logs in the
+runner's own connections (counters, samples), which so never wait behind the servers'.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-# PostgreSQL's default max_connections is 100; the server may be shared.
-BENCH_CONNECTIONS = 60
+BENCH_CONNECTIONS = 120
+DJANGO_PROCESSES = 5  # A, B, C, M and the dispatcher
 
 
 def bench_db_name() -> str:
@@ -36,6 +38,7 @@ class Pg:
     password: str
     name: str = field(default_factory=bench_db_name)  # database and role
     role_password: str = field(default_factory=lambda: secrets.token_hex(16))
+    limit: int = BENCH_CONNECTIONS  # set by recreate()
 
     @classmethod
     def from_env(cls) -> Pg:
@@ -62,10 +65,20 @@ class Pg:
             f"user={self.name} password={self.role_password}"
         )
 
-    def connect(self, **kwargs: Any) -> Any:
-        import psycopg
+    def connect(self, autocommit: bool = False) -> Any:
+        """The runner's own connection to the bench database: logged in as the superuser (not
+        counted against the role's limit) acting as the role (what it creates is the role's,
+        and it sees the role's statements in pg_stat_activity)."""
+        from psycopg import sql
 
-        return psycopg.connect(self.dsn(), **kwargs)
+        conn = self.admin(self.name)
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(self.name)))
+        conn.autocommit = autocommit
+        return conn
+
+    def pool_size(self) -> int:
+        """Each Django process's DB_POOL_MAX_SIZE: its share of the role's connections."""
+        return max(2, min(20, (self.limit - 10) // DJANGO_PROCESSES))
 
     def admin(self, db: str = "postgres") -> Any:
         import psycopg
@@ -78,6 +91,8 @@ class Pg:
         from psycopg import sql
 
         with self.admin() as conn:
+            row = conn.execute("SELECT current_setting('max_connections')::int").fetchone()
+            object.__setattr__(self, "limit", min(BENCH_CONNECTIONS, int(row[0]) // 2))
             conn.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
             if not conn.execute(
                 "SELECT 1 FROM pg_roles WHERE rolname = %s", (self.name,)
@@ -86,7 +101,7 @@ class Pg:
             conn.execute(
                 sql.SQL("ALTER ROLE {} LOGIN NOSUPERUSER CONNECTION LIMIT {} PASSWORD {}").format(
                     sql.Identifier(self.name),
-                    sql.Literal(BENCH_CONNECTIONS),
+                    sql.Literal(self.limit),
                     sql.Literal(self.role_password),
                 )
             )

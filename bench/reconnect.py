@@ -40,8 +40,8 @@ async def reconnect(ctx: Ctx, stack: Stack, spare: Server) -> dict[str, Any]:
     during = replace(stack, press_url=f"{spare.url}/api/v1/device/alerts")
     async with Watch("reconnect", say):
         cut_wall, cut = time.time(), time.perf_counter()
-        a.kill()
-        b.kill()
+        # in threads: reaping a process that held thousands of sockets takes a while
+        await asyncio.gather(asyncio.to_thread(a.kill), asyncio.to_thread(b.kill))
         async with client_for(during, 100) as http:
             pressing = asyncio.create_task(
                 drive(

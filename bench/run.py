@@ -28,7 +28,7 @@ from .escalation import escalation
 from .latency import curve, quiet_window, steady
 from .memory import memory
 from .meters import raise_fd_limit
-from .pg import BENCH_CONNECTIONS, Pg
+from .pg import Pg
 from .reconnect import reconnect
 from .stacks import Ctx, Stack, close, open_django, open_floor
 
@@ -51,11 +51,11 @@ async def measure(ctx: Ctx, stack: Stack) -> dict[str, Any]:
 
 async def run_all(ctx: Ctx) -> None:
     scale, r = ctx.scale, ctx.results
-    say(
-        f"database {ctx.pg.shown()} (role limited to {BENCH_CONNECTIONS} connections): "
-        "drop, create, migrate"
-    )
     ctx.pg.recreate()
+    say(
+        f"database {ctx.pg.shown()} (role limited to {ctx.pg.limit} connections, "
+        f"{ctx.pg.pool_size()} per Django process): dropped, created; migrate"
+    )
     env = ctx.django_env()
     await ctx.run_child("migrate", [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], env)
     # Django processes start now (they only need the schema) and idle until their phase:

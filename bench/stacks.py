@@ -68,6 +68,7 @@ class Ctx:
                 "SMS_BACKEND": "backend.notify.sms.LocmemBackend",
                 "ACCESS_TOKEN_MINUTES": "240",
                 "GRIDLINE_DATA_DIR": str(self.workdir / "data"),
+                "DB_POOL_MAX_SIZE": str(self.pg.pool_size()),
                 "PYTHONUNBUFFERED": "1",
             }
         )
