@@ -3,16 +3,23 @@
 Every socket is *kept* like a phone keeps it: when it drops, it is reopened (a new ticket and
 `last_event_id`, so the server replays what was missed) and the drop is counted.
 
-Also the socket *holder*: `python -m bench.clients hold SPEC STATUS` opens many idle sockets,
-keeps them open and reports progress by rewriting the STATUS file (JSON) until it is killed.
+Two helper processes, each reporting by rewriting its STATUS file (JSON) until it is killed:
+
+    python -m bench.clients hold SPEC STATUS   opens many idle sockets and keeps them open
+    python -m bench.clients beat SPEC STATUS   the background load: signed heartbeats of many
+                                               devices, open loop at a fixed rate
+
+They run apart from the runner, which measures, so that their work never delays a measurement.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import hmac
 import json
+import random
 import sys
 import time
 import uuid
@@ -21,9 +28,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 from websockets.asyncio.client import ClientConnection, connect
+
+from .rawhttp import Client
 
 OPEN_TIMEOUT = 120.0
 Opener = Callable[[int | None], Awaitable[ClientConnection]]
@@ -40,42 +49,42 @@ async def open_ws(url: str) -> ClientConnection:
     )
 
 
-def http_client(connections: int = 200) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(120.0),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-    )
+def http_client(base: str, connections: int = 64) -> Client:
+    """Keep-alive connections to one server (see bench/rawhttp.py for why not httpx)."""
+    return Client(base, connections)
 
 
-async def login(http: httpx.AsyncClient, base: str, phone: str, password: str) -> str:
-    r = await http.post(f"{base}/api/v1/auth/login", json={"phone": phone, "password": password})
+JSON = {"Content-Type": "application/json"}
+
+
+async def login(http: Client, phone: str, password: str) -> str:
+    body = json.dumps({"phone": phone, "password": password}).encode()
+    r = await http.post("/api/v1/auth/login", body, JSON, timeout=OPEN_TIMEOUT)
     if r.status_code != 200:
-        raise RuntimeError(f"login {phone}: {r.status_code} {r.text[:200]}")
+        raise RuntimeError(f"login {phone}: {r.status_code} {r.content[:200]!r}")
     return str(r.json()["access_token"])
 
 
-async def ticket(http: httpx.AsyncClient, base: str, token: str) -> str:
-    r = await http.post(
-        f"{base}/api/v1/realtime/ticket", headers={"Authorization": f"Bearer {token}"}
-    )
+async def ticket(http: Client, token: str) -> str:
+    headers = {"Authorization": f"Bearer {token}"}
+    r = await http.post("/api/v1/realtime/ticket", b"", headers, timeout=OPEN_TIMEOUT)
     if r.status_code != 200:
-        raise RuntimeError(f"ticket: {r.status_code} {r.text[:200]}")
+        raise RuntimeError(f"ticket: {r.status_code} {r.content[:200]!r}")
     return str(r.json()["ticket"])
 
 
-def django_opener(
-    http: httpx.AsyncClient, base: str, phone: str, password: str, ws_base: str | None = None
-) -> Opener:
-    """Log in once at `base`; per (re)connect a ticket from `base` and a socket at `ws_base`."""
+def django_opener(http: Client, phone: str, password: str, ws_base: str | None = None) -> Opener:
+    """Log in once where `http` points; per (re)connect a ticket from there and a socket at
+    `ws_base` (the same server unless told)."""
     token: list[str] = []
 
     async def open_(last_event_id: int | None) -> ClientConnection:
         if not token:
-            token.append(await login(http, base, phone, password))
-        query = f"ticket={await ticket(http, base, token[0])}"
+            token.append(await login(http, phone, password))
+        query = f"ticket={await ticket(http, token[0])}"
         if last_event_id is not None:
             query += f"&last_event_id={last_event_id}"
-        return await open_ws(f"{ws_url(ws_base or base)}/ws/v1/stream?{query}")
+        return await open_ws(f"{ws_url(ws_base or http.base)}/ws/v1/stream?{query}")
 
     return open_
 
@@ -101,8 +110,8 @@ class SocketStats:
     all_tried: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
-    def failed(self) -> int:
-        return sum(self.errors.values())
+    def failed(self) -> int:  # first opens that failed
+        return sum(v for k, v in self.errors.items() if not k.startswith("reopen "))
 
     @property
     def open(self) -> int:
@@ -115,6 +124,15 @@ class SocketStats:
             self.on_change()
 
 
+async def open_with_hello(opener: Opener, last_event_id: int | None) -> tuple[Any, Any]:
+    ws = await opener(last_event_id)
+    hello = json.loads(await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT))
+    if hello.get("type") != "hello":
+        await ws.close()
+        raise RuntimeError(f"expected hello, got {str(hello)[:80]}")
+    return ws, hello
+
+
 async def keep(
     opener: Opener,
     stats: SocketStats,
@@ -122,13 +140,12 @@ async def keep(
     on_frame: Callable[[str, float, float], dict[str, Any] | None] | None = None,
     current: Callable[[ClientConnection], None] | None = None,
 ) -> None:
-    """Open a socket (waiting for its hello), then keep it open until cancelled."""
+    """Open a socket (waiting for its hello), then keep it open until cancelled; a dropped
+    socket is reopened like a phone does it: the same log-in, a new ticket, last_event_id, and
+    a jittered, growing pause between failed tries (0.25 s up to 4 s)."""
     async with opening:
         try:
-            ws = await opener(None)
-            hello = json.loads(await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT))
-            if hello.get("type") != "hello":
-                raise RuntimeError(f"expected hello, got {str(hello)[:80]}")
+            ws, hello = await open_with_hello(opener, None)
         except Exception as exc:  # counted and reported
             stats.errors[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
             stats.changed()
@@ -158,15 +175,21 @@ async def keep(
             return
         stats.drops += 1
         stats.changed()
-        while True:  # reopen like a phone: new ticket, last_event_id
+        pause = 0.25
+        await asyncio.sleep(random.uniform(0, pause))
+        while True:
             try:
+                # With last_event_id the server replays (or says resync_required) instead of
+                # saying hello: the handshake's acceptance is the socket being back.
                 ws = await opener(last)
                 stats.reopened += 1
                 stats.changed()
                 break
-            except Exception:
+            except Exception as exc:
                 stats.reopen_failures += 1
-                await asyncio.sleep(1)
+                stats.errors[f"reopen {type(exc).__name__}: {str(exc)[:80]}"] += 1
+                pause = min(4.0, pause * 2)
+                await asyncio.sleep(random.uniform(pause / 2, pause))
 
 
 def sign(secret: str, timestamp: str, nonce: str, body: bytes) -> str:
@@ -175,10 +198,9 @@ def sign(secret: str, timestamp: str, nonce: str, body: bytes) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def device_press(device: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(
-        {"client_alert_id": str(uuid.uuid4()), "kind": "emergency", "battery": 90}
-    ).encode()
+def signed(device: dict[str, Any], payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of a signed device request (a new nonce and timestamp each time)."""
+    body = json.dumps(payload).encode()
     timestamp, nonce = str(int(time.time())), uuid.uuid4().hex
     headers = {
         "Content-Type": "application/json",
@@ -188,6 +210,27 @@ def device_press(device: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         "X-Signature": sign(device["secret"], timestamp, nonce, body),
     }
     return body, headers
+
+
+def device_press(
+    device: dict[str, Any], client_alert_id: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    payload = {"client_alert_id": client_alert_id or str(uuid.uuid4()), "kind": "emergency"}
+    return signed(device, {**payload, "battery": 90})
+
+
+def floor_press(
+    device: dict[str, Any], client_alert_id: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """The floor's press: the same facts, unsigned (the floor does not authenticate)."""
+    body = {
+        "user_id": device["manager_id"],
+        "device_id": device["device_id"],
+        "client_alert_id": client_alert_id or str(uuid.uuid4()),
+        "kind": "emergency",
+        "battery": 90,
+    }
+    return json.dumps(body).encode(), {"Content-Type": "application/json"}
 
 
 # -- the holder process ----------------------------------------------------------------------
@@ -225,10 +268,11 @@ async def hold(spec: dict[str, Any], status_path: Path) -> None:
 
     stats.on_change = write
     opening = asyncio.Semaphore(spec["concurrency"])
-    async with http_client(spec["concurrency"] * 2) as http:
+    # as many connections as reopening phones may want at once (after a cut, all of them)
+    async with http_client(spec["base"], 256) as http:
         if spec["mode"] == "django":
             openers = [
-                django_opener(http, spec["base"], phone, spec["password"], spec.get("ws_base"))
+                django_opener(http, phone, spec["password"], spec.get("ws_base"))
                 for phone in spec["items"]
             ]
         else:
@@ -236,6 +280,8 @@ async def hold(spec: dict[str, Any], status_path: Path) -> None:
         stats.target = len(openers)
         tasks = [asyncio.create_task(keep(o, stats, opening)) for o in openers]
         await stats.all_tried.wait()
+        gc.collect()
+        gc.freeze()  # thousands of long-lived sockets: keep them out of every later collection
         done = True
         write(force=True)
         while True:
@@ -244,9 +290,63 @@ async def hold(spec: dict[str, Any], status_path: Path) -> None:
         await asyncio.gather(*tasks)  # unreachable: killed by the runner
 
 
+# -- the heartbeat process -------------------------------------------------------------------
+
+
+async def beat(spec: dict[str, Any], status_path: Path) -> None:
+    """Heartbeats of spec["devices"] round robin at spec["rate"] per second (open loop: one
+    starts every 1/rate s whatever the earlier ones do) to spec["url"], until killed; mode
+    "django" signs them, "floor" posts {"device_id"} to the floor."""
+    devices, rate, url = spec["devices"], float(spec["rate"]), spec["url"]
+    statuses: Counter[str] = Counter()
+    counts = {"sent": 0, "answered": 0}
+    slow = {"over_100ms": 0, "max_ms": 0.0}
+
+    def write() -> None:
+        data = {**counts, **slow, "statuses": dict(statuses), "at": time.time()}
+        tmp = status_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(status_path)
+
+    async def one(http: Client, device: dict[str, Any]) -> None:
+        if spec["mode"] == "django":
+            body, headers = signed(device, {"battery": 80})
+        else:
+            body = json.dumps({"device_id": device["device_id"]}).encode()
+            headers = {"Content-Type": "application/json"}
+        t0 = time.perf_counter()
+        try:
+            r = await http.post(path, body, headers)
+            statuses[str(r.status_code)] += 1
+        except Exception as exc:
+            statuses[type(exc).__name__] += 1
+        ms = (time.perf_counter() - t0) * 1000
+        slow["max_ms"] = max(slow["max_ms"], ms)
+        slow["over_100ms"] += ms > 100
+        counts["answered"] += 1
+
+    path = urlsplit(url).path
+    async with Client(url, 64) as http:
+        start, i, last_write = time.perf_counter(), 0, 0.0
+        pending: set[asyncio.Task[None]] = set()
+        while True:
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(one(http, devices[i % len(devices)]))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            i += 1
+            counts["sent"] = i
+            if time.monotonic() - last_write > 0.25:
+                last_write = time.monotonic()
+                write()
+
+
 def main() -> None:
-    if len(sys.argv) != 4 or sys.argv[1] != "hold":
-        sys.exit("usage: python -m bench.clients hold SPEC.json STATUS.json")
+    commands = {"hold": hold, "beat": beat}
+    if len(sys.argv) != 4 or sys.argv[1] not in commands:
+        sys.exit("usage: python -m bench.clients hold|beat SPEC.json STATUS.json")
     spec = json.loads(Path(sys.argv[2]).read_text())
     runner: Callable[[Any], Any] = asyncio.run
     try:
@@ -255,7 +355,7 @@ def main() -> None:
         runner = uvloop.run
     except ImportError:
         pass
-    runner(hold(spec, Path(sys.argv[3])))
+    runner(commands[sys.argv[1]](spec, Path(sys.argv[3])))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """The bare floor's write side: raw ASGI (no Django), served by uvicorn.
 
 POST /alert {"user_id": N, ...} commits one row with psycopg (a few pooled connections),
-PUBLISHes a frame on Redis channel `user.<N>` and answers 201 {"alert_id": id}. It also holds
-idle websockets (accept, say hello, wait), like a Django process that serves both.
+PUBLISHes a frame on Redis channel `user.<N>` and answers 201 {"alert_id": id}.
+POST /heartbeat {"device_id": D} upserts the device's "last heard" row in one commit and answers
+200. It also holds idle websockets (accept, say hello, wait), like a Django process that serves
+both.
 
 Environment: BENCH_FLOOR_DSN (libpq), BENCH_FLOOR_REDIS (redis://...), BENCH_FLOOR_POOL.
 """
@@ -19,6 +21,7 @@ import redis.asyncio as aioredis
 from psycopg.types.json import Jsonb
 
 TABLE = "bench_floor_alert"
+DEVICES = "bench_floor_device"
 _state: dict[str, Any] = {}
 
 
@@ -67,6 +70,22 @@ async def _alert(body: bytes) -> dict[str, Any]:
     return {"alert_id": alert_id}
 
 
+async def _heartbeat(body: bytes) -> dict[str, Any]:
+    device_id = str(json.loads(body)["device_id"])
+    pool = _state["pool"]
+    conn = await pool.get()
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                f"INSERT INTO {DEVICES} (device_id, heard_at) VALUES (%s, now()) "  # noqa: S608
+                "ON CONFLICT (device_id) DO UPDATE SET heard_at = excluded.heard_at",
+                (device_id,),
+            )
+    finally:
+        pool.put_nowait(conn)
+    return {"device_id": device_id}
+
+
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     kind = scope["type"]
     if kind == "lifespan":
@@ -87,6 +106,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 break
         if scope["path"] == "/alert" and scope["method"] == "POST":
             await _respond(send, 201, await _alert(body))
+        elif scope["path"] == "/heartbeat" and scope["method"] == "POST":
+            await _respond(send, 200, await _heartbeat(body))
         elif scope["path"] == "/health":
             await _respond(send, 200, {"status": "ok"})
         else:

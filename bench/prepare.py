@@ -1,8 +1,9 @@
 """Django-side preparation of the benchmark database (run as `python -m bench.prepare ...` with
-DATABASE_URL pointing at gridline_bench; `bench.run` does that).
+DATABASE_URL pointing at the bench database, see bench/pg.py; `bench.run` does that).
 
     world        the synthetic district, duty shifts around *now*, idle workers up to the socket
-                 count, and signed devices (their secrets are written to the output file once)
+                 count, signed devices that press and the many more that only send heartbeats
+                 (their secrets are written to the output file once)
     escalations  real open alerts whose tier-1 escalation timers come due at a steady rate,
                  topped up with far-future timers to a fixed number of pending timers
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -25,8 +27,10 @@ def _django() -> None:
     django.setup()
     from django.conf import settings
 
+    from bench.pg import bench_db_name
+
     name = settings.DATABASES["default"]["NAME"]
-    if name != "gridline_bench":
+    if name != bench_db_name():
         sys.exit(f"bench.prepare refuses to write to database {name!r}")
 
 
@@ -126,8 +130,30 @@ def world(args: argparse.Namespace) -> dict[str, Any]:
                     "manager_id": manager_of_grid[gid],
                 }
             )
+    # The background load: buttons that only report. Created like do_register_device does
+    # (which arms nothing), in bulk; their declared interval is long, so that no silence timer
+    # comes due while the bench runs, whatever rate the bench sends them at.
+    from backend.alerts.models import Device
+
+    resident_rows = list(
+        Resident.objects.order_by("pk").values_list("pk", "household_id")[: args.heartbeat_devices]
+    )
+    beating = [
+        Device(
+            device_id=f"BENCH-HB-{i:05d}",
+            kind="pendant",
+            resident_id=rows[0],
+            household_id=rows[1],
+            secret=secrets.token_hex(32),
+            heartbeat_interval_s=3600,
+        )
+        for i, rows in enumerate(resident_rows)
+    ]
+    Device.objects.bulk_create(beating, batch_size=2000)
+    heartbeat_devices = [{"device_id": d.device_id, "secret": d.secret} for d in beating]
     return {
         "password": args.password,
+        "heartbeat_devices": heartbeat_devices,
         "counts": result.counts,
         "load_seconds": round(result.seconds, 1),
         "managers": managers,
@@ -151,16 +177,27 @@ def escalations(args: argparse.Namespace) -> dict[str, Any]:
         d.pk: d
         for d in Device.objects.filter(pk__in=device_pks).select_related("resident__household")
     }
-    alert_ids = []
+    from django.db import OperationalError
+
+    alert_ids, deadlocks = [], 0
     for i in range(args.due):
         device = devices[device_pks[i % len(device_pks)]]
-        with transaction.atomic():
-            alert = do_raise_alert(
-                resident=device.resident,
-                kind=AlertKind.EMERGENCY,
-                source=Alert.Source.DEVICE,
-                device=device,
-            )
+        for _ in range(5):
+            try:
+                with transaction.atomic():
+                    alert = do_raise_alert(
+                        resident=device.resident,
+                        kind=AlertKind.EMERGENCY,
+                        source=Alert.Source.DEVICE,
+                        device=device,
+                    )
+                break
+            except OperationalError as exc:  # the servers still work: counted, and retried
+                if "deadlock" not in str(exc):
+                    raise
+                deadlocks += 1
+        else:
+            raise RuntimeError("do_raise_alert deadlocked 5 times in a row")
         alert_ids.append(alert.pk)
     pending = Timer.objects.filter(fired_at__isnull=True, cancelled_at__isnull=True).count()
     filler = max(0, args.pending - pending)
@@ -194,7 +231,7 @@ def escalations(args: argparse.Namespace) -> dict[str, Any]:
         )
     due = {alert_id: when.timestamp() for alert_id, when in zip(alert_ids, at, strict=True)}
     pending = Timer.objects.filter(fired_at__isnull=True, cancelled_at__isnull=True).count()
-    return {"due": due, "pending": pending, "start": start.timestamp()}
+    return {"due": due, "pending": pending, "start": start.timestamp(), "deadlocks": deadlocks}
 
 
 def main() -> None:
@@ -204,6 +241,7 @@ def main() -> None:
     w.add_argument("--communities", type=int, required=True)
     w.add_argument("--sockets", type=int, required=True)
     w.add_argument("--devices", type=int, required=True)
+    w.add_argument("--heartbeat-devices", type=int, required=True)
     w.add_argument("--password", required=True)
     w.add_argument("--out", required=True)
     e = sub.add_parser("escalations")

@@ -23,9 +23,9 @@ from backend.alerts import selectors
 from backend.alerts.models import Alert, AlertKind
 from backend.core import clock
 from backend.core.models import StreamEvent
+from harness.processes import RedisServer, free_port
 from tests.alerts.conftest import Rosters, SignedDevice, alert_of
 from tests.conftest import PASSWORD, World
-from tests.processes import RedisServer, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

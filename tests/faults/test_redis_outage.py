@@ -10,8 +10,8 @@ import pytest
 
 from backend.alerts.models import Alert, EscalationPolicy
 from backend.core.models import StreamEvent
+from harness.processes import Processes, wait_until
 from tests.conftest import World
-from tests.processes import Processes, wait_until
 
 from .clients import Device, Phone
 

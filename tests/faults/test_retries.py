@@ -14,8 +14,8 @@ import pytest
 
 from backend.alerts.models import Alert, AlertStep, EscalationPolicy
 from backend.core.models import IdempotencyRecord, StreamEvent
+from harness.processes import Processes, Server, wait_until
 from tests.conftest import World
-from tests.processes import Processes, Server, wait_until
 
 from .clients import Device, Phone, Target
 

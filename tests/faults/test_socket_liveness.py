@@ -14,8 +14,8 @@ import pytest
 
 from backend.alerts.models import EscalationPolicy
 from backend.core.models import SocketPresence, StreamEvent
+from harness.processes import Process, Processes, Server, wait_until
 from tests.conftest import World
-from tests.processes import Process, Processes, Server, wait_until
 
 from .clients import Device, Phone, http
 
@@ -51,7 +51,7 @@ def register_push_token(server: Server, phone: Phone) -> None:
 
 def pushed_to_manager(dispatcher: Process) -> bool:
     # No FCM credentials here, so the push provider is the logging one: one line per push.
-    return f"push (log only) to {PUSH_TOKEN[:8]}" in dispatcher.tail(200_000)
+    return f"push (log only) to {PUSH_TOKEN[:8]}" in dispatcher.output()
 
 
 def press_and_let_the_dispatcher_decide(

@@ -12,9 +12,9 @@ from django.utils import timezone
 from backend.alerts.actions import ESCALATE, do_raise_alert
 from backend.alerts.models import Alert, AlertKind, AlertStep, EscalationPolicy
 from backend.core.models import StreamEvent, Timer
+from harness.processes import Processes, wait_until
 from tests.alerts.conftest import Rosters
 from tests.conftest import World
-from tests.processes import Processes, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
