@@ -111,7 +111,16 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.contrib.gis.db.backends.spatialite":
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite has one writer at a time. WAL lets readers go on while it writes; IMMEDIATE
+    # takes the write lock when a transaction begins, so a transaction that read first never
+    # has to upgrade (an upgrade that meets another writer fails at once, busy timeout or
+    # not); `timeout` is how long a writer waits for the lock. WAL is stored in the file, so
+    # setting it on every connection costs nothing after the first.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20,
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL",
+    )
 elif env("DB_POOL", "1") == "1":
     # psycopg's connection pool (Django 5.1+): a request borrows a connection instead of
     # opening one, and a burst waits for a free connection (up to DB_POOL_TIMEOUT) instead of
