@@ -4,6 +4,7 @@ and refreshes. SQLite allows one writer at a time; nothing may answer 500 for it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -52,7 +53,7 @@ def test_presses_logins_and_refreshes_on_the_embedded_default_never_answer_500(
     )
     assert seeded.returncode == 0, seeded.stderr[-3000:]
     seed = json.loads(seeded.stdout.strip().splitlines()[-1])
-    with sqlite3.connect(tmp_path / "gridline.sqlite3") as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / "gridline.sqlite3")) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     statuses: Counter[str] = Counter()
     failures: list[str] = []
