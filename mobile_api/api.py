@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 from django.http import Http404, HttpRequest, HttpResponse
-from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from psycopg_pool import PoolTimeout
 
-from backend.core.errors import ApiError, error_body, message
+from backend.core.errors import ApiError, error_response
 
 from .errors import field_name, reason_code
 from .security import BearerAuth
-
-logger = logging.getLogger(__name__)
 
 api = NinjaAPI(
     title="gridline mobile API",
@@ -39,23 +32,6 @@ api.add_router("/", "mobile_api.visits.router.router")
 api.add_router("/", "mobile_api.servicedesk.router.router")
 
 
-def _respond(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
-    return api.create_response(request, body, status=status)
-
-
-@api.exception_handler(ApiError)
-def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    return _respond(request, exc.status, exc.body())
-
-
-@api.exception_handler(ValidationError)
-def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    fields: dict[str, str] = {}
-    for error in exc.errors:
-        fields.setdefault(field_name(error.get("loc", ())), message(reason_code(error)))
-    return _respond(request, 422, error_body("validation_error", fields))
-
-
 _HTTP_CODES = {
     400: "invalid_json",
     401: "not_authenticated",
@@ -65,32 +41,26 @@ _HTTP_CODES = {
 }
 
 
-@api.exception_handler(HttpError)
-def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+def _ninja_error(exc: Exception) -> Exception:
+    """Ninja's own exceptions as ours; everything else is mapped by `error_response`."""
+    if isinstance(exc, ValidationError):
+        fields: dict[str, str] = {}
+        for error in exc.errors:
+            fields.setdefault(field_name(error.get("loc", ())), reason_code(error))
+        return ApiError("validation_error", status=422, fields=fields)
     if isinstance(exc, AuthenticationError):
-        return _respond(request, 401, error_body("not_authenticated"))
-    code = _HTTP_CODES.get(exc.status_code, "validation_error")
-    return _respond(request, exc.status_code, error_body(code))
+        return ApiError("not_authenticated", status=401)
+    if isinstance(exc, HttpError):
+        code = _HTTP_CODES.get(exc.status_code, "validation_error")
+        return ApiError(code, status=exc.status_code)
+    return exc
 
 
-@api.exception_handler(MultiPartParserError)
-def on_unparsable_body(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
-    return _respond(request, 400, error_body("invalid_json"))
+def on_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error_response(request, _ninja_error(exc))
 
 
-@api.exception_handler(Http404)
-def on_404(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return _respond(request, 404, error_body("not_found"))
-
-
-@api.exception_handler(Exception)
-def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
-    if isinstance(exc.__cause__, PoolTimeout):
-        # Every database connection of this process is busy (a burst): nothing was written,
-        # and a device or phone should simply retry — which they do with the same client id.
-        logger.warning("database pool exhausted on %s %s", request.method, request.path)
-        response = _respond(request, 503, error_body("service_busy"))
-        response["Retry-After"] = "2"
-        return response
-    logger.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
-    return _respond(request, 500, error_body("internal_error"))
+# Ninja picks the handler registered for the most specific class, and registers its own
+# defaults for these; the same one function replaces every one of them.
+for _kind in (Exception, ApiError, ValidationError, HttpError, Http404):
+    api.add_exception_handler(_kind, on_error)

@@ -1,14 +1,22 @@
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 
-from backend.core.errors import error_body
+from backend.core.errors import ApiError, NotFound, error_response
 from backend.photos.views import serve_photo
 from mobile_api.api import api
+
+
+def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Unknown paths under /api/: the JSON 404 also with DEBUG on, whose technical 404 page
+    would otherwise bypass handler404."""
+    return error_response(request, NotFound())
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("photos/<str:token>", serve_photo, name="photo"),
     path("board/", include("board.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -16,13 +24,23 @@ urlpatterns = [
 ]
 
 
+def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_response(request, exception or ApiError("validation_error"))
+
+
+def json_403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_response(request, exception or ApiError("permission_denied", status=403))
+
+
 def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body("not_found"), status=404)
+    return error_response(request, NotFound())
 
 
 def json_500(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(error_body("internal_error"), status=500)
+    return error_response(request, ApiError("internal_error", status=500))
 
 
+handler400 = json_400
+handler403 = json_403
 handler404 = json_404
 handler500 = json_500
