@@ -63,4 +63,4 @@ def on_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 # Ninja picks the handler registered for the most specific class, and registers its own
 # defaults for these; the same one function replaces every one of them.
 for _kind in (Exception, ApiError, ValidationError, HttpError, Http404):
-    api.add_exception_handler(_kind, on_error)
+    api.exception_handler(_kind)(on_error)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.conf import settings
@@ -19,8 +19,8 @@ from django.utils import translation
 
 from .errors import ApiError, error_response
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
+Scope = dict[str, Any]
+Message = Any
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -91,7 +91,7 @@ async def _refuse(scope: Scope, send: Send) -> None:
     request = ASGIRequest(scope, io.BytesIO())  # headers and cookies only: the body is refused
     with translation.override(translation.get_language_from_request(request)):
         response = error_response(request, ApiError("payload_too_large", status=413))
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.items()]
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.items()]
     headers += [(b"content-length", str(len(response.content)).encode()), (b"connection", b"close")]
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": response.content})
