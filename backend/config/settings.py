@@ -115,7 +115,9 @@ if DATABASES["default"]["ENGINE"] == "django.contrib.gis.db.backends.spatialite"
     # takes the write lock when a transaction begins, so a transaction that read first never
     # has to upgrade (an upgrade that meets another writer fails at once, busy timeout or
     # not); `timeout` is how long a writer waits for the lock. WAL is stored in the file, so
-    # setting it on every connection costs nothing after the first.
+    # setting it on every connection costs nothing after the first. The engine is Django's
+    # SpatiaLite one whose writers of this process take turns (backend/core/spatialite).
+    DATABASES["default"]["ENGINE"] = "backend.core.spatialite"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         timeout=20,
         transaction_mode="IMMEDIATE",
