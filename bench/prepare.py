@@ -35,7 +35,7 @@ def world(args: argparse.Namespace) -> dict[str, Any]:
     from django.utils import timezone
 
     from backend.accounts.models import DutyShift, GridAssignment, Role, User
-    from backend.alerts.actions import do_register_device
+    from backend.alerts.devices import do_register_device
     from backend.alerts.models import AlertKind, EscalationPolicy
     from backend.people.models import Resident
     from backend.territory import synthetic

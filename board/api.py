@@ -14,7 +14,7 @@ from django.utils import timezone
 from backend.accounts.actions import do_issue_ticket
 from backend.accounts.models import MobileSession, User
 from backend.accounts.selectors import scope_for
-from backend.alerts import actions, selectors
+from backend.alerts import actions, events, selectors
 from backend.core.errors import ApiError
 from backend.servicedesk.selectors import case_rows, cases_for
 from backend.territory.selectors import grid_collection, households_in_bbox, parse_bbox
@@ -79,8 +79,8 @@ def alert_detail(
 ) -> dict[str, Any]:
     alert = selectors.get_alert(user, alert_id)
     return {
-        **actions.alert_summary(alert),
-        "timeline": [actions.step_summary(s) for s in selectors.timeline(alert)],
+        **events.alert_summary(alert),
+        "timeline": [events.step_summary(s) for s in selectors.timeline(alert)],
     }
 
 
@@ -111,7 +111,7 @@ def assign(
         assignee_id=_int_field(body, "assignee_id"),
         note=_str_field(body, "note"),
     )
-    return actions.alert_summary(alert)
+    return events.alert_summary(alert)
 
 
 @board_api("POST")
@@ -120,7 +120,7 @@ def add_note(
 ) -> dict[str, Any]:
     body = json_body(request)
     step = actions.do_add_note(user=user, alert_id=alert_id, note=_str_field(body, "note"))
-    return actions.step_summary(step)
+    return events.step_summary(step)
 
 
 @board_api("POST")

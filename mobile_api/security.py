@@ -8,8 +8,7 @@ from ninja.security import APIKeyHeader, HttpBearer
 from backend.accounts.actions import session_for_access_token
 from backend.accounts.models import MobileSession, User
 from backend.accounts.selectors import Scope, scope_for
-from backend.alerts.models import Device
-from backend.alerts.signing import check_signed_request
+from backend.alerts.signing import SignedRequest, check_signed_request
 
 
 class BearerAuth(HttpBearer):
@@ -32,7 +31,7 @@ class DeviceSignature(APIKeyHeader):
 
     param_name = "X-Signature"
 
-    def authenticate(self, request: HttpRequest, key: str | None) -> Device:
+    def authenticate(self, request: HttpRequest, key: str | None) -> SignedRequest:
         return check_signed_request(
             device_id=request.headers.get("X-Device-Id"),
             timestamp=request.headers.get("X-Timestamp"),
@@ -41,10 +40,11 @@ class DeviceSignature(APIKeyHeader):
             body=request.body,
         )
 
-    def __call__(self, request: HttpRequest) -> Device:
+    def __call__(self, request: HttpRequest) -> SignedRequest:
         return self.authenticate(request, request.headers.get(self.param_name))
 
 
-def calling_device(request: HttpRequest) -> Device:
-    device: Device = request.auth  # type: ignore[attr-defined]
-    return device
+def signed_request(request: HttpRequest) -> SignedRequest:
+    """The signed device request; the action it calls records its nonce."""
+    signed: SignedRequest = request.auth  # type: ignore[attr-defined]
+    return signed

@@ -7,12 +7,19 @@ the database, so a dropped doorbell costs a query, not an event. A client furthe
 the retention gets {"type": "resync_required"}.
 
 Clients acknowledge what they have shown with {"type": "ack", "last_event_id": N}; an urgent
-event nobody acknowledged within a few seconds is pushed to the phone as well.
+event nobody acknowledged within a few seconds is pushed to the phone as well. An ack costs a
+database write only when it covers an urgent frame; a ping refreshes the socket's presence row
+at most every PRESENCE_REFRESH (the dispatcher counts a socket live for 90 s).
+
+When the channel layer's connection comes back after a break, it sends every socket of the
+process {"type": "stream.resume"}: doorbells rung during the break were lost, so each socket
+reads its gap from the database.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -45,12 +52,17 @@ def _current(user_id: int) -> int:
     return stream.current_seq(user_id)
 
 
+PRESENCE_REFRESH = 30.0  # seconds
+
+
 @database_sync_to_async
 def _present(channel_name: str, user_id: int, session_id: Any) -> None:
-    SocketPresence.objects.update_or_create(
-        channel_name=channel_name,
-        defaults={"user_id": user_id, "session_id": session_id, "seen_at": timezone.now()},
-    )
+    SocketPresence.objects.create(channel_name=channel_name, user_id=user_id, session_id=session_id)
+
+
+@database_sync_to_async
+def _still_present(channel_name: str) -> None:
+    SocketPresence.objects.filter(channel_name=channel_name).update(seen_at=timezone.now())
 
 
 @database_sync_to_async
@@ -69,6 +81,9 @@ def _position(user: Any, content: dict[str, Any]) -> None:
 class StreamConsumer(AsyncJsonWebsocketConsumer):
     last_sent = 0
     groups_joined: tuple[str, ...] = ()
+    presence_at = 0.0
+    # Sent frames that may be urgent and are not acknowledged yet (replayed frames count).
+    unacked_urgent: list[int]
 
     async def connect(self) -> None:
         session = self.scope.get("session")
@@ -84,7 +99,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        self.unacked_urgent = []
         await _present(self.channel_name, self.user.pk, self.session_id)
+        self.presence_at = time.monotonic()
         raw = query_param(self.scope, "last_event_id")
         if raw is None or not raw.isdigit():
             self.last_sent = await _current(self.user.pk)
@@ -102,6 +119,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         for frame in frames:
             await self.send_json(frame)
             self.last_sent = int(frame["id"])
+        if frames:
+            self.unacked_urgent.append(self.last_sent)  # an ack up to here marks them all
 
     async def disconnect(self, code: int) -> None:
         if not self.groups_joined:
@@ -120,11 +139,16 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(content, dict):
             return
         if content.get("type") == "ping":
-            await _present(self.channel_name, self.user.pk, self.session_id)
+            if time.monotonic() - self.presence_at > PRESENCE_REFRESH:
+                self.presence_at = time.monotonic()
+                await _still_present(self.channel_name)
             await self.send_json({"type": "pong"})
         elif content.get("type") == "ack":
             up_to = content.get("last_event_id")
-            if isinstance(up_to, int) and 0 < up_to <= self.last_sent:
+            if not isinstance(up_to, int) or not 0 < up_to <= self.last_sent:
+                return
+            if self.unacked_urgent and self.unacked_urgent[0] <= up_to:
+                self.unacked_urgent = [seq for seq in self.unacked_urgent if seq > up_to]
                 await _acknowledged(self.user.pk, up_to)
         elif content.get("type") == "position":
             try:
@@ -140,8 +164,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if seq == self.last_sent + 1:
             await self.send_json(frame)
             self.last_sent = seq
+            if message.get("urgent"):
+                self.unacked_urgent.append(seq)
         else:
             await self._catch_up(self.last_sent)  # a doorbell was lost: read the gap
+
+    async def stream_resume(self, message: dict[str, Any]) -> None:
+        await self._catch_up(self.last_sent)
 
     async def session_revoked(self, message: dict[str, Any]) -> None:
         await self.close(code=UNAUTHORISED)

@@ -1,50 +1,48 @@
-"""Writes for one-key emergency alerts: raise, escalate, acknowledge, accept, arrive, resolve,
-cancel; devices and their technical alarms.
+"""Writes for one-key emergency alerts: raise (from a device, the resident app or a worker),
+escalate, acknowledge, accept, arrive, resolve, cancel, assign, notes. Devices and their
+technical alarms are in `devices.py`.
 
 Every step takes the alert's row lock (SELECT ... FOR UPDATE), writes its timeline entry and
 its stream events in the same transaction, and moves or cancels the escalation timer there too.
 That is what makes an accept and an escalation that race come out right: whichever commits
 second sees the other's state.
+
+A press is the hot path (20 a second across a district, bursts of hundreds): it is one
+transaction of a dozen statements — the nonce, the idempotency record, the alert with its
+recipients, timeline and timer, the stream events, the device heard — and one doorbell per
+recipient after commit. Its query count is pinned in tests/alerts/test_press_cost.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
-import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.gis.geos import Point
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from backend.accounts.models import GridAssignment, Role, User
 from backend.core import clock
 from backend.core.errors import ApiError, NotFound
-from backend.core.models import IdempotencyRecord
+from backend.core.idempotency import Answer, idempotent
 from backend.core.stream import batch as stream_batch
 from backend.core.stream import record_events
 from backend.people.models import Resident
+from backend.territory.models import Household
 
 from . import selectors
-from .models import (
-    Alert,
-    AlertKind,
-    AlertRecipient,
-    AlertStep,
-    Device,
-    WorkerPosition,
-)
+from .events import alert_summary, step_summary
+from .models import Alert, AlertKind, AlertRecipient, AlertStep, Device, WorkerPosition
+from .signing import SignedRequest
 
 logger = logging.getLogger(__name__)
 
 ESCALATE = "alert.escalate"
-DEVICE_SILENT = "device.silent"
+TEXT_CONTACTS = "alert.text_contacts"
 CANCEL_WINDOW = timedelta(seconds=60)
 
 
@@ -60,50 +58,7 @@ class Fix:
         return Point(self.lon, self.lat, srid=4326)
 
 
-# -- what the stream says ------------------------------------------------------------------
-
-
-def alert_summary(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
-    """The JSON-safe picture of an alert every event carries (resident name masked)."""
-    now = now or timezone.now()
-    seconds_left = (
-        max(0, math.ceil((alert.next_escalation_at - now).total_seconds()))
-        if alert.next_escalation_at and alert.state == Alert.State.OPEN
-        else None
-    )
-    name = alert.resident.name
-    return {
-        "alert_id": alert.pk,
-        "kind": alert.kind,
-        "state": alert.state,
-        "tier": alert.tier,
-        "resident": {"id": alert.resident_id, "name": name[:1] + "*" * (len(name) - 1)},
-        "household": {
-            "id": alert.household_id,
-            "address": alert.household.address,
-            "lat": alert.household.location.y,
-            "lon": alert.household.location.x,
-        },
-        "grid_id": alert.grid_id,
-        "community_id": alert.community_id,
-        "location": (
-            {"lat": alert.location.y, "lon": alert.location.x, "accuracy_m": alert.accuracy_m}
-            if alert.location
-            else None
-        ),
-        "created_at": alert.created_at.isoformat(),
-        "escalates_at": alert.next_escalation_at.isoformat() if alert.next_escalation_at else None,
-        "seconds_left": seconds_left,
-        "accepted_by": (
-            {"id": alert.accepted_by_id, "name": alert.accepted_by.name}
-            if alert.accepted_by_id and alert.accepted_by
-            else None
-        ),
-        "disposition": alert.disposition or None,
-    }
-
-
-def _tell(
+def tell(
     alert: Alert,
     type: str,
     user_ids: list[int] | None = None,
@@ -121,18 +76,7 @@ def _tell(
     )
 
 
-def step_summary(step: AlertStep) -> dict[str, Any]:
-    """A timeline entry as JSON (events of supervisors' steps carry the step they added)."""
-    return {
-        "kind": step.kind,
-        "actor": {"id": step.actor_id, "name": step.actor.name} if step.actor else None,
-        "at": step.at.isoformat(),
-        "note": step.note,
-        "data": step.data,
-    }
-
-
-def _step(
+def _new_step(
     alert: Alert,
     kind: str,
     *,
@@ -141,7 +85,7 @@ def _step(
     note: str = "",
     data: dict[str, Any] | None = None,
 ) -> AlertStep:
-    return AlertStep.objects.create(
+    return AlertStep(
         alert=alert,
         kind=kind,
         actor=actor,
@@ -151,49 +95,98 @@ def _step(
     )
 
 
+def add_step(alert: Alert, kind: str, **kwargs: Any) -> AlertStep:
+    step = _new_step(alert, kind, **kwargs)
+    step.save()
+    return step
+
+
 # -- raising -------------------------------------------------------------------------------
 
 
-def _request_hash(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+def _created(alert: Alert) -> Answer:
+    return 201, {
+        "alert_id": alert.pk,
+        "state": alert.state,
+        "tier": alert.tier,
+        "created_at": alert.created_at.isoformat(),
+    }
 
 
-def idempotent_raise(
-    *, scope: str, client_alert_id: uuid.UUID, body: dict[str, Any], raise_alert: Any
-) -> tuple[int, dict[str, Any]]:
-    """Run `raise_alert()` once per (scope, client id); retries get the first answer.
+def do_device_press(
+    *,
+    signed: SignedRequest,
+    client_alert_id: uuid.UUID,
+    kind: str,
+    body: dict[str, Any],
+    fix: Fix | None = None,
+    battery: int | None = None,
+    resident_id: int | None = None,
+) -> Answer:
+    """A button press: 201 once the alert is committed; a retry with the same client id gets
+    the first answer and creates nothing. One transaction holds the nonce, the idempotency
+    record, the alert and its first tier, and the device being heard."""
+    from .devices import heard  # devices raise technical alarms through this module
 
-    A different body under the same id is refused (422), as Stripe does.
-    """
-    digest = _request_hash(body)
-    for _ in range(2):
-        existing = IdempotencyRecord.objects.filter(scope=scope, key=client_alert_id).first()
-        if existing is not None:
-            if existing.request_hash != digest:
-                raise ApiError(
-                    "idempotency_mismatch", status=422, fields={"client_alert_id": "field_invalid"}
+    device = signed.device
+    if resident_id is not None and resident_id != device.resident_id:
+        raise ApiError(
+            "validation_error", status=422, fields={"resident_id": "device_resident_mismatch"}
+        )
+    with transaction.atomic(), stream_batch():
+        signed.consume_nonce()
+        answer = idempotent(
+            scope=f"device:{device.pk}",
+            key=client_alert_id,
+            body=body,
+            field="client_alert_id",
+            run=lambda: _created(
+                do_raise_alert(
+                    resident=device.resident,
+                    household=device.household,
+                    kind=kind,
+                    source=Alert.Source.DEVICE,
+                    device=device,
+                    fix=fix,
+                    battery=battery,
                 )
-            return existing.status, existing.body
-        try:
-            with transaction.atomic(), stream_batch():
-                alert = raise_alert()
-                response = {
-                    "alert_id": alert.pk,
-                    "state": alert.state,
-                    "tier": alert.tier,
-                    "created_at": alert.created_at.isoformat(),
-                }
-                IdempotencyRecord.objects.create(
-                    scope=scope,
-                    key=client_alert_id,
-                    request_hash=digest,
-                    status=201,
-                    body=response,
+            ),
+        )
+        heard(device=device, battery=battery)  # last: the device row is locked until commit
+    return answer
+
+
+def do_raise_for_resident(
+    *,
+    user: User,
+    resident: Resident,
+    client_alert_id: uuid.UUID,
+    kind: str,
+    body: dict[str, Any],
+    fix: Fix | None = None,
+) -> Answer:
+    """A press in the resident app (the caller is the resident's own account) or a worker
+    raising an alert for a resident in their scope (the caller checked the scope)."""
+    own = user.role == Role.RESIDENT
+    if own and user.resident_id != resident.pk:
+        raise ApiError("permission_denied", status=403)
+    with transaction.atomic(), stream_batch():
+        return idempotent(
+            scope=f"user:{user.pk}",
+            key=client_alert_id,
+            body={**body, "resident_id": resident.pk},
+            field="client_alert_id",
+            run=lambda: _created(
+                do_raise_alert(
+                    resident=resident,
+                    household=resident.household,
+                    kind=kind,
+                    source=Alert.Source.RESIDENT_APP if own else Alert.Source.WORKER,
+                    raised_by=user,
+                    fix=fix,
                 )
-                return 201, response
-        except IntegrityError:
-            continue  # a concurrent retry won the race: answer with its record
-    raise ApiError("internal_error", status=500)
+            ),
+        )
 
 
 def do_raise_alert(
@@ -201,75 +194,150 @@ def do_raise_alert(
     resident: Resident,
     kind: str,
     source: str,
+    household: Household | None = None,
     device: Device | None = None,
     raised_by: User | None = None,
     fix: Fix | None = None,
     battery: int | None = None,
 ) -> Alert:
-    """Commit the alert and call its first tier. Call inside `transaction.atomic()`."""
-    household = resident.household
-    alert = Alert.objects.create(
+    """Commit the alert and call its first tier. Call inside `transaction.atomic()`.
+    `household` is the resident's, loaded with its grid and community (read when not given)."""
+    with stream_batch():
+        return _raise(
+            resident=resident,
+            household=household
+            or Household.objects.select_related("grid__community").get(pk=resident.household_id),
+            kind=kind,
+            source=source,
+            device=device,
+            raised_by=raised_by,
+            fix=fix,
+            battery=battery,
+        )
+
+
+def _raise(
+    *,
+    resident: Resident,
+    household: Household,
+    kind: str,
+    source: str,
+    device: Device | None,
+    raised_by: User | None,
+    fix: Fix | None,
+    battery: int | None,
+) -> Alert:
+    now = timezone.now()
+    alert = Alert(
         kind=kind,
         source=source,
         device=device,
         raised_by=raised_by,
         resident=resident,
         household=household,
-        grid_id=household.grid_id,
-        community_id=household.grid.community_id,
+        grid=household.grid,
+        community=household.grid.community,
         location=fix.point() if fix else None,
         accuracy_m=fix.accuracy_m if fix else None,
         battery=battery,
+        created_at=now,
     )
-    _step(alert, "raised", actor=raised_by, fix=fix, data={"source": source, "kind": kind})
+    steps = [_new_step(alert, "raised", actor=raised_by, fix=fix, data={"source": source})]
+    steps[0].data["kind"] = kind
     if alert.is_technical:
-        managers = selectors.grid_managers(alert)
+        alert.save()
+        managers = selectors.grid_managers(alert.grid_id)
         _add_recipients(alert, managers, tier=1)
-        _tell(alert, "alert.raised", user_ids=selectors.audience(alert))
+        record_events(
+            user_ids=set(managers) | set(selectors.watchers(alert)),
+            type="alert.raised",
+            data=alert_summary(alert, now),
+        )
     else:
-        _advance(alert, timezone.now())
+        call = _next_tier(alert, now, called=set())
+        call.apply(alert, now, steps, created=True)
         if kind == AlertKind.EMERGENCY:
-            _text_emergency_contacts(alert)
+            # Durable and off the press's path: the dispatcher texts the contacts at once.
+            clock.schedule(kind=TEXT_CONTACTS, key=str(alert.pk), due_at=now)
+    AlertStep.objects.bulk_create(steps)
     return alert
 
 
 def _add_recipients(alert: Alert, user_ids: list[int], tier: int) -> None:
-    AlertRecipient.objects.bulk_create(
-        [AlertRecipient(alert=alert, user_id=uid, tier=tier) for uid in user_ids],
-        ignore_conflicts=True,
-    )
+    if user_ids:
+        AlertRecipient.objects.bulk_create(
+            [AlertRecipient(alert=alert, user_id=uid, tier=tier) for uid in user_ids],
+            ignore_conflicts=True,
+        )
 
 
-def _advance(alert: Alert, now: datetime) -> None:
-    """Call the next tier that has someone on duty; skip empty tiers at once, visibly."""
-    policy = selectors.policy_for(alert.community, alert.kind)
+@dataclass
+class _TierCall:
+    """The next tier to call (or none left), worked out before anything is written."""
+
+    called: set[int]
+    tier: int | None = None
+    members: list[int] = field(default_factory=list)
+    timeout_s: int = 0
+    skipped: list[int] = field(default_factory=list)
+
+    def apply(self, alert: Alert, now: datetime, steps: list[AlertStep], created: bool) -> None:
+        """Write the call: the alert's tier and deadline, recipients, timer, timeline, events."""
+        steps += [
+            _new_step(alert, "tier_skipped", data={"tier": t, "reason": "nobody on duty"})
+            for t in self.skipped
+        ]
+        if self.tier is not None:
+            alert.tier = self.tier
+            alert.next_escalation_at = now + timedelta(seconds=self.timeout_s)
+        else:
+            alert.next_escalation_at = None
+        if created:
+            alert.save()
+        else:
+            alert.save(update_fields=["tier", "next_escalation_at"])
+        watchers = set(selectors.watchers(alert))
+        summary = alert_summary(alert, now)
+        if self.tier is None:
+            steps.append(_new_step(alert, "escalation_exhausted", data={"tier": alert.tier}))
+            record_events(user_ids=self.called | watchers, type="alert.updated", data=summary)
+            return
+        _add_recipients(alert, self.members, self.tier)
+        clock.schedule(
+            kind=ESCALATE,
+            key=str(alert.pk),
+            due_at=alert.next_escalation_at,  # type: ignore[arg-type]
+            payload={"tier": self.tier},
+        )
+        steps.append(
+            _new_step(
+                alert,
+                "tier_called",
+                data={"tier": self.tier, "user_ids": self.members, "timeout_s": self.timeout_s},
+            )
+        )
+        record_events(user_ids=self.members, type="alert.raised", data=summary, urgent=True)
+        others = (self.called | watchers) - set(self.members)
+        record_events(user_ids=others, type="alert.updated", data=summary)
+
+
+def _next_tier(alert: Alert, now: datetime, *, called: set[int]) -> _TierCall:
+    """The next tier after the alert's that has someone on duty; empty tiers are skipped (and
+    the timeline says so)."""
+    policy = selectors.policy_for(alert.community_id, alert.kind)
+    call = _TierCall(called=set(called))
     for tier in range(alert.tier + 1, selectors.TIERS + 1):
         timeout = policy.timeout(tier)
         if timeout <= 0:
             continue
-        members = selectors.tier_members(alert, tier, policy, now)
+        members = selectors.tier_members(alert, tier, policy, now, called=called)
         if not members:
-            _step(alert, "tier_skipped", data={"tier": tier, "reason": "nobody on duty"})
+            call.skipped.append(tier)
             continue
-        _add_recipients(alert, members, tier)
-        alert.tier = tier
-        alert.next_escalation_at = now + timedelta(seconds=timeout)
-        alert.save(update_fields=["tier", "next_escalation_at"])
-        clock.schedule(
-            kind=ESCALATE,
-            key=str(alert.pk),
-            due_at=alert.next_escalation_at,
-            payload={"tier": tier},
-        )
-        _step(alert, "tier_called", data={"tier": tier, "user_ids": members, "timeout_s": timeout})
-        _tell(alert, "alert.raised", user_ids=members, urgent=True)
-        others = sorted(set(selectors.audience(alert)) - set(members))
-        _tell(alert, "alert.updated", user_ids=others)
-        return
-    alert.next_escalation_at = None
-    alert.save(update_fields=["next_escalation_at"])
-    _step(alert, "escalation_exhausted", data={"tier": alert.tier})
-    _tell(alert, "alert.updated")
+        call.tier, call.members, call.timeout_s = tier, members, timeout
+        call.called |= set(members)
+        return call
+    return call
 
 
 def escalate(*, alert_id: int, tier: int) -> None:
@@ -282,29 +350,36 @@ def escalate(*, alert_id: int, tier: int) -> None:
     )
     if alert is None or alert.state != Alert.State.OPEN or alert.tier != tier:
         return
+    now = timezone.now()
     with stream_batch():
-        _step(alert, "escalated", data={"from_tier": tier})
-        _advance(alert, timezone.now())
+        steps = [_new_step(alert, "escalated", data={"from_tier": tier})]
+        called = set(alert.recipients.values_list("user_id", flat=True))
+        _next_tier(alert, now, called=called).apply(alert, now, steps, created=False)
+        AlertStep.objects.bulk_create(steps)
 
 
-def _text_emergency_contacts(alert: Alert) -> None:
+def text_emergency_contacts(*, alert_id: int) -> int:
+    """The contacts' SMS of an emergency (a timer's handler, so it survives a crash)."""
     from backend.notify.sms import send_sms
 
+    alert = Alert.objects.select_related("resident").filter(pk=alert_id).first()
+    if alert is None:
+        return 0
     at = timezone.localtime(alert.created_at).strftime("%H:%M")
-    contacts = [(c.phone, c.name) for c in alert.resident.emergency_contacts.all()]
     text = (
         f"【社区一键通】{alert.resident.name}于{at}按下紧急求助按钮，"
         "社区网格员已收到通知并正在处理。"
     )
-
-    def send() -> None:
-        for phone, _name in contacts:
-            try:
-                send_sms(phone=phone, text=text)
-            except Exception:
-                logger.warning("SMS to emergency contact failed", exc_info=True)
-
-    transaction.on_commit(send, robust=True)
+    sent = 0
+    for contact in alert.resident.emergency_contacts.all():
+        try:
+            send_sms(phone=contact.phone, text=text)
+            sent += 1
+        except Exception:
+            logger.warning(
+                "SMS to an emergency contact of alert %s failed", alert_id, exc_info=True
+            )
+    return sent
 
 
 # -- the lifecycle -------------------------------------------------------------------------
@@ -341,8 +416,8 @@ def do_acknowledge(*, user: User, alert_id: int) -> Alert:
             alert=alert, user=user, acknowledged_at__isnull=True
         ).update(acknowledged_at=timezone.now())
         if updated:
-            _step(alert, "acknowledged", actor=user)
-            _tell(alert, "alert.updated")
+            add_step(alert, "acknowledged", actor=user)
+            tell(alert, "alert.updated")
     return alert
 
 
@@ -369,8 +444,8 @@ def do_accept(*, user: User, alert_id: int, fix: Fix | None = None) -> Alert:
         AlertRecipient.objects.filter(alert=alert, user=user, acknowledged_at__isnull=True).update(
             acknowledged_at=now
         )
-        _step(alert, "accepted", actor=user, fix=fix)
-        _tell(alert, "alert.updated")
+        add_step(alert, "accepted", actor=user, fix=fix)
+        tell(alert, "alert.updated")
     return alert
 
 
@@ -395,8 +470,8 @@ def do_arrive(*, user: User, alert_id: int, fix: Fix) -> Alert:
         alert.state = Alert.State.ARRIVED
         alert.arrived_at = timezone.now()
         alert.save(update_fields=["state", "arrived_at"])
-        _step(alert, "arrived", actor=user, fix=fix)
-        _tell(alert, "alert.updated")
+        add_step(alert, "arrived", actor=user, fix=fix)
+        tell(alert, "alert.updated")
     return alert
 
 
@@ -417,8 +492,10 @@ def do_resolve(
         alert.disposition = disposition
         alert.resolution_note = note
         alert.save(update_fields=["state", "resolved_at", "disposition", "resolution_note"])
-        _step(alert, "resolved", actor=user, fix=fix, note=note, data={"disposition": disposition})
-        _tell(alert, "alert.updated")
+        add_step(
+            alert, "resolved", actor=user, fix=fix, note=note, data={"disposition": disposition}
+        )
+        tell(alert, "alert.updated")
         if alert.kind == AlertKind.EMERGENCY:
             from backend.visits.actions import do_follow_up_after_alert  # visits imports alerts
 
@@ -427,10 +504,12 @@ def do_resolve(
 
 
 def do_cancel_false_press(
-    *, alert_id: int, user: User | None = None, device: Device | None = None
+    *, alert_id: int, user: User | None = None, signed: SignedRequest | None = None
 ) -> Alert:
     """The resident (their account or their device) cancels within 60 s of the press."""
     with transaction.atomic(), stream_batch():
+        if signed is not None:
+            signed.consume_nonce()
         if user is not None:
             alert = _locked(user, alert_id)
             if user.role != Role.RESIDENT or alert.resident_id != user.resident_id:
@@ -439,7 +518,7 @@ def do_cancel_false_press(
             found = (
                 Alert.objects.select_for_update(of=("self",))
                 .select_related("community", "household", "resident", "accepted_by")
-                .filter(pk=alert_id, device=device)
+                .filter(pk=alert_id, device=signed.device if signed else None)
                 .first()
             )
             if found is None:
@@ -455,8 +534,8 @@ def do_cancel_false_press(
         alert.resolved_at = timezone.now()
         alert.save(update_fields=["state", "disposition", "next_escalation_at", "resolved_at"])
         clock.cancel(kind=ESCALATE, key=str(alert.pk))
-        _step(alert, "cancelled", actor=user, data={"by": "device" if device else "resident"})
-        _tell(alert, "alert.updated")
+        add_step(alert, "cancelled", actor=user, data={"by": "device" if signed else "resident"})
+        tell(alert, "alert.updated")
     return alert
 
 
@@ -466,114 +545,6 @@ def do_report_position(*, user: User, fix: Fix) -> WorkerPosition:
         defaults={"location": fix.point(), "accuracy_m": fix.accuracy_m, "at": timezone.now()},
     )
     return position
-
-
-# -- devices -------------------------------------------------------------------------------
-
-
-def do_register_device(
-    *, device_id: str, kind: str, resident: Resident, heartbeat_interval_s: int = 3600
-) -> tuple[Device, str]:
-    """A new device and its secret; the secret is returned here once and never again."""
-    secret = secrets.token_hex(32)
-    device = Device.objects.create(
-        device_id=device_id,
-        kind=kind,
-        resident=resident,
-        household=resident.household,
-        secret=secret,
-        heartbeat_interval_s=heartbeat_interval_s,
-    )
-    return device, secret
-
-
-def do_rotate_device_secret(*, device: Device) -> str:
-    secret = secrets.token_hex(32)
-    device.secret = secret
-    device.rotated_at = timezone.now()
-    device.save(update_fields=["secret", "rotated_at"])
-    return secret
-
-
-def do_revoke_device(*, device: Device) -> None:
-    with transaction.atomic(), stream_batch():
-        device.revoked_at = timezone.now()
-        device.save(update_fields=["revoked_at"])
-        clock.cancel(kind=DEVICE_SILENT, key=str(device.pk))
-
-
-def do_heartbeat(*, device: Device, battery: int | None) -> Device:
-    with transaction.atomic(), stream_batch():
-        return do_heard(device=device, battery=battery)
-
-
-def do_heard(*, device: Device, battery: int | None) -> Device:
-    """The device was heard (heartbeat or press): close its technical alarms that no longer
-    hold and re-arm its silence timer. Call inside a transaction."""
-    device = (
-        Device.objects.select_for_update()
-        .select_related("household__grid__community")
-        .get(pk=device.pk)
-    )
-    now = timezone.now()
-    device.last_heard_at = now
-    if battery is not None:
-        device.battery = battery
-    device.save(update_fields=["last_heard_at", "battery"])
-    _heard(device, now)
-    return device
-
-
-def _heard(device: Device, now: datetime) -> None:
-    """Called whenever a device is heard (heartbeat or press), inside a transaction."""
-    policy = selectors.policy_for(device.household.grid.community, AlertKind.DEVICE_OFFLINE)
-    clock.schedule(
-        kind=DEVICE_SILENT,
-        key=str(device.pk),
-        due_at=now + timedelta(seconds=device.heartbeat_interval_s * policy.heartbeat_misses),
-    )
-    _close_technical(device, AlertKind.DEVICE_OFFLINE)
-    if device.battery is not None and device.battery < policy.low_battery_percent:
-        _open_technical(device, AlertKind.LOW_BATTERY)
-    else:
-        _close_technical(device, AlertKind.LOW_BATTERY)
-
-
-def _open_technical(device: Device, kind: str) -> None:
-    if Alert.objects.filter(device=device, kind=kind, state=Alert.State.OPEN).exists():
-        return
-    alert = do_raise_alert(
-        resident=device.resident,
-        kind=kind,
-        source=Alert.Source.SYSTEM,
-        device=device,
-        battery=device.battery,
-    )
-    if kind == AlertKind.DEVICE_OFFLINE:
-        from backend.visits.actions import do_device_check_after_alarm  # visits imports alerts
-
-        do_device_check_after_alarm(alert=alert)  # someone checks the device at the door
-
-
-def _close_technical(device: Device, kind: str) -> None:
-    for alert in (
-        Alert.objects.select_for_update(of=("self",))
-        .select_related("community", "household", "resident", "accepted_by")
-        .filter(device=device, kind=kind, state=Alert.State.OPEN)
-    ):
-        alert.state = Alert.State.CLOSED
-        alert.resolved_at = timezone.now()
-        alert.save(update_fields=["state", "resolved_at"])
-        _step(alert, "cleared", data={"battery": device.battery})
-        _tell(alert, "alert.updated")
-
-
-def device_went_silent(*, device_id: int) -> None:
-    """The silence timer's handler."""
-    device = Device.objects.select_related("household__grid").filter(pk=device_id).first()
-    if device is None or device.revoked_at is not None:
-        return
-    _open_technical(device, AlertKind.DEVICE_OFFLINE)
 
 
 # -- supervisors stepping in ---------------------------------------------------------------
@@ -624,7 +595,7 @@ def do_assign(*, user: User, alert_id: int, assignee_id: int, note: str = "") ->
         alert.save(update_fields=["state", "accepted_by", "accepted_at", "next_escalation_at"])
         clock.cancel(kind=ESCALATE, key=str(alert.pk))
         _add_recipients(alert, [assignee.pk], tier=alert.tier)
-        step = _step(
+        step = add_step(
             alert,
             "assigned" if previous is None else "reassigned",
             actor=user,
@@ -634,9 +605,9 @@ def do_assign(*, user: User, alert_id: int, assignee_id: int, note: str = "") ->
                 "previous": {"id": previous.pk, "name": previous.name} if previous else None,
             },
         )
-        _tell(alert, "alert.raised", user_ids=[assignee.pk], urgent=True, step=step)
+        tell(alert, "alert.raised", user_ids=[assignee.pk], urgent=True, step=step)
         others = set(selectors.audience(alert)) | ({previous.pk} if previous else set())
-        _tell(alert, "alert.updated", user_ids=sorted(others - {assignee.pk}), step=step)
+        tell(alert, "alert.updated", user_ids=sorted(others - {assignee.pk}), step=step)
     return alert
 
 
@@ -647,6 +618,6 @@ def do_add_note(*, user: User, alert_id: int, note: str) -> AlertStep:
         alert = _locked(user, alert_id)
         if user.role == Role.RESIDENT:
             raise ApiError("permission_denied", status=403)
-        step = _step(alert, "note", actor=user, note=note)
-        _tell(alert, "alert.updated", step=step)
+        step = add_step(alert, "note", actor=user, note=note)
+        tell(alert, "alert.updated", step=step)
     return step

@@ -3,7 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from leaflet.admin import LeafletGeoAdmin
 
-from . import actions
+from . import devices
 from .models import Alert, AlertRecipient, AlertStep, Device, EscalationPolicy
 
 
@@ -26,9 +26,10 @@ class DeviceAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Device, form: object, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            # A changed heartbeat interval moves the silence deadline.
+            devices.do_update_device(device=obj, fields=list(getattr(form, "changed_data", [])))
             return
-        device, secret = actions.do_register_device(
+        device, secret = devices.do_register_device(
             device_id=obj.device_id,
             kind=obj.kind,
             resident=obj.resident,
@@ -40,13 +41,13 @@ class DeviceAdmin(admin.ModelAdmin):
     @admin.action(description="Rotate the secret (shown once)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
         for device in queryset:
-            secret = actions.do_rotate_device_secret(device=device)
+            secret = devices.do_rotate_device_secret(device=device)
             messages.warning(request, f"New secret for {device.device_id} (shown once): {secret}")
 
     @admin.action(description="Revoke")
     def revoke(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
         for device in queryset:
-            actions.do_revoke_device(device=device)
+            devices.do_revoke_device(device=device)
 
 
 class StepInline(admin.TabularInline):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,14 +10,16 @@ from typing import Any
 
 from django.contrib.gis.db.models.functions import Distance
 from django.db.models import Q, QuerySet
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from backend.accounts.models import DutyShift, GridAssignment, Role, User
 from backend.accounts.selectors import OnDuty, b_posts_of, duty_now, scope_for
 from backend.core import stream
 from backend.core.errors import NotFound
-from backend.territory.models import Community
 from backend.territory.selectors import grids_for
 
+from .events import alert_summary
 from .models import Alert, AlertKind, AlertStep, EscalationPolicy, WorkerPosition
 
 DEFAULT_TIMEOUTS: dict[str, list[int]] = {
@@ -39,13 +42,35 @@ class Policy:
         return self.tier_timeouts[tier - 1] if tier <= len(self.tier_timeouts) else 0
 
 
-def policy_for(community: Community, kind: str) -> Policy:
-    row = (
-        EscalationPolicy.objects.filter(Q(community=community) | Q(community__isnull=True))
-        .filter(kind=kind)
-        .order_by("community_id")  # NULLs last on PostgreSQL and first on SQLite: sort below
+def policy_for(community_id: int, kind: str) -> Policy:
+    """The policy in force for a community and kind. Read on every press and heartbeat and
+    changed a few times a year: kept per process for POLICY_TTL (and dropped at once in the
+    process that saves one), so a change reaches every process within seconds."""
+    key = (community_id, kind)
+    cached = _policies.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    policy = _read_policy(community_id, kind)
+    _policies[key] = (time.monotonic() + POLICY_TTL, policy)
+    return policy
+
+
+POLICY_TTL = 5.0
+_policies: dict[tuple[int, str], tuple[float, Policy]] = {}
+
+
+@receiver([post_save, post_delete], sender=EscalationPolicy)
+def _forget_policies(**kwargs: Any) -> None:
+    _policies.clear()
+
+
+def _read_policy(community_id: int, kind: str) -> Policy:
+    rows = sorted(
+        EscalationPolicy.objects.filter(
+            Q(community_id=community_id) | Q(community__isnull=True), kind=kind
+        ),
+        key=lambda p: p.community_id is None,  # the community's own first, then the default
     )
-    rows = sorted(row, key=lambda p: p.community_id is None)
     if rows:
         p = rows[0]
         return Policy(
@@ -62,9 +87,10 @@ def _on_duty(now: datetime) -> QuerySet[DutyShift]:
     return DutyShift.objects.filter(starts_at__lte=now, ends_at__gt=now, user__is_active=True)
 
 
-def tier_members(alert: Alert, tier: int, policy: Policy, now: datetime) -> list[int]:
-    """User ids to call at `tier`, excluding anyone already called."""
-    called = set(alert.recipients.values_list("user_id", flat=True))
+def tier_members(
+    alert: Alert, tier: int, policy: Policy, now: datetime, *, called: set[int]
+) -> list[int]:
+    """User ids to call at `tier`, excluding `called` (everyone called so far)."""
     shifts = _on_duty(now)
     ids: Iterable[int]
     if tier == 1:
@@ -102,10 +128,10 @@ def tier_members(alert: Alert, tier: int, policy: Policy, now: datetime) -> list
     return sorted(set(ids) - called)
 
 
-def grid_managers(alert: Alert) -> list[int]:
+def grid_managers(grid_id: int) -> list[int]:
     """B-post holders of the grid, on duty or not (technical alarms go to them)."""
     return sorted(
-        GridAssignment.objects.filter(grid_id=alert.grid_id, user__is_active=True).values_list(
+        GridAssignment.objects.filter(grid_id=grid_id, user__is_active=True).values_list(
             "user_id", flat=True
         )
     )
@@ -200,7 +226,6 @@ def board_state(user: User, *, now: datetime) -> dict[str, Any]:
     """Everything the board draws besides the grid polygons, as of `last_event_id`: the
     stream position is read first, so replaying from it can only repeat what this shows,
     never skip it. Panels of later issues (visits, service desk) are `None` until they land."""
-    from .actions import alert_summary  # actions import this module
 
     last_event_id = stream.current_seq(user.pk)
     scope = scope_for(user)

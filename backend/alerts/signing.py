@@ -4,6 +4,10 @@ Headers: X-Device-Id, X-Timestamp (unix seconds), X-Nonce, X-Signature =
 hex(HMAC-SHA256(secret, timestamp + "\\n" + nonce + "\\n" + raw body)). A timestamp more than
 300 s off, a reused nonce or a wrong signature is refused with 401 and the server's time, and
 creates nothing.
+
+Checking a signature reads one row and writes nothing: the nonce is recorded by the action the
+request calls (`SignedRequest.consume_nonce`), in the same transaction as its own writes, so a
+press or a heartbeat is one commit. A reused nonce rolls that transaction back.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.utils import timezone
 
 from backend.core.errors import ApiError
@@ -52,6 +57,27 @@ def signed_headers(
     }
 
 
+@dataclass(frozen=True)
+class SignedRequest:
+    """A device request whose signature and timestamp hold; its nonce is not yet recorded."""
+
+    device: Device
+    nonce: str
+
+    def consume_nonce(self) -> None:
+        """Record the nonce; a reused one is a replay (401). Call inside the action's
+        transaction, before its writes."""
+        table = DeviceNonce._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (device_id, nonce, seen_at) VALUES (%s, %s, %s) "  # noqa: S608
+                "ON CONFLICT (device_id, nonce) DO NOTHING RETURNING id",
+                [self.device.pk, self.nonce, timezone.now()],
+            )
+            if cursor.fetchone() is None:
+                raise DeviceAuthError("device_nonce_reused")
+
+
 def check_signed_request(
     *,
     device_id: str | None,
@@ -59,8 +85,8 @@ def check_signed_request(
     nonce: str | None,
     signature: str | None,
     body: bytes,
-) -> Device:
-    """The device that signed this request; records the nonce (commits with the caller)."""
+) -> SignedRequest:
+    """The device that signed this request (its nonce still to be consumed by the action)."""
     if not (device_id and timestamp and nonce and signature) or len(nonce) > 64:
         raise DeviceAuthError("device_auth_missing")
     device = (
@@ -77,12 +103,7 @@ def check_signed_request(
         raise DeviceAuthError("device_timestamp_invalid") from exc
     if skew > MAX_SKEW_S:
         raise DeviceAuthError("device_timestamp_invalid")
-    try:
-        with transaction.atomic():
-            DeviceNonce.objects.create(device=device, nonce=nonce)
-    except IntegrityError as exc:
-        raise DeviceAuthError("device_nonce_reused") from exc
-    return device
+    return SignedRequest(device=device, nonce=nonce)
 
 
 def prune_nonces() -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from backend.core import clock
 from backend.core.models import Timer
 
-from . import actions
+from . import actions, devices
 
 
 @clock.handles(actions.ESCALATE)
@@ -13,6 +13,11 @@ def escalate(timer: Timer) -> None:
     actions.escalate(alert_id=int(timer.key), tier=int(timer.payload["tier"]))
 
 
-@clock.handles(actions.DEVICE_SILENT)
+@clock.handles(devices.DEVICE_SILENT)
 def device_silent(timer: Timer) -> None:
-    actions.device_went_silent(device_id=int(timer.key))
+    devices.device_went_silent(device_id=int(timer.key), due_at=timer.due_at)
+
+
+@clock.handles(actions.TEXT_CONTACTS)
+def text_contacts(timer: Timer) -> None:
+    actions.text_emergency_contacts(alert_id=int(timer.key))

@@ -2,7 +2,8 @@
 Channels.
 
 In the embedded default (no REDIS_URL) the in-memory channel layer only reaches sockets of this
-process, so the dispatcher runs here, in a thread started by the ASGI lifespan. With Redis,
+process, so the dispatcher runs here, in a worker thread of the server's event loop started
+by the ASGI lifespan. With Redis,
 run `manage.py dispatcher` processes instead (as many as you like).
 """
 
@@ -28,7 +29,7 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup":
             if settings.EMBEDDED_DISPATCHER:
-                _, stop = dispatcher.start_in_thread()
+                _, stop = dispatcher.start_in_loop()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if stop is not None:

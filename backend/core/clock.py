@@ -40,21 +40,15 @@ def handles(kind: str) -> Callable[[Handler], Handler]:
 
 def schedule(
     *, kind: str, key: str, due_at: datetime, payload: dict[str, Any] | None = None
-) -> Timer:
-    """Set (or move) the deadline `kind:key`. Call inside the transaction that needs it."""
-    timer, _ = Timer.objects.update_or_create(
-        kind=kind,
-        key=key,
-        defaults={
-            "due_at": due_at,
-            "payload": payload or {},
-            "fired_at": None,
-            "cancelled_at": None,
-            "attempts": 0,
-            "last_error": "",
-        },
+) -> None:
+    """Set (or move) the deadline `kind:key`. Call inside the transaction that needs it.
+    One statement: INSERT ... ON CONFLICT (kind, key) DO UPDATE."""
+    Timer.objects.bulk_create(
+        [Timer(kind=kind, key=key, due_at=due_at, payload=payload or {})],
+        update_conflicts=True,
+        unique_fields=["kind", "key"],
+        update_fields=["due_at", "payload", "fired_at", "cancelled_at", "attempts", "last_error"],
     )
-    return timer
 
 
 def recurring(kind: str, next_due: Callable[[datetime], datetime]) -> None:

@@ -4,12 +4,15 @@ to users without a live socket, and prunes what has expired. Any number may run 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from datetime import timedelta
 
-from django.db import close_old_connections, connection
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from . import clock, stream
@@ -24,40 +27,30 @@ DELIVERY_GRACE = timedelta(seconds=5)
 PUSH_BATCH = 100
 
 
-def live_users(user_ids: set[int]) -> set[int]:
-    fresh = timezone.now() - PRESENCE_TTL
-    return set(
-        SocketPresence.objects.filter(user_id__in=user_ids, seen_at__gte=fresh).values_list(
-            "user_id", flat=True
-        )
-    )
-
-
 def push_pending() -> int:
     """Push urgent events no socket has taken: at once for users with no live socket, after
-    DELIVERY_GRACE for users whose socket has not taken them (it may be dead)."""
+    DELIVERY_GRACE for users whose socket has not taken them (it may be dead).
+
+    One query finds only what is due (the partial index `stream_push_pending` holds just the
+    urgent events not yet delivered nor pushed) and claims it with SKIP LOCKED, so two
+    dispatchers never push the same event twice and an idle round reads nothing."""
     from backend.notify.delivery import push_events
 
-    events = list(
-        StreamEvent.objects.filter(
-            urgent=True, pushed_at__isnull=True, delivered_at__isnull=True
-        ).order_by("at")[:PUSH_BATCH]
+    now = timezone.now()
+    live = SocketPresence.objects.filter(
+        user_id=OuterRef("user_id"), seen_at__gte=now - PRESENCE_TTL
     )
-    if not events:
-        return 0
-    online = live_users({e.user_id for e in events})
-    overdue = timezone.now() - DELIVERY_GRACE
-    due = [e for e in events if e.user_id not in online or e.at <= overdue]
-    # Claim with a conditional UPDATE so two dispatchers never push the same event twice.
-    claimed = [
-        e
-        for e in due
-        if StreamEvent.objects.filter(
-            pk=e.pk, pushed_at__isnull=True, delivered_at__isnull=True
-        ).update(pushed_at=timezone.now())
-    ]
-    if claimed:
-        push_events(claimed)
+    with transaction.atomic():
+        claimed = list(
+            StreamEvent.objects.select_for_update(skip_locked=True)
+            .filter(urgent=True, pushed_at__isnull=True, delivered_at__isnull=True)
+            .filter(Q(at__lte=now - DELIVERY_GRACE) | ~Exists(live))
+            .order_by("at")[:PUSH_BATCH]
+        )
+        if not claimed:
+            return 0
+        StreamEvent.objects.filter(pk__in=[e.pk for e in claimed]).update(pushed_at=now)
+    push_events(claimed)
     return len(claimed)
 
 
@@ -98,11 +91,16 @@ def run(*, stop: threading.Event, poll: float = 0.1, housekeeping_every: float =
     connection.close()
 
 
-def start_in_thread(poll: float = 0.1) -> tuple[threading.Thread, threading.Event]:
-    """For the embedded default: one process serves HTTP, websockets and the dispatcher."""
+def serve(*, stop: threading.Event, poll: float = 0.1) -> None:
+    """Run the dispatcher (blocking) in a worker thread of an event loop of its own, so that
+    ringing sockets from it (async_to_sync) reuses that loop's channel-layer connection
+    instead of opening one per call."""
+    asyncio.run(sync_to_async(run, thread_sensitive=False)(stop=stop, poll=poll))
+
+
+def start_in_loop(poll: float = 0.1) -> tuple[asyncio.Task[None], threading.Event]:
+    """For the embedded default: one process serves HTTP, websockets and the dispatcher. Call
+    from the server's event loop: the in-memory channel layer is then rung on that loop."""
     stop = threading.Event()
-    thread = threading.Thread(
-        target=run, kwargs={"stop": stop, "poll": poll}, name="gridline-dispatcher", daemon=True
-    )
-    thread.start()
-    return thread, stop
+    task = asyncio.ensure_future(sync_to_async(run, thread_sensitive=False)(stop=stop, poll=poll))
+    return task, stop

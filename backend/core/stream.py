@@ -60,18 +60,20 @@ def close_user_sockets(user_id: int) -> None:
         logger.warning("could not ring user %s to close", user_id, exc_info=True)
 
 
-def _bump(user_id: int, count: int) -> int:
-    """Reserve `count` numbers of a user's stream; returns the last. Locks the cursor row."""
+def _bump(counts: dict[int, int]) -> dict[int, int]:
+    """Reserve `counts[user]` numbers of each user's stream in one statement; returns each
+    user's last. Locks the cursor rows, in user-id order (so writers cannot deadlock)."""
     table = StreamCursor._meta.db_table
+    users = sorted(counts)
+    rows = ", ".join(["(%s, %s)"] * len(users))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (user_id, last_seq) VALUES (%s, %s) "  # noqa: S608
-            f"ON CONFLICT (user_id) DO UPDATE SET last_seq = {table}.last_seq + %s "
-            "RETURNING last_seq",
-            [user_id, count, count],
+            f"INSERT INTO {table} (user_id, last_seq) VALUES {rows} "  # noqa: S608
+            f"ON CONFLICT (user_id) DO UPDATE SET last_seq = {table}.last_seq + excluded.last_seq "
+            "RETURNING user_id, last_seq",
+            [v for uid in users for v in (uid, counts[uid])],
         )
-        (seq,) = cursor.fetchone()
-    return int(seq)
+        return {int(uid): int(seq) for uid, seq in cursor.fetchall()}
 
 
 _Pending = tuple[tuple[int, ...], str, dict[str, Any], bool]
@@ -123,10 +125,11 @@ def _write(items: list[_Pending]) -> None:
     if not per_user:
         return
     now = timezone.now()
+    last = _bump({uid: len(wanted) for uid, wanted in per_user.items()})
     events: list[StreamEvent] = []
-    for uid in sorted(per_user):  # a fixed lock order: no deadlocks between writers
+    for uid in sorted(per_user):
         wanted = per_user[uid]
-        first = _bump(uid, len(wanted)) - len(wanted) + 1
+        first = last[uid] - len(wanted) + 1
         events += [
             StreamEvent(user_id=uid, seq=first + i, type=t, data=d, at=now, urgent=u)
             for i, (t, d, u) in enumerate(wanted)
@@ -136,18 +139,23 @@ def _write(items: list[_Pending]) -> None:
 
 
 def publish(events: list[StreamEvent]) -> int:
-    """Ring each recipient's group; mark what was rung. Failures are left to the relay."""
+    """Ring each recipient's group (one hop to the event loop for them all); mark what was
+    rung. Failures are left to the relay."""
     layer = get_channel_layer()
     if layer is None or not events:
         return 0
     rung: list[int] = []
-    try:
+
+    async def ring() -> None:
         for event in events:
-            async_to_sync(layer.group_send)(
+            await layer.group_send(
                 user_group(event.user_id),
                 {"type": "stream.event", "frame": event.frame(), "urgent": event.urgent},
             )
             rung.append(event.pk)
+
+    try:
+        async_to_sync(ring)()
     except Exception:
         logger.warning(
             "channel layer unavailable; %d event(s) left to the relay",

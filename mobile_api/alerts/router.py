@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
@@ -10,13 +9,13 @@ from ninja.pagination import paginate
 from pydantic import Field
 
 from backend.accounts.models import Role
-from backend.alerts import actions, selectors
+from backend.alerts import actions, devices, selectors
 from backend.alerts.models import Alert, Device
 from backend.core.errors import ApiError, NotFound
 from backend.people.selectors import get_resident
 from mobile_api.errors import responses
 from mobile_api.pagination import BoundedLimitOffset
-from mobile_api.security import DeviceSignature, caller, caller_scope, calling_device
+from mobile_api.security import DeviceSignature, caller, caller_scope, signed_request
 
 from .schemas import (
     AcceptIn,
@@ -47,43 +46,28 @@ router = Router(tags=["alerts"])
 def device_press(request: HttpRequest, payload: DeviceAlertIn) -> Status[dict[str, Any]]:
     """A button press. 201 only after the alert is committed; a retry with the same
     client_alert_id gets the same answer and creates nothing."""
-    device = calling_device(request)
-    if payload.resident_id is not None and payload.resident_id != device.resident_id:
-        raise ApiError(
-            "validation_error", status=422, fields={"resident_id": "device_resident_mismatch"}
-        )
-
-    def raise_alert() -> Alert:
-        alert = actions.do_raise_alert(
-            resident=device.resident,
-            kind=payload.kind,
-            source=Alert.Source.DEVICE,
-            device=device,
-            fix=payload.location.fix() if payload.location else None,
-            battery=payload.battery,
-        )
-        actions.do_heard(device=device, battery=payload.battery)
-        return alert
-
-    status, body = actions.idempotent_raise(
-        scope=f"device:{device.pk}",
+    status, body = actions.do_device_press(
+        signed=signed_request(request),
         client_alert_id=payload.client_alert_id,
+        kind=payload.kind,
         body=payload.model_dump(mode="json"),
-        raise_alert=raise_alert,
+        fix=payload.location.fix() if payload.location else None,
+        battery=payload.battery,
+        resident_id=payload.resident_id,
     )
     return Status(status, body)
 
 
 @device_router.post("/heartbeat", response=responses({200: HeartbeatOut}, 400, 401, 422))
 def device_heartbeat(request: HttpRequest, payload: HeartbeatIn) -> Device:
-    return actions.do_heartbeat(device=calling_device(request), battery=payload.battery)
+    return devices.do_heartbeat(signed=signed_request(request), battery=payload.battery)
 
 
 @device_router.post(
     "/alerts/{alert_id}/cancel", response=responses({200: AlertOut}, 400, 401, 404, 409, 422)
 )
 def device_cancel(request: HttpRequest, alert_id: int) -> Alert:
-    return actions.do_cancel_false_press(alert_id=alert_id, device=calling_device(request))
+    return actions.do_cancel_false_press(alert_id=alert_id, signed=signed_request(request))
 
 
 # -- people raising alerts -----------------------------------------------------------------
@@ -97,8 +81,7 @@ def raise_from_app(request: HttpRequest, payload: RaiseAlertIn) -> Status[dict[s
     user = caller(request)
     if user.role != Role.RESIDENT or user.resident is None:
         raise ApiError("permission_denied", status=403)
-    resident = user.resident
-    return _raise(request, payload, resident=resident, source=Alert.Source.RESIDENT_APP)
+    return _raise(payload, user=user, resident=user.resident)
 
 
 @router.post(
@@ -112,24 +95,17 @@ def raise_for_resident(
     resident = get_resident(caller_scope(request), resident_id)
     if caller(request).role == Role.RESIDENT:
         raise ApiError("permission_denied", status=403)
-    return _raise(request, payload, resident=resident, source=Alert.Source.WORKER)
+    return _raise(payload, user=caller(request), resident=resident)
 
 
-def _raise(
-    request: HttpRequest, payload: RaiseAlertIn, *, resident: Any, source: str
-) -> Status[dict[str, Any]]:
-    user = caller(request)
-    status, body = actions.idempotent_raise(
-        scope=f"user:{user.pk}",
+def _raise(payload: RaiseAlertIn, *, user: Any, resident: Any) -> Status[dict[str, Any]]:
+    status, body = actions.do_raise_for_resident(
+        user=user,
+        resident=resident,
         client_alert_id=payload.client_alert_id,
-        body={**payload.model_dump(mode="json"), "resident_id": resident.pk},
-        raise_alert=lambda: actions.do_raise_alert(
-            resident=resident,
-            kind=payload.kind,
-            source=source,
-            raised_by=user,
-            fix=payload.location.fix() if payload.location else None,
-        ),
+        kind=payload.kind,
+        body=payload.model_dump(mode="json"),
+        fix=payload.location.fix() if payload.location else None,
     )
     return Status(status, body)
 
@@ -221,13 +197,12 @@ def register_device(request: HttpRequest, payload: DeviceIn) -> Status[dict[str,
     resident = get_resident(caller_scope(request), payload.resident_id)
     if Device.objects.filter(device_id=payload.device_id).exists():
         raise ApiError("validation_error", status=409, fields={"device_id": "field_invalid"})
-    with transaction.atomic():
-        device, secret = actions.do_register_device(
-            device_id=payload.device_id,
-            kind=payload.kind,
-            resident=resident,
-            heartbeat_interval_s=payload.heartbeat_interval_s,
-        )
+    device, secret = devices.do_register_device(
+        device_id=payload.device_id,
+        kind=payload.kind,
+        resident=resident,
+        heartbeat_interval_s=payload.heartbeat_interval_s,
+    )
     return Status(201, {"device_id": device.device_id, "secret": secret})
 
 
@@ -241,10 +216,10 @@ def device_detail(request: HttpRequest, device_id: str) -> Device:
 )
 def rotate_device_secret(request: HttpRequest, device_id: str) -> dict[str, str]:
     device = _device(request, device_id)
-    return {"device_id": device.device_id, "secret": actions.do_rotate_device_secret(device=device)}
+    return {"device_id": device.device_id, "secret": devices.do_rotate_device_secret(device=device)}
 
 
 @router.post("/devices/{device_id}/revoke", response=responses({204: None}, 400, 401, 403, 404))
 def revoke_device(request: HttpRequest, device_id: str) -> Status[None]:
-    actions.do_revoke_device(device=_device(request, device_id))
+    devices.do_revoke_device(device=_device(request, device_id))
     return Status(204, None)

@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from backend.accounts.models import DutyShift, Role, User
-from backend.alerts.actions import do_register_device
+from backend.alerts.devices import do_register_device
 from backend.alerts.models import Alert, WorkerPosition
 from backend.alerts.signing import signed_headers
 from tests.conftest import PASSWORD, World

@@ -63,7 +63,10 @@ def test_press_commits_and_calls_the_grid_manager_on_duty(
     timer = Timer.objects.get(kind="alert.escalate", key=str(alert.pk))
     assert alert.next_escalation_at is not None
     assert abs((timer.due_at - alert.next_escalation_at).total_seconds()) < 0.001
-    # The emergency contact got an SMS after commit.
+    # The emergency contact's SMS is a durable job on the clock, due at once (a crash after
+    # commit cannot lose it); the dispatcher sends it.
+    assert sms.outbox == []
+    assert clock.fire_due() == 1
     assert [m.phone for m in sms.outbox] == ["13900000001"]
     assert "张桂英" in sms.outbox[0].text
 
@@ -121,7 +124,7 @@ def test_a_device_naming_another_resident_is_refused(world: World, device_a: Sig
 
 
 def test_a_revoked_device_is_refused(device_a: SignedDevice, client_for: Any, world: World) -> None:
-    from backend.alerts.actions import do_revoke_device
+    from backend.alerts.devices import do_revoke_device
     from backend.alerts.models import Device
 
     do_revoke_device(device=Device.objects.get(device_id=device_a.device_id))
@@ -137,6 +140,7 @@ def test_escalation_walks_the_tiers_and_earlier_tiers_stay_informed(
 ) -> None:
     alert = alert_of(device_a.press())
     assert alert.tier == 1
+    assert clock.fire_due() == 1  # the emergency contacts' SMS, due at once
     assert clock.fire_due(now=later(61)) == 1
     alert.refresh_from_db()
     assert alert.tier == 2
@@ -296,7 +300,7 @@ def test_resident_cancels_a_false_press_within_a_minute(
     assert response.status_code == 200
     assert response.json()["state"] == "cancelled"
     assert events_of(world.worker_a)[-1].data["state"] == "cancelled"
-    assert Timer.objects.get(key=str(alert.pk)).cancelled_at is not None
+    assert Timer.objects.get(kind="alert.escalate", key=str(alert.pk)).cancelled_at is not None
     late = alert_of(device_a.press())
     Alert.objects.filter(pk=late.pk).update(created_at=timezone.now() - timedelta(seconds=61))
     too_late = resident.post(f"/api/v1/alerts/{late.pk}/cancel")
@@ -340,12 +344,21 @@ def test_silent_device_raises_a_technical_alarm_that_closes_when_heard(
 ) -> None:
     from backend.alerts.models import Device
 
-    assert device_a.post("/api/v1/device/heartbeat", {"battery": 90}).status_code == 200
     device = Device.objects.get(device_id=device_a.device_id)
-    timer = Timer.objects.get(kind="device.silent", key=str(device.pk))
-    assert device.last_heard_at is not None
-    assert abs((timer.due_at - device.last_heard_at).total_seconds() - 3 * 3600) < 1
+    armed = Timer.objects.get(kind="device.silent", key=str(device.pk)).due_at
+    assert abs((armed - device.created_at).total_seconds() - 3 * 3600) < 1  # at registration
+    assert device_a.post("/api/v1/device/heartbeat", {"battery": 90}).status_code == 200
+    device.refresh_from_db()
+    # A heartbeat does not move the timer (one UPDATE of the device, nothing else) ...
+    assert Timer.objects.get(kind="device.silent", key=str(device.pk)).due_at == armed
+    # ... the timer, when due, sees the device was heard since, and moves to the real deadline.
     assert clock.fire_due(now=later(3 * 3600 + 1)) == 1
+    assert not Alert.objects.filter(kind="device_offline").exists()
+    timer = Timer.objects.get(kind="device.silent", key=str(device.pk))
+    assert timer.fired_at is None
+    assert device.last_heard_at is not None
+    assert abs((timer.due_at - device.last_heard_at).total_seconds() - 3 * 3600) < 0.001
+    assert clock.fire_due(now=later(3 * 3600 + 1)) == 1  # not heard since: silent
     offline = Alert.objects.get(kind="device_offline")
     assert offline.state == "open" and offline.next_escalation_at is None
     assert list(offline.recipients.values_list("user_id", flat=True)) == [world.worker_a.pk]

@@ -263,7 +263,9 @@ def events_of(user_id: int, type: str) -> list[StreamEvent]:
 
 def test_assign_hands_the_alert_over_and_calls_the_assignee(world: World, board_for: Any) -> None:
     alert = raise_alert(world.resident_a)
-    assert Timer.objects.filter(key=str(alert.pk), cancelled_at__isnull=True).exists()
+    assert Timer.objects.filter(
+        kind="alert.escalate", key=str(alert.pk), cancelled_at__isnull=True
+    ).exists()
     client = board_for(world.supervisor_1)
     response = client.post_json(
         f"/board/api/alerts/{alert.pk}/assign",
@@ -273,7 +275,9 @@ def test_assign_hands_the_alert_over_and_calls_the_assignee(world: World, board_
     body = response.json()
     assert body["state"] == "accepted" and body["accepted_by"]["id"] == world.worker_b.pk
     assert body["escalates_at"] is None
-    assert not Timer.objects.filter(key=str(alert.pk), cancelled_at__isnull=True).exists()
+    assert not Timer.objects.filter(
+        kind="alert.escalate", key=str(alert.pk), cancelled_at__isnull=True
+    ).exists()
     step = AlertStep.objects.filter(alert=alert).latest("pk")
     assert (step.kind, step.actor, step.note) == (
         "assigned",

@@ -23,7 +23,8 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from backend.accounts.models import DutyShift, MobileSession, Role, User
-from backend.alerts.actions import do_accept, do_raise_alert, do_register_device, do_resolve
+from backend.alerts.actions import do_accept, do_raise_alert, do_resolve
+from backend.alerts.devices import do_register_device
 from backend.alerts.models import Alert
 from backend.core.models import StreamEvent
 from backend.core.stream import close_session_sockets

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from backend.alerts.actions import do_register_device
+from backend.alerts.devices import do_register_device
 from backend.alerts.models import AlertKind, EscalationPolicy
 from tests.alerts.conftest import Rosters, rosters  # noqa: F401  (a shared fixture)
 from tests.conftest import World

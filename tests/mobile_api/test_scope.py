@@ -18,7 +18,8 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from backend.alerts.actions import do_raise_alert, do_register_device
+from backend.alerts.actions import do_raise_alert
+from backend.alerts.devices import do_register_device
 from backend.audit.models import AuditEvent
 from backend.servicedesk.actions import do_file_case
 from backend.servicedesk.models import ServiceItem

@@ -24,8 +24,11 @@ from tests.conftest import ApiClient, World, login
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_layer_is_redis() -> None:
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+def test_the_layer_is_redis_pubsub() -> None:
+    assert (
+        settings.CHANNEL_LAYERS["default"]["BACKEND"]
+        == "realtime.layers.ResumingPubSubChannelLayer"
+    )
 
 
 class Phone:

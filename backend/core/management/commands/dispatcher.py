@@ -25,4 +25,4 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         self.stdout.write(f"dispatcher running (poll {options['poll']} s)")
-        dispatcher.run(stop=stop, poll=options["poll"])
+        dispatcher.serve(stop=stop, poll=options["poll"])

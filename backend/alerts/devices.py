@@ -1,0 +1,173 @@
+"""Button devices: registration, secrets, heartbeats, and the technical alarms a device raises
+(silent too long, battery low).
+
+A heartbeat is the second hot path (a district of 10,000 buttons reporting every 100 s is 100
+a second): one transaction with the nonce, one UPDATE of the device and one look for its open
+technical alarms. It does not move the silence timer: the timer stays at its deadline, and
+when it fires it looks at `last_heard_at` and either re-arms itself for the real deadline or
+raises the alarm. Invariant: a device in service has a pending silence timer or an open
+"device offline" alarm (being heard again closes the alarm and re-arms the timer).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.core import clock
+from backend.core.stream import batch as stream_batch
+from backend.people.models import Resident
+
+from . import selectors
+from .actions import add_step, do_raise_alert, tell
+from .models import TECHNICAL_KINDS, Alert, AlertKind, Device
+from .signing import SignedRequest
+
+DEVICE_SILENT = "device.silent"
+
+
+def silence_deadline(device: Device) -> datetime:
+    policy = selectors.policy_for(device.household.grid.community_id, AlertKind.DEVICE_OFFLINE)
+    heard = device.last_heard_at or device.created_at
+    return heard + timedelta(seconds=device.heartbeat_interval_s * policy.heartbeat_misses)
+
+
+def arm_silence_timer(device: Device) -> None:
+    """(Re)arm the device's silence timer for its deadline. Call inside a transaction."""
+    clock.schedule(kind=DEVICE_SILENT, key=str(device.pk), due_at=silence_deadline(device))
+
+
+def do_register_device(
+    *, device_id: str, kind: str, resident: Resident, heartbeat_interval_s: int = 3600
+) -> tuple[Device, str]:
+    """A new device and its secret; the secret is returned here once and never again."""
+    secret = secrets.token_hex(32)
+    with transaction.atomic():
+        device = Device.objects.create(
+            device_id=device_id,
+            kind=kind,
+            resident=resident,
+            household=resident.household,
+            secret=secret,
+            heartbeat_interval_s=heartbeat_interval_s,
+        )
+        arm_silence_timer(device)
+    return device, secret
+
+
+def do_update_device(*, device: Device, fields: list[str]) -> Device:
+    """Save an edited device (the admin): a changed interval or revocation moves its timer."""
+    with transaction.atomic():
+        device.save(update_fields=fields)
+        if device.revoked_at is not None:
+            clock.cancel(kind=DEVICE_SILENT, key=str(device.pk))
+        elif not Alert.objects.filter(
+            device=device, kind=AlertKind.DEVICE_OFFLINE, state=Alert.State.OPEN
+        ).exists():
+            arm_silence_timer(device)
+    return device
+
+
+def do_rotate_device_secret(*, device: Device) -> str:
+    secret = secrets.token_hex(32)
+    device.secret = secret
+    device.rotated_at = timezone.now()
+    device.save(update_fields=["secret", "rotated_at"])
+    return secret
+
+
+def do_revoke_device(*, device: Device) -> None:
+    with transaction.atomic():
+        device.revoked_at = timezone.now()
+        device.save(update_fields=["revoked_at"])
+        clock.cancel(kind=DEVICE_SILENT, key=str(device.pk))
+
+
+def do_heartbeat(*, signed: SignedRequest, battery: int | None) -> Device:
+    with transaction.atomic(), stream_batch():
+        signed.consume_nonce()
+        return heard(device=signed.device, battery=battery)
+
+
+def heard(*, device: Device, battery: int | None) -> Device:
+    """The device was heard (a heartbeat or a press): note it, and open or close its technical
+    alarms. Call inside `transaction.atomic()` and `stream.batch()`, as late as possible: the
+    UPDATE locks the device row until commit, which also makes two concurrent heartbeats of
+    one device take turns (so a low battery is raised once)."""
+    now = timezone.now()
+    changes: dict[str, object] = {"last_heard_at": now}
+    if battery is not None:
+        changes["battery"] = battery
+    Device.objects.filter(pk=device.pk).update(**changes)
+    device.last_heard_at = now
+    device.battery = battery if battery is not None else device.battery
+    open_kinds = set(
+        Alert.objects.filter(
+            device=device, kind__in=TECHNICAL_KINDS, state=Alert.State.OPEN
+        ).values_list("kind", flat=True)
+    )
+    if AlertKind.DEVICE_OFFLINE in open_kinds:
+        _close_technical(device, AlertKind.DEVICE_OFFLINE)
+        arm_silence_timer(device)
+    if device.battery is None:
+        return device
+    policy = selectors.policy_for(device.household.grid.community_id, AlertKind.DEVICE_OFFLINE)
+    low = device.battery < policy.low_battery_percent
+    if low and AlertKind.LOW_BATTERY not in open_kinds:
+        _open_technical(device, AlertKind.LOW_BATTERY)
+    elif not low and AlertKind.LOW_BATTERY in open_kinds:
+        _close_technical(device, AlertKind.LOW_BATTERY)
+    return device
+
+
+def _open_technical(device: Device, kind: str) -> None:
+    alert = do_raise_alert(
+        resident=device.resident,
+        household=device.household,
+        kind=kind,
+        source=Alert.Source.SYSTEM,
+        device=device,
+        battery=device.battery,
+    )
+    if kind == AlertKind.DEVICE_OFFLINE:
+        from backend.visits.actions import do_device_check_after_alarm  # visits imports alerts
+
+        do_device_check_after_alarm(alert=alert)  # someone checks the device at the door
+
+
+def _close_technical(device: Device, kind: str) -> None:
+    for alert in (
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("community", "household", "resident", "accepted_by")
+        .filter(device=device, kind=kind, state=Alert.State.OPEN)
+    ):
+        alert.state = Alert.State.CLOSED
+        alert.resolved_at = timezone.now()
+        alert.save(update_fields=["state", "resolved_at"])
+        add_step(alert, "cleared", data={"battery": device.battery})
+        tell(alert, "alert.updated")
+
+
+def device_went_silent(*, device_id: int, due_at: datetime) -> None:
+    """The silence timer's handler (the timer was due at `due_at`): heard since it was set,
+    it moves to the real deadline; otherwise the device is silent, and its grid's managers
+    are told."""
+    device = (
+        Device.objects.select_related("resident", "household__grid__community")
+        .filter(pk=device_id)
+        .first()
+    )
+    if device is None or device.revoked_at is not None:
+        return
+    deadline = silence_deadline(device)
+    if deadline > due_at:
+        clock.schedule(kind=DEVICE_SILENT, key=str(device.pk), due_at=deadline)
+        return
+    with stream_batch():
+        if not Alert.objects.filter(
+            device=device, kind=AlertKind.DEVICE_OFFLINE, state=Alert.State.OPEN
+        ).exists():
+            _open_technical(device, AlertKind.DEVICE_OFFLINE)

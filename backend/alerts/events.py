@@ -1,0 +1,63 @@
+"""What the stream says about an alert: the JSON-safe payloads every alert event carries."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from .models import Alert, AlertStep
+
+
+def alert_summary(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
+    """The picture of an alert every event carries (resident name masked). Reads only what
+    is already loaded with the alert: its resident, household and accepted_by."""
+    now = now or timezone.now()
+    seconds_left = (
+        max(0, math.ceil((alert.next_escalation_at - now).total_seconds()))
+        if alert.next_escalation_at and alert.state == Alert.State.OPEN
+        else None
+    )
+    name = alert.resident.name
+    return {
+        "alert_id": alert.pk,
+        "kind": alert.kind,
+        "state": alert.state,
+        "tier": alert.tier,
+        "resident": {"id": alert.resident_id, "name": name[:1] + "*" * (len(name) - 1)},
+        "household": {
+            "id": alert.household_id,
+            "address": alert.household.address,
+            "lat": alert.household.location.y,
+            "lon": alert.household.location.x,
+        },
+        "grid_id": alert.grid_id,
+        "community_id": alert.community_id,
+        "location": (
+            {"lat": alert.location.y, "lon": alert.location.x, "accuracy_m": alert.accuracy_m}
+            if alert.location
+            else None
+        ),
+        "created_at": alert.created_at.isoformat(),
+        "escalates_at": alert.next_escalation_at.isoformat() if alert.next_escalation_at else None,
+        "seconds_left": seconds_left,
+        "accepted_by": (
+            {"id": alert.accepted_by_id, "name": alert.accepted_by.name}
+            if alert.accepted_by_id and alert.accepted_by
+            else None
+        ),
+        "disposition": alert.disposition or None,
+    }
+
+
+def step_summary(step: AlertStep) -> dict[str, Any]:
+    """A timeline entry as JSON (events of supervisors' steps carry the step they added)."""
+    return {
+        "kind": step.kind,
+        "actor": {"id": step.actor_id, "name": step.actor.name} if step.actor else None,
+        "at": step.at.isoformat(),
+        "note": step.note,
+        "data": step.data,
+    }
