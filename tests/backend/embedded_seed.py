@@ -23,7 +23,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from backend.accounts.models import GridAssignment, Role, User
-    from backend.alerts.actions import do_register_device
+    from backend.alerts.devices import do_register_device
     from backend.people.actions import do_create_resident
     from backend.people.idnumbers import check_digit
     from backend.territory.models import Community, District, Grid, Household

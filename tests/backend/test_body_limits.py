@@ -23,7 +23,7 @@ from django.core import signals
 from django.db import close_old_connections
 from django.test import Client
 
-from backend.alerts.actions import do_register_device
+from backend.alerts.devices import do_register_device
 from backend.alerts.models import Alert
 from backend.alerts.signing import signed_headers
 from backend.config.asgi import application
