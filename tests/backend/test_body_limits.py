@@ -182,8 +182,8 @@ def test_no_more_than_the_limit_is_read_from_a_chunked_body(world: World) -> Non
         declare_length=False,
     )
     assert_too_big(answer)
-    # Reading stops at the chunk that crosses the limit: 16 of the 1,024 chunks, at most one
-    # chunk beyond the limit taken from the connection, and none of it handed to Django.
+    # Reading stops at the chunk that crosses the limit: 17 of the 1,024 chunks (16 within the
+    # limit, then the one that crosses it, which is not handed to Django).
     assert answer.chunks_taken == limit // chunk + 1
     assert answer.taken <= limit + chunk
 
