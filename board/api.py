@@ -1,63 +1,84 @@
-"""The board's JSON endpoints (session + TOTP + CSRF): thin, over backend selectors/actions.
+"""The board's JSON endpoints at /board/api/: a NinjaAPI of its own (session + TOTP + CSRF,
+its own OpenAPI document), thin over the board's read model and the alerts' actions.
 
-Out of scope is 404 with the same body as a missing id, as in the mobile API.
+Out of scope is 404 with the same body as a missing id, as in the mobile API; every error is
+the project's error body (backend/core/api_errors.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
+from ninja import NinjaAPI
 
 from backend.accounts.actions import do_issue_ticket
-from backend.accounts.models import MobileSession, User
 from backend.accounts.selectors import scope_for
-from backend.alerts import actions, events, selectors
+from backend.alerts import actions, events
+from backend.alerts.selectors import get_alert, timeline
+from backend.core.api_errors import install_error_handlers, responses
 from backend.core.errors import ApiError
-from backend.servicedesk.selectors import case_rows, cases_for
 from backend.territory.selectors import grid_collection, households_in_bbox, parse_bbox
-from backend.visits.selectors import coverage_for
 
-from .auth import board_api, json_body
+from . import selectors
+from .auth import BoardSession, board_caller
+from .schemas import (
+    AlertDetail,
+    AlertOut,
+    AssignIn,
+    GridCollection,
+    HouseholdsOut,
+    NoteIn,
+    PanelsOut,
+    StateOut,
+    StepOut,
+    TicketOut,
+)
 
-PANEL_CASES = 30
+api = NinjaAPI(
+    title="gridline board API",
+    version="1",
+    description="The supervisors' dispatch board: a Django session after password + TOTP "
+    "(log in at /board/login/), the CSRF token as X-CSRFToken on writes.",
+    urls_namespace="board:api",
+    auth=BoardSession(),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+install_error_handlers(api)
+
+HOUSEHOLDS_MAX = 2000
 
 
-@board_api("GET")
-def state(request: HttpRequest, user: User, session: MobileSession) -> dict[str, Any]:
-    return selectors.board_state(user, now=timezone.now())
+@api.get("/state", response=responses({200: StateOut}, 401), url_name="state")
+def state(request: HttpRequest) -> dict[str, Any]:
+    """Alerts (active, and ended in the last 30 min), workers with positions and duty, duty
+    per grid, as of `last_event_id` (read first)."""
+    return selectors.board_state(board_caller(request).user, now=timezone.now())
 
 
-@board_api("GET")
-def panels(request: HttpRequest, user: User, session: MobileSession) -> dict[str, Any]:
-    """Visit coverage per grid, and open cases near (75 % warned) or past their SLA."""
-    near = (
-        cases_for(user, open_only=True)
-        .filter(Q(warned_at__isnull=False) | Q(overdue_at__isnull=False))
-        .order_by("due_at", "id")
-    )
-    return {
-        "coverage": coverage_for(user)["grids"],
-        "cases": case_rows(near[:PANEL_CASES]),
-        "cases_total": near.count(),
-    }
+@api.get("/panels", response=responses({200: PanelsOut}, 401), url_name="panels")
+def panels(request: HttpRequest) -> dict[str, Any]:
+    return selectors.board_panels(board_caller(request).user)
 
 
-@board_api("GET")
-def grids(request: HttpRequest, user: User, session: MobileSession) -> dict[str, Any]:
-    return grid_collection(scope_for(user))
+@api.get("/grids", response=responses({200: GridCollection}, 401), url_name="grids")
+def grids(request: HttpRequest) -> dict[str, Any]:
+    """The caller's grids as a GeoJSON FeatureCollection (WGS 84)."""
+    return grid_collection(scope_for(board_caller(request).user))
 
 
-@board_api("GET")
-def households(request: HttpRequest, user: User, session: MobileSession) -> dict[str, Any]:
+@api.get("/households", response=responses({200: HouseholdsOut}, 401, 422), url_name="households")
+def households(request: HttpRequest, bbox: str) -> dict[str, Any]:
+    """Households of the caller's grids in the viewport `bbox=west,south,east,north` (at most
+    0.2° each way), at most 2,000."""
     try:
-        bbox = parse_bbox(request.GET.get("bbox", ""))
+        box = parse_bbox(bbox)
     except ValueError as exc:
         raise ApiError("validation_error", status=422, fields={"bbox": "bbox_invalid"}) from exc
-    limit = 2000
-    rows = list(households_in_bbox(scope_for(user), bbox, limit=limit + 1))
+    scope = scope_for(board_caller(request).user)
+    rows = list(households_in_bbox(scope, box, limit=HOUSEHOLDS_MAX + 1))
     return {
         "items": [
             {
@@ -67,64 +88,48 @@ def households(request: HttpRequest, user: User, session: MobileSession) -> dict
                 "lon": h.location.x,
                 "grid_id": h.grid_id,
             }
-            for h in rows[:limit]
+            for h in rows[:HOUSEHOLDS_MAX]
         ],
-        "truncated": len(rows) > limit,
+        "truncated": len(rows) > HOUSEHOLDS_MAX,
     }
 
 
-@board_api("GET")
-def alert_detail(
-    request: HttpRequest, user: User, session: MobileSession, alert_id: int
-) -> dict[str, Any]:
-    alert = selectors.get_alert(user, alert_id)
+@api.get("/alerts/{alert_id}", response=responses({200: AlertDetail}, 401, 404, 422))
+def alert_detail(request: HttpRequest, alert_id: int) -> dict[str, Any]:
+    alert = get_alert(board_caller(request).user, alert_id)
     return {
         **events.alert_summary(alert),
-        "timeline": [events.step_summary(s) for s in selectors.timeline(alert)],
+        "timeline": [events.step_summary(s) for s in timeline(alert)],
     }
 
 
-def _int_field(body: dict[str, Any], name: str) -> int:
-    value = body.get(name)
-    if value is None:
-        raise ApiError("validation_error", status=422, fields={name: "field_required"})
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ApiError("validation_error", status=422, fields={name: "field_wrong_type"})
-    return value
-
-
-def _str_field(body: dict[str, Any], name: str) -> str:
-    value = body.get(name, "")
-    if not isinstance(value, str):
-        raise ApiError("validation_error", status=422, fields={name: "field_wrong_type"})
-    return value
-
-
-@board_api("POST")
-def assign(
-    request: HttpRequest, user: User, session: MobileSession, alert_id: int
-) -> dict[str, Any]:
-    body = json_body(request)
+@api.post(
+    "/alerts/{alert_id}/assign", response=responses({200: AlertOut}, 400, 401, 403, 404, 409, 422)
+)
+def assign(request: HttpRequest, alert_id: int, payload: AssignIn) -> dict[str, Any]:
+    """Hand the alert to a worker (or supervisor) of its community."""
     alert = actions.do_assign(
-        user=user,
+        user=board_caller(request).user,
         alert_id=alert_id,
-        assignee_id=_int_field(body, "assignee_id"),
-        note=_str_field(body, "note"),
+        assignee_id=payload.assignee_id,
+        note=payload.note,
     )
     return events.alert_summary(alert)
 
 
-@board_api("POST")
-def add_note(
-    request: HttpRequest, user: User, session: MobileSession, alert_id: int
-) -> dict[str, Any]:
-    body = json_body(request)
-    step = actions.do_add_note(user=user, alert_id=alert_id, note=_str_field(body, "note"))
+@api.post(
+    "/alerts/{alert_id}/notes", response=responses({200: StepOut}, 400, 401, 403, 404, 409, 422)
+)
+def add_note(request: HttpRequest, alert_id: int, payload: NoteIn) -> dict[str, Any]:
+    """A note on the alert's timeline."""
+    step = actions.do_add_note(
+        user=board_caller(request).user, alert_id=alert_id, note=payload.note
+    )
     return events.step_summary(step)
 
 
-@board_api("POST")
-def ticket(request: HttpRequest, user: User, session: MobileSession) -> dict[str, Any]:
+@api.post("/ticket", response=responses({200: TicketOut}, 401, 403), url_name="ticket")
+def ticket(request: HttpRequest) -> dict[str, Any]:
     """A one-time websocket ticket bound to this board log-in (revoked at log-out)."""
-    value, expires_in = do_issue_ticket(session=session)
+    value, expires_in = do_issue_ticket(session=board_caller(request).session)
     return {"ticket": value, "expires_in": expires_in, "url": f"/ws/v1/stream?ticket={value}"}

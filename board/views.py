@@ -8,12 +8,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
-from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
@@ -26,7 +25,7 @@ from backend.accounts.actions import (
     totp_device,
 )
 from backend.accounts.models import User
-from backend.core.errors import ApiError, error_body, message
+from backend.core.errors import ApiError, message
 
 from .auth import SESSION_SID, board_user
 from .text import texts
@@ -121,11 +120,11 @@ def page(request: HttpRequest) -> HttpResponse:
         "csrf": get_token(request),
         "me": {"id": user.pk, "name": user.name, "role": user.role},
         "urls": {
-            "state": reverse("board:state"),
-            "grids": reverse("board:grids"),
-            "panels": reverse("board:panels"),
-            "households": reverse("board:households"),
-            "ticket": reverse("board:ticket"),
+            "state": reverse("board:api:state"),
+            "grids": reverse("board:api:grids"),
+            "panels": reverse("board:api:panels"),
+            "households": reverse("board:api:households"),
+            "ticket": reverse("board:api:ticket"),
             "alerts": reverse("board:page") + "api/alerts/",
             "login": reverse("board:login"),
         },
@@ -136,10 +135,3 @@ def page(request: HttpRequest) -> HttpResponse:
         "text": texts(lang),
     }
     return _page(request, "board/board.html", config=config, user=user)
-
-
-def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """The board's JSON endpoints answer a CSRF failure in the project's error format."""
-    if request.path.startswith("/board/api/"):
-        return JsonResponse(error_body("permission_denied"), status=403)
-    return django_csrf_failure(request, reason)

@@ -1,17 +1,7 @@
-"""Input types shared by the schemas."""
+"""Input types shared by the schemas (owned by backend/core/text.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from backend.core.text import Text
 
-from pydantic import AfterValidator
-
-
-def _storable(value: str) -> str:
-    # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded as UTF-8.
-    if "\x00" in value or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
-        raise ValueError("field_invalid")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_storable)]
+__all__ = ["Text"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -139,3 +140,13 @@ def b_posts_of(user_ids: list[int]) -> dict[int, list[int]]:
     ):
         out.setdefault(user_id, []).append(grid_id)
     return out
+
+
+def field_staff(community_ids: Iterable[int]) -> QuerySet[User]:
+    """The active workers and supervisors of these communities: whom a supervisor sees on the
+    board and may hand an alert to."""
+    return User.objects.filter(
+        community_id__in=list(community_ids),
+        is_active=True,
+        role__in=(Role.WORKER, Role.SUPERVISOR),
+    )

@@ -14,12 +14,9 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from backend.accounts.models import DutyShift, GridAssignment, Role, User
-from backend.accounts.selectors import OnDuty, b_posts_of, duty_now, scope_for
-from backend.core import stream
+from backend.accounts.selectors import field_staff
 from backend.core.errors import NotFound
-from backend.territory.selectors import grids_for
 
-from .events import alert_summary
 from .models import Alert, AlertKind, AlertStep, EscalationPolicy, WorkerPosition
 
 DEFAULT_TIMEOUTS: dict[str, list[int]] = {
@@ -184,16 +181,14 @@ def get_alert(user: User, alert_id: int) -> Alert:
 
 def assignable_users(community_id: int) -> QuerySet[User]:
     """Who a supervisor may hand an alert of this community to."""
-    return User.objects.filter(
-        community_id=community_id, is_active=True, role__in=(Role.WORKER, Role.SUPERVISOR)
-    )
+    return field_staff([community_id])
 
 
 ACTIVE_STATES = (Alert.State.OPEN, Alert.State.ACCEPTED, Alert.State.ARRIVED)
 
 
-def board_alerts(user: User, *, now: datetime, ended_within: timedelta) -> QuerySet[Alert]:
-    """The dispatch board's alerts: every active one in scope, and those ended recently."""
+def recent_alerts(user: User, *, now: datetime, ended_within: timedelta) -> QuerySet[Alert]:
+    """Every active alert in scope, and those ended within `ended_within` (the board's)."""
     return (
         Alert.objects.filter(alert_filter(user))
         .filter(Q(state__in=ACTIVE_STATES) | Q(resolved_at__gte=now - ended_within))
@@ -211,74 +206,3 @@ def timeline(alert: Alert) -> QuerySet[AlertStep]:
 
 def positions(user_ids: Iterable[int]) -> dict[int, WorkerPosition]:
     return {p.user_id: p for p in WorkerPosition.objects.filter(user_id__in=list(user_ids))}
-
-
-# -- the supervisors' dispatch board -------------------------------------------------------
-
-BOARD_ENDED_WITHIN = timedelta(minutes=30)
-
-
-def _person(d: OnDuty) -> dict[str, Any]:
-    return {"id": d.user_id, "name": d.name, "role": d.role, "until": d.until.isoformat()}
-
-
-def board_state(user: User, *, now: datetime) -> dict[str, Any]:
-    """Everything the board draws besides the grid polygons, as of `last_event_id`: the
-    stream position is read first, so replaying from it can only repeat what this shows,
-    never skip it. Panels of later issues (visits, service desk) are `None` until they land."""
-
-    last_event_id = stream.current_seq(user.pk)
-    scope = scope_for(user)
-    grids = list(grids_for(scope).values_list("pk", "community_id"))
-    grid_ids = frozenset(g for g, _ in grids)
-    community_ids = frozenset(c for _, c in grids)
-    district_id = user.district_id if user.role == Role.DISTRICT_ADMIN else None
-    by_grid, wide = duty_now(
-        community_ids=community_ids, grid_ids=grid_ids, district_id=district_id, now=now
-    )
-    on_duty = {d.user_id for people in by_grid.values() for d in people} | {d.user_id for d in wide}
-    workers = list(
-        User.objects.filter(
-            community_id__in=community_ids, is_active=True, role__in=(Role.WORKER, Role.SUPERVISOR)
-        )
-        .order_by("role", "name", "pk")
-        .values("pk", "name", "role", "community_id")
-    )
-    posts = b_posts_of([w["pk"] for w in workers])
-    where = positions(w["pk"] for w in workers)
-    return {
-        "server_time": now.isoformat(),
-        "last_event_id": last_event_id,
-        "me": {"id": user.pk, "name": user.name, "role": user.role},
-        "alerts": [
-            alert_summary(a, now)
-            for a in board_alerts(user, now=now, ended_within=BOARD_ENDED_WITHIN)[:1000]
-        ],
-        "workers": [
-            {
-                "id": w["pk"],
-                "name": w["name"],
-                "role": w["role"],
-                "community_id": w["community_id"],
-                "grid_ids": sorted(posts.get(w["pk"], [])),
-                "on_duty": w["pk"] in on_duty,
-                "position": (
-                    {
-                        "lat": p.location.y,
-                        "lon": p.location.x,
-                        "accuracy_m": p.accuracy_m,
-                        "at": p.at.isoformat(),
-                    }
-                    if (p := where.get(w["pk"]))
-                    else None
-                ),
-            }
-            for w in workers
-        ],
-        "duty": {
-            "grids": {str(g): [_person(d) for d in people] for g, people in by_grid.items()},
-            "wide": [_person(d) for d in wide],
-        },
-        # Seams for later issues: overdue visits per grid, service-desk cases near their SLA.
-        "panels": {"visits": None, "cases": None},
-    }

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.gis",
     "channels",
+    "ninja",  # Swagger UI and ReDoc from its own static files (no CDN)
     "leaflet",
     "axes",
     "django_otp",
@@ -190,7 +191,6 @@ AXES_LOCKOUT_CALLABLE = "backend.accounts.lockout.locked_out"
 # The supervisors' board (/board/): Django sessions plus a TOTP second factor (django-otp).
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "gridline")
 SESSION_COOKIE_AGE = int(env("SESSION_COOKIE_SECONDS", str(12 * 3600)))  # one duty shift
-CSRF_FAILURE_VIEW = "board.views.csrf_failure"
 
 # Mobile tokens.
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=int(env("ACCESS_TOKEN_MINUTES", "15")))

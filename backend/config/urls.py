@@ -1,10 +1,17 @@
+from functools import partial
+
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
+from ninja.openapi.docs import Redoc
 
 from backend.core.errors import ApiError, NotFound, error_response
 from backend.photos.views import serve_photo
+from board.api import api as board_api
 from mobile_api.api import api
+
+# Swagger UI is each API's docs_url (/docs); ReDoc beside it. Both from Ninja's static files.
+redoc = Redoc()
 
 
 def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
@@ -15,8 +22,10 @@ def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/redoc", partial(redoc.render_page, api=api), name="api-v1-redoc"),
     path("api/v1/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
+    path("board/api/redoc", partial(redoc.render_page, api=board_api), name="board-api-redoc"),
     path("photos/<str:token>", serve_photo, name="photo"),
     path("board/", include("board.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

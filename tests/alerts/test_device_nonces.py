@@ -6,6 +6,8 @@ a new one that forgot to consume its nonce fails here."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -14,7 +16,7 @@ from tests.alerts.conftest import SignedDevice, alert_of
 
 pytestmark = pytest.mark.django_db
 
-BODIES = {
+BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/device/alerts": {
         "client_alert_id": "0b7e3c1e-8f0a-4d6b-9a51-3c2f1e0d9b8a",
         "kind": "help",

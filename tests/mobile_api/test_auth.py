@@ -156,7 +156,7 @@ def test_an_exhausted_connection_pool_is_a_503_to_retry_not_a_500() -> None:
     from django.test import RequestFactory
     from psycopg_pool import PoolTimeout
 
-    from backend.core.errors import error_response
+    from mobile_api.api import api
 
     try:
         try:
@@ -164,7 +164,7 @@ def test_an_exhausted_connection_pool_is_a_503_to_retry_not_a_500() -> None:
         except PoolTimeout as cause:
             raise OperationalError(str(cause)) from cause
     except OperationalError as exc:
-        response = error_response(RequestFactory().post("/api/v1/device/alerts"), exc)
+        response = api.on_exception(RequestFactory().post("/api/v1/device/alerts"), exc)
     assert response.status_code == 503
     assert response["Retry-After"] == "2"
     assert b'"service_busy"' in response.content

@@ -1,7 +1,7 @@
 """Scope: each post sees what it is entitled to; out of scope is 404, identical to a missing id.
 
-The BOLA matrix is built from the OpenAPI schema, so a new operation that takes an id fails the
-suite until it is covered here.
+The BOLA matrix is built from the OpenAPI schemas of both NinjaAPIs (the mobile API and the
+board's), so a new operation that takes an id fails the suite until it is covered here.
 """
 
 from __future__ import annotations
@@ -20,12 +20,15 @@ from django.utils import timezone
 
 from backend.alerts.actions import do_raise_alert
 from backend.alerts.devices import do_register_device
+from backend.alerts.models import AlertStep
 from backend.audit.models import AuditEvent
 from backend.servicedesk.actions import do_file_case
 from backend.servicedesk.models import ServiceItem
 from backend.visits.actions import VisitRecord, derive_due_visits, do_sync_visits
 from backend.visits.models import Visit
+from board.api import api as board_api
 from mobile_api.api import api
+from tests.board.conftest import BoardClient, enrol
 from tests.conftest import ApiClient, World
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +65,18 @@ PATH_IDS: dict[str, Case] = {
     # Service-desk cases: worker A filed case A (grid A); worker B filed case B (grid B).
     "case_id": Case("worker_a", lambda w: w.case_a.pk, lambda w: w.case_b.pk),
 }
+# The board's operations, called by a supervisor logged in to the board (session + TOTP):
+# community 1's supervisor may not reach community 2's alert.
+BOARD = "/board/api/"
+BOARD_PATH_IDS: dict[str, Case] = {
+    "alert_id": Case("supervisor_1", lambda w: w.alert_a.pk, lambda w: w.alert_c.pk),
+}
+
+
+def path_ids(path: str) -> dict[str, Case]:
+    return BOARD_PATH_IDS if path.startswith(BOARD) else PATH_IDS
+
+
 # Query parameters that take such an id.
 QUERY_IDS: dict[str, Case] = {
     "grid": PATH_IDS["grid_id"],
@@ -83,23 +98,36 @@ LISTS: dict[str, Callable[[Any, dict[str, Any]], tuple[set[int], set[int]]]] = {
         {w.grid_b.pk, w.grid_c.pk, w.worker_b.pk},
     ),
     "/api/v1/cases": lambda w, body: ({i["id"] for i in body["items"]}, {w.case_b.pk}),
+    # the board's, seen by community 1's supervisor: nothing of community 2
+    "/board/api/state": lambda w, body: ({a["alert_id"] for a in body["alerts"]}, {w.alert_c.pk}),
+    "/board/api/grids": lambda w, body: ({f["id"] for f in body["features"]}, {w.grid_c.pk}),
+    "/board/api/households": lambda w, body: (
+        {h["id"] for h in body["items"]},
+        {w.household_c.pk},
+    ),
+    "/board/api/panels": lambda w, body: ({g["grid_id"] for g in body["coverage"]}, {w.grid_c.pk}),
+}
+LIST_QUERIES: dict[str, dict[str, Any]] = {
+    "/board/api/households": {"bbox": "117.79,30.91,117.84,30.94"},  # all three grids
 }
 # A valid body for operations that need one, so that scope, not validation, answers.
-BODIES: dict[str, Callable[[], dict[str, Any]]] = {
-    "/api/v1/residents/{resident_id}/alerts": lambda: {
+BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "/api/v1/residents/{resident_id}/alerts": lambda w: {
         "client_alert_id": str(uuid.uuid4()),
         "kind": "help",
     },
-    "/api/v1/alerts/{alert_id}/arrive": lambda: {"location": {"lat": 30.92, "lon": 117.8}},
-    "/api/v1/alerts/{alert_id}/resolve": lambda: {"disposition": "other"},
-    "/api/v1/cases/{case_id}/request-material": lambda: {"materials": ["户口簿"]},
-    "/api/v1/cases/{case_id}/reject": lambda: {"reason": "不符合条件"},
-    "/api/v1/cases/{case_id}/reassign": lambda: {
+    "/api/v1/alerts/{alert_id}/arrive": lambda w: {"location": {"lat": 30.92, "lon": 117.8}},
+    "/api/v1/alerts/{alert_id}/resolve": lambda w: {"disposition": "other"},
+    "/api/v1/cases/{case_id}/request-material": lambda w: {"materials": ["户口簿"]},
+    "/api/v1/cases/{case_id}/reject": lambda w: {"reason": "不符合条件"},
+    "/api/v1/cases/{case_id}/reassign": lambda w: {
         "reason": "应由民政办理",
         "target_line": "civil_affairs",
     },
-    "/api/v1/cases/{case_id}/rating": lambda: {"score": 5},
-    "/api/v1/cases/{case_id}/comments": lambda: {"text": "已电话联系家属"},
+    "/api/v1/cases/{case_id}/rating": lambda w: {"score": 5},
+    "/api/v1/cases/{case_id}/comments": lambda w: {"text": "已电话联系家属"},
+    "/board/api/alerts/{alert_id}/assign": lambda w: {"assignee_id": w.worker_a.pk},
+    "/board/api/alerts/{alert_id}/notes": lambda w: {"note": "家属已在路上"},
 }
 # Signed device operations: a device reaches only its own resident's alerts
 # (tests/alerts/test_alerts.py::test_device_cancel_only_its_own_alert).
@@ -119,7 +147,8 @@ ANONYMOUS_ALLOWED = {
 
 @pytest.fixture
 def scoped(world: World) -> SimpleNamespace:
-    """The world plus an alert and a device in each of grid A, grid B and community 2."""
+    """The world plus an alert in each of grid A, grid B and community 2, a device in grid A
+    and in community 2."""
     with transaction.atomic():
         alert_a = do_raise_alert(
             resident=world.resident_a, kind="help", source="worker", raised_by=world.worker_a
@@ -127,6 +156,7 @@ def scoped(world: World) -> SimpleNamespace:
         alert_b = do_raise_alert(
             resident=world.resident_b, kind="help", source="worker", raised_by=world.worker_b
         )
+        alert_c = do_raise_alert(resident=world.resident_c, kind="help", source="worker")
     do_register_device(device_id="PENDANT-A", kind="pendant", resident=world.resident_a)
     do_register_device(device_id="PENDANT-C", kind="pendant", resident=world.resident_c)
     derive_due_visits()  # a routine task for every household (none visited yet)
@@ -156,15 +186,22 @@ def scoped(world: World) -> SimpleNamespace:
             item=item, channel="doorstep", filed_by=world.worker_b, resident=world.resident_b
         )
     return SimpleNamespace(
-        **vars(world), alert_a=alert_a, alert_b=alert_b, case_a=case_a, case_b=case_b, **visits
+        **vars(world),
+        alert_a=alert_a,
+        alert_b=alert_b,
+        alert_c=alert_c,
+        case_a=case_a,
+        case_b=case_b,
+        **visits,
     )
 
 
 def operations() -> list[tuple[str, str, dict[str, Any]]]:
-    schema = api.get_openapi_schema(path_prefix="/api/v1")
+    """Every operation of both APIs, from their OpenAPI documents."""
     return [
         (method, path, op)
-        for path, item in schema["paths"].items()
+        for ninja_api, prefix in ((api, "/api/v1"), (board_api, "/board/api"))
+        for path, item in ninja_api.get_openapi_schema(path_prefix=prefix)["paths"].items()
         for method, op in item.items()
         if method in {"get", "post", "put", "patch", "delete"}
     ]
@@ -175,20 +212,33 @@ def _params(op: dict[str, Any], where: str) -> list[str]:
 
 
 def _call(
-    client: ApiClient,
+    client: ApiClient | BoardClient,
     method: str,
     path: str,
     query: dict[str, Any] | None = None,
     template: str = "",
+    world: Any = None,
 ) -> Any:
     if method == "get":
         return client.get(path, query or {})
-    body = BODIES.get(template, dict)()
-    return client.generic(method.upper(), path, json.dumps(body), content_type="application/json")
+    body = BODIES[template](world) if template in BODIES else {}
+    # the board's writes carry the page's CSRF token, as board.js sends it
+    csrf = {"X-CSRFToken": client.csrf} if isinstance(client, BoardClient) else {}
+    return client.generic(
+        method.upper(), path, json.dumps(body), content_type="application/json", headers=csrf
+    )
 
 
 def _fill(path: str, values: dict[str, Any]) -> str:
     return re.sub(r"{(\w+)}", lambda m: str(values[m.group(1)]), path)
+
+
+def board_client(user: Any) -> BoardClient:
+    """A browser logged in to the board (password, then the TOTP code)."""
+    enrol(user)
+    client = BoardClient()
+    client.log_in(user)
+    return client
 
 
 def test_every_operation_with_an_id_is_covered() -> None:
@@ -197,7 +247,7 @@ def test_every_operation_with_an_id_is_covered() -> None:
         if (method, path) in DEVICE_OPS:
             continue
         for name in _params(op, "path"):
-            if name not in PATH_IDS:
+            if name not in path_ids(path):
                 uncovered.append(f"{method.upper()} {path} path:{name}")
         for name in _params(op, "query"):
             idlike = (
@@ -219,35 +269,38 @@ def test_device_operations_need_a_device_signature() -> None:
 def test_bola_matrix_out_of_scope_is_404_identical_to_missing(
     scoped: SimpleNamespace, client_for: Any
 ) -> None:
-    clients: dict[str, ApiClient] = {}
+    clients: dict[tuple[str, bool], ApiClient | BoardClient] = {}
 
-    def client(name: str) -> ApiClient:
-        if name not in clients:
-            clients[name] = client_for(getattr(scoped, name))
-        return clients[name]
+    def client(name: str, path: str) -> ApiClient | BoardClient:
+        key = (name, path.startswith(BOARD))
+        if key not in clients:
+            user = getattr(scoped, name)
+            clients[key] = board_client(user) if key[1] else client_for(user)
+        return clients[key]
 
     checked = 0
     for method, path, op in operations():
         if (method, path) in DEVICE_OPS:
             continue
         names = _params(op, "path")
+        cases = path_ids(path)
         if names:
-            case = PATH_IDS[names[-1]]
-            who = client(case.caller)
-            own = _fill(path, {n: PATH_IDS[n].own(scoped) for n in names})
-            theirs = _fill(path, {n: PATH_IDS[n].theirs(scoped) for n in names})
-            missing = _fill(path, {n: PATH_IDS[n].missing for n in names})
-            reached = _call(who, method, own, template=path)
+            case = cases[names[-1]]
+            who = client(case.caller, path)
+            own = _fill(path, {n: cases[n].own(scoped) for n in names})
+            theirs = _fill(path, {n: cases[n].theirs(scoped) for n in names})
+            missing = _fill(path, {n: cases[n].missing for n in names})
+            reached = _call(who, method, own, template=path, world=scoped)
             assert reached.status_code != 404 and reached.status_code < 500, (own, reached.content)
-            out = _call(who, method, theirs, template=path)
-            gone = _call(who, method, missing, template=path)
+            out = _call(who, method, theirs, template=path, world=scoped)
+            gone = _call(who, method, missing, template=path, world=scoped)
             assert out.status_code == gone.status_code == 404, (method, theirs, out.content)
             assert out.content == gone.content
             checked += 1
         for name in _params(op, "query"):
             if name in QUERY_IDS:
                 case = QUERY_IDS[name]
-                who = client(case.caller)
+                who = client(case.caller, path)
                 assert _call(who, method, path, {name: case.own(scoped)}).status_code == 200
                 out = _call(who, method, path, {name: case.theirs(scoped)})
                 gone = _call(who, method, path, {name: case.missing})
@@ -255,8 +308,9 @@ def test_bola_matrix_out_of_scope_is_404_identical_to_missing(
                 assert out.content == gone.content
                 checked += 1
         if method == "get" and path in LISTS:
-            response = _call(client("worker_a"), method, path)
-            assert response.status_code == 200
+            caller = "supervisor_1" if path.startswith(BOARD) else "worker_a"
+            response = _call(client(caller, path), method, path, LIST_QUERIES.get(path))
+            assert response.status_code == 200, (path, response.content)
             seen, forbidden = LISTS[path](scoped, response.json())
             assert seen, f"{path} returned nothing in scope either"
             assert not seen & forbidden, path
@@ -269,12 +323,32 @@ def test_anonymous_gets_401_everywhere_outside_the_allowlist(world: World) -> No
     for method, path, _ in operations():
         if (method, path) in ANONYMOUS_ALLOWED:
             continue
-        response = _call(anonymous, method, re.sub(r"{\w+}", "1", path), template=path)
+        response = _call(anonymous, method, re.sub(r"{\w+}", "1", path), template=path, world=world)
         assert response.status_code == 401, (
             f"{method.upper()} {path} answered {response.status_code}"
         )
         expected = "device_auth_missing" if (method, path) in DEVICE_OPS else "not_authenticated"
         assert response.json()["error"]["code"] == expected
+
+
+def test_board_writes_without_the_csrf_token_are_403_and_change_nothing(
+    scoped: SimpleNamespace,
+) -> None:
+    client = board_client(scoped.supervisor_1)
+    writes = [(m, p, op) for m, p, op in operations() if p.startswith(BOARD) and m != "get"]
+    assert len(writes) >= 3
+    steps = AlertStep.objects.count()
+    for method, path, op in writes:
+        url = _fill(path, {n: BOARD_PATH_IDS[n].own(scoped) for n in _params(op, "path")})
+        body = BODIES[path](scoped) if path in BODIES else {}
+        response = client.generic(
+            method.upper(), url, json.dumps(body), content_type="application/json"
+        )
+        assert response.status_code == 403, (path, response.content)
+        assert response.json()["error"]["code"] == "permission_denied"
+    assert AlertStep.objects.count() == steps
+    scoped.alert_a.refresh_from_db()
+    assert scoped.alert_a.accepted_by_id is None
 
 
 def ids(client: ApiClient, path: str, **query: Any) -> set[int]:
