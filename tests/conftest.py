@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from django.db import connection
+from django.db.models import Max
 from django.test import Client
 from django.utils import timezone
 
@@ -21,6 +24,7 @@ from backend.accounts.models import (
     Role,
     User,
 )
+from backend.core.models import StreamEvent
 from backend.people.actions import ContactIn, do_create_resident
 from backend.people.idnumbers import check_digit
 from backend.people.models import LegalBasis, Resident
@@ -200,3 +204,49 @@ def client_for(db: None) -> Callable[[User], ApiClient]:
         return ApiClient(login(user.phone)["access_token"])
 
     return make
+
+
+# -- the events an action emitted --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """One stream event as its recipient's phone will read it (data round-tripped through
+    JSON, so a value that is not plain JSON fails the test at once)."""
+
+    user_id: int
+    seq: int
+    type: str
+    data: dict[str, Any]
+    urgent: bool
+
+
+class EmittedEvents(list[Emitted]):
+    def of(self, user: User | int, type: str | None = None) -> list[Emitted]:
+        """What one user was sent, in order (of one type, if given)."""
+        user_id = user if isinstance(user, int) else user.pk
+        return [e for e in self if e.user_id == user_id and (type is None or e.type == type)]
+
+    def recipients(self, type: str | None = None) -> set[int]:
+        return {e.user_id for e in self if type is None or e.type == type}
+
+
+CaptureEvents = Callable[[], AbstractContextManager[EmittedEvents]]
+
+
+@pytest.fixture
+def capture_events(db: None) -> CaptureEvents:
+    """`with capture_events() as events: do_x(...)`: the stream events recorded inside the
+    block (what committed or is about to: read back from the stored stream after it), in the
+    order they were written. Zulip's capture_send_event_calls, for our stored stream."""
+
+    @contextmanager
+    def capture() -> Iterator[EmittedEvents]:
+        before = StreamEvent.objects.aggregate(last=Max("pk"))["last"] or 0
+        emitted = EmittedEvents()
+        yield emitted
+        for row in StreamEvent.objects.filter(pk__gt=before).order_by("pk"):
+            data = json.loads(json.dumps(row.data, ensure_ascii=False))
+            emitted.append(Emitted(row.user_id, row.seq, row.type, data, row.urgent))
+
+    return capture

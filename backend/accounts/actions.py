@@ -1,4 +1,5 @@
-"""Log-in, token rotation, log-out and push-token registration for phones.
+"""Log-in, token rotation, log-out and push-token registration for phones; B posts (grid
+assignments) and the duty roster, which the admin changes through these actions.
 
 Access tokens are short-lived JWTs carrying the session id (`sid`); each request checks that the
 session is live, so log-out and refresh-token reuse take effect at once. Refresh tokens are
@@ -25,7 +26,16 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from backend.core.errors import ApiError
 from backend.core.stream import close_session_sockets
 
-from .models import MobileSession, PushToken, RefreshToken, Role, User, WebsocketTicket
+from .models import (
+    DutyShift,
+    GridAssignment,
+    MobileSession,
+    PushToken,
+    RefreshToken,
+    Role,
+    User,
+    WebsocketTicket,
+)
 
 JWT_ALGORITHM = "HS256"
 TICKET_LIFETIME = timedelta(seconds=30)
@@ -241,3 +251,33 @@ def live_board_session(session_id: object, user: User) -> MobileSession | None:
     return MobileSession.objects.filter(
         pk=sid, user=user, user__is_active=True, revoked_at__isnull=True
     ).first()
+
+
+# -- B posts and the duty roster --------------------------------------------------------------
+
+
+def do_save_grid_assignment(*, assignment: GridAssignment) -> GridAssignment:
+    """Give a worker a B post in a grid (or move one). Their visit list changes with it:
+    backend.visits tells their phone in this same transaction (post_save)."""
+    with transaction.atomic():
+        assignment.save()
+    return assignment
+
+
+def do_remove_grid_assignment(*, assignment: GridAssignment) -> None:
+    """Take a B post away; backend.visits tells the worker's phone in this transaction."""
+    with transaction.atomic():
+        assignment.delete()
+
+
+def do_save_duty_shift(*, shift: DutyShift) -> DutyShift:
+    """Add or change one entry of the roster (who is on duty when, for a community or a grid;
+    alert routing reads it at the moment of a press)."""
+    with transaction.atomic():
+        shift.save()
+    return shift
+
+
+def do_remove_duty_shift(*, shift: DutyShift) -> None:
+    with transaction.atomic():
+        shift.delete()

@@ -14,13 +14,21 @@ def client_of(request: HttpRequest) -> str:
 
 
 def do_record_read(
-    *, actor: User, action: str, target_type: str, target_id: int, request: HttpRequest
+    *,
+    actor: User,
+    action: str,
+    target_type: str,
+    target_id: int,
+    client: str = "",
+    ip: str | None = None,
 ) -> AuditEvent:
+    """One read of personal data. Selectors call it where they read, so every reader is
+    audited, whichever transport asked."""
     return AuditEvent.objects.create(
         actor=actor,
         action=action,
         target_type=target_type,
         target_id=target_id,
-        client=client_of(request),
-        ip=request.META.get("REMOTE_ADDR") or None,
+        client=client[:200],
+        ip=ip or None,
     )

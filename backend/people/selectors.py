@@ -2,14 +2,18 @@
 
 A B post sees its grids; a supervisor its community; a district administrator the district;
 an A post the residents of its community whose care tags its business line serves (and their
-households); a resident's own account only that resident and their household.
+households); a resident's own account only that resident and their household. Showing a
+resident's record (`read_resident`) writes the read to the audit trail.
 """
 
 from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
+from backend.accounts.models import User
 from backend.accounts.selectors import Scope
+from backend.audit.actions import do_record_read
+from backend.audit.models import AuditEvent
 from backend.core.errors import NotFound
 from backend.territory.models import Grid, Household
 from backend.territory.selectors import get_grid, whole_grid_scope
@@ -121,6 +125,24 @@ def get_resident(scope: Scope, resident_id: int) -> Resident:
     )
     if resident is None:
         raise NotFound()
+    return resident
+
+
+def read_resident(
+    scope: Scope, resident_id: int, *, reader: User, client: str = "", ip: str | None = None
+) -> Resident:
+    """A resident's record to show to `reader`; the read is written to the audit trail (in
+    scope only: an out-of-scope id is 404 and reads nothing). `client` and `ip` say where
+    from, as the transport knows it."""
+    resident = get_resident(scope, resident_id)
+    do_record_read(
+        actor=reader,
+        action=AuditEvent.Action.VIEW_RESIDENT,
+        target_type="resident",
+        target_id=resident.pk,
+        client=client,
+        ip=ip,
+    )
     return resident
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from .actions.keys import do_issue_open311_key
 from .models import (
     CalendarDay,
     Case,
@@ -55,12 +53,6 @@ class CalendarDayAdmin(admin.ModelAdmin):
     date_hierarchy = "date"
 
 
-def new_api_key() -> tuple[str, str, str]:
-    """(key, prefix, SHA-256 digest): the key is shown once and never stored."""
-    key = "o311_" + secrets.token_urlsafe(24)
-    return key, key[:8], hashlib.sha256(key.encode()).hexdigest()
-
-
 @admin.register(Open311Key)
 class Open311KeyAdmin(admin.ModelAdmin):
     list_display = ("name", "prefix", "district", "sees_all_requests", "active", "last_used_at")
@@ -68,16 +60,16 @@ class Open311KeyAdmin(admin.ModelAdmin):
     actions = ("rotate",)
 
     def save_model(self, request: HttpRequest, obj: Open311Key, form: object, change: bool) -> None:
-        if not change:
-            key, obj.prefix, obj.digest = new_api_key()
-            messages.warning(request, f"api_key for {obj.name} (shown once): {key}")
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key = do_issue_open311_key(key=obj)
+        messages.warning(request, f"api_key for {obj.name} (shown once): {key}")
 
     @admin.action(description="Issue a new key (shown once; the old one stops working)")
     def rotate(self, request: HttpRequest, queryset: object) -> None:
         for obj in queryset:  # type: ignore[attr-defined]
-            key, obj.prefix, obj.digest = new_api_key()
-            obj.save(update_fields=["prefix", "digest"])
+            key = do_issue_open311_key(key=obj)
             messages.warning(request, f"api_key for {obj.name} (shown once): {key}")
 
 

@@ -14,7 +14,6 @@ from django.db.models.functions import Cast, Concat
 
 from backend.accounts.models import BusinessLineAssignment, GridAssignment, Role, User
 from backend.core.errors import NotFound
-from backend.territory.models import Community
 
 from .models import OPEN_STATES, Case, Department, ServiceItem
 
@@ -231,14 +230,3 @@ def catalog(*, district_id: int | None = None, active: bool = True) -> QuerySet[
     if district_id is not None:
         qs = qs.filter(Q(district_id=district_id) | Q(district__isnull=True))
     return qs.order_by("category", "code")
-
-
-def get_item(code: str, *, district_id: int | None = None) -> ServiceItem:
-    item = catalog(district_id=district_id).filter(code=code).first()
-    if item is None:
-        raise NotFound()
-    return item
-
-
-def community_district(community_id: int) -> int | None:
-    return Community.objects.filter(pk=community_id).values_list("district_id", flat=True).first()

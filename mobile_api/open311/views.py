@@ -16,7 +16,6 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from django.contrib.gis.geos import Point
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
@@ -328,37 +327,29 @@ def _post_request(request: HttpRequest, fmt: str) -> HttpResponse:
     data = request.POST
     key = key_for(data.get("api_key"))
     district_id = key.district_id or _district(request)
-    item = (
-        selectors.catalog(district_id=district_id).filter(code=data.get("service_code", "")).first()
-    )
-    if item is None:
-        raise Open311Error(400, "service_code: " + message("field_invalid"))
     lat = _float(data.get("lat"), "lat", 90)
     lon = _float(data.get("long"), "long", 180)
-    point = Point(lon, lat, srid=4326)
-    description = data.get("description", "")[:4000]
-    address = data.get("address_string", "")[:300]
     first, last = data.get("first_name", ""), data.get("last_name", "")
-    contact = {
-        "name": f"{last}{first}".strip()[:100],
-        "phone": data.get("phone", "")[:20],
-        "email": data.get("email", "")[:200],
-    }
-    with transaction.atomic():
-        if actions.grid_at(point) is None:
-            raise Open311Error(400, message("location_outside_area"))
-        case = actions.do_file_case(
-            item=item,
+    try:
+        filed = actions.do_intake(
+            item_code=data.get("service_code", ""),
             channel=Channel.OPEN311,
-            filed_by=None,
-            description=description,
-            location=point,
-            address=address,
-            contact=contact,
             open311_key=key,
+            district_id=district_id,
+            location=Point(lon, lat, srid=4326),
+            description=data.get("description", "")[:4000],
+            address=data.get("address_string", "")[:300],
+            contact={
+                "name": f"{last}{first}".strip()[:100],
+                "phone": data.get("phone", "")[:20],
+                "email": data.get("email", "")[:200],
+            },
         )
-        if key.district_id is not None and case.district_id != key.district_id:
-            raise Open311Error(400, message("location_outside_area"))
+    except ApiError as exc:
+        if "item_code" in exc.fields:  # GeoReport's name for the catalog item
+            raise Open311Error(400, "service_code: " + message(exc.fields["item_code"])) from exc
+        raise
+    case, item = filed.case, filed.case.item
     body = [
         {
             "service_request_id": case.number,

@@ -6,8 +6,7 @@ from ninja import Query, Router, Schema
 from ninja.pagination import paginate
 from pydantic import Field
 
-from backend.audit.actions import do_record_read
-from backend.audit.models import AuditEvent
+from backend.audit.actions import client_of
 from backend.people import selectors
 from backend.people.models import CareTag, Resident
 from backend.territory.models import Household
@@ -63,12 +62,10 @@ def list_residents(request: HttpRequest, filters: Query[ResidentFilters]) -> Que
 @router.get("/residents/{resident_id}", response=responses({200: ResidentDetail}, 401, 404, 422))
 def resident_detail(request: HttpRequest, resident_id: int) -> Resident:
     """A resident's record; every read is written to the audit trail."""
-    resident = selectors.get_resident(caller_scope(request), resident_id)
-    do_record_read(
-        actor=caller(request),
-        action=AuditEvent.Action.VIEW_RESIDENT,
-        target_type="resident",
-        target_id=resident.pk,
-        request=request,
+    return selectors.read_resident(
+        caller_scope(request),
+        resident_id,
+        reader=caller(request),
+        client=client_of(request),
+        ip=request.META.get("REMOTE_ADDR"),
     )
-    return resident

@@ -12,12 +12,11 @@ from pydantic import ValidationError as PydanticValidationError
 
 from backend.accounts.models import Role
 from backend.core.errors import ApiError
-from backend.people.selectors import get_resident
 from backend.servicedesk import actions, selectors
 from backend.servicedesk.models import Case, CaseDocument, CaseState, CaseStep, ServiceItem
 from mobile_api.errors import responses
 from mobile_api.pagination import KeysFirstLimitOffset
-from mobile_api.security import caller, caller_scope
+from mobile_api.security import caller
 from mobile_api.types import Text
 
 from .schemas import (
@@ -60,47 +59,18 @@ def file_case(request: HttpRequest, payload: CaseIn) -> Status[dict[str, Any]]:
     """Intake anywhere: front desk, service point, doorstep, phone, or the resident app. A
     proxy case starts as a draft (consent + documents, then submit); others are submitted at
     once. A retry with the same client_case_id gets the same answer and files nothing."""
-    user = caller(request)
-    if user.role == Role.RESIDENT:
-        if user.resident is None:
-            raise ApiError("permission_denied", status=403)
-        resident = user.resident
-    else:
-        if payload.resident_id is None:
-            raise ApiError("validation_error", status=422, fields={"resident_id": "field_required"})
-        resident = get_resident(caller_scope(request), payload.resident_id)
-    district_id = resident.household.grid.community.district_id
-    item = selectors.catalog(district_id=district_id).filter(code=payload.item_code).first()
-    if item is None:
-        raise ApiError("validation_error", status=422, fields={"item_code": "field_invalid"})
-    actions.check_intake(
-        user=user, item=item, resident=resident, channel=payload.channel, proxy=payload.proxy
+    filed = actions.do_intake(
+        user=caller(request),
+        item_code=payload.item_code,
+        channel=payload.channel,
+        resident_id=payload.resident_id,
+        proxy=payload.proxy,
+        description=payload.description,
+        fix=payload.location.fix() if payload.location else None,
+        client_case_id=payload.client_case_id,
+        request=payload.model_dump(mode="json"),
     )
-
-    def make() -> dict[str, Any]:
-        case = actions.do_file_case(
-            item=item,
-            channel=payload.channel,
-            filed_by=user,
-            resident=resident,
-            proxy=payload.proxy,
-            description=payload.description,
-            fix=payload.location.fix() if payload.location else None,
-        )
-        return {
-            "id": case.pk,
-            "number": case.number,
-            "state": case.state,
-            "due_at": case.due_at.isoformat() if case.due_at else None,
-        }
-
-    status, body = actions.idempotent(
-        scope=f"case:user:{user.pk}",
-        key=payload.client_case_id,
-        body={**payload.model_dump(mode="json"), "resident_id": resident.pk},
-        make=make,
-    )
-    return Status(status, body)
+    return Status(filed.status, filed.answer)
 
 
 class CaseFilters(Schema):

@@ -3,7 +3,6 @@ lifecycle, false presses, technical alarms."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import timedelta
@@ -17,14 +16,9 @@ from backend.core import clock
 from backend.core.models import IdempotencyRecord, StreamEvent, Timer
 from backend.notify import sms
 from tests.alerts.conftest import Rosters, SignedDevice, alert_of
-from tests.conftest import World
+from tests.conftest import CaptureEvents, World
 
 pytestmark = pytest.mark.django_db
-
-
-def events_of(user: Any, type: str | None = None) -> list[StreamEvent]:
-    qs = StreamEvent.objects.filter(user=user).order_by("seq")
-    return list(qs.filter(type=type) if type else qs)
 
 
 def later(seconds: float) -> Any:
@@ -35,11 +29,15 @@ def later(seconds: float) -> Any:
 
 
 def test_press_commits_and_calls_the_grid_manager_on_duty(
-    world: World, device_a: SignedDevice, settings: Any, django_capture_on_commit_callbacks: Any
+    world: World,
+    device_a: SignedDevice,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+    capture_events: CaptureEvents,
 ) -> None:
     settings.SMS_BACKEND = "backend.notify.sms.LocmemBackend"
     sms.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=True):
+    with capture_events() as events, django_capture_on_commit_callbacks(execute=True):
         response = device_a.press(location={"lat": 30.925, "lon": 117.805, "accuracy_m": 12})
     assert response.status_code == 201
     alert = alert_of(response)
@@ -50,16 +48,15 @@ def test_press_commits_and_calls_the_grid_manager_on_duty(
         world.grid_a,
     )
     assert list(alert.recipients.values_list("user_id", "tier")) == [(world.worker_a.pk, 1)]
-    raised = events_of(world.worker_a, "alert.raised")
+    raised = events.of(world.worker_a, "alert.raised")
     assert len(raised) == 1 and raised[0].urgent
     assert raised[0].data["seconds_left"] == 60
-    json.dumps(raised[0].data)  # JSON-safe
     # Watchers hear of it too, not urgently: the supervisor and the district administrator.
     for watcher in (world.supervisor_1, world.admin):
-        (update,) = events_of(watcher)
+        (update,) = events.of(watcher)
         assert update.type == "alert.updated" and not update.urgent
         assert update.data["tier"] == 1
-    assert not events_of(world.worker_b)  # another grid's manager
+    assert not events.of(world.worker_b)  # another grid's manager
     timer = Timer.objects.get(kind="alert.escalate", key=str(alert.pk))
     assert alert.next_escalation_at is not None
     assert abs((timer.due_at - alert.next_escalation_at).total_seconds()) < 0.001
@@ -136,36 +133,40 @@ def test_a_revoked_device_is_refused(device_a: SignedDevice, client_for: Any, wo
 
 
 def test_escalation_walks_the_tiers_and_earlier_tiers_stay_informed(
-    world: World, device_a: SignedDevice, rosters: Rosters
+    world: World, device_a: SignedDevice, rosters: Rosters, capture_events: CaptureEvents
 ) -> None:
     alert = alert_of(device_a.press())
     assert alert.tier == 1
     assert clock.fire_due() == 1  # the emergency contacts' SMS, due at once
-    assert clock.fire_due(now=later(61)) == 1
-    alert.refresh_from_db()
-    assert alert.tier == 2
-    tier2 = set(
-        AlertRecipient.objects.filter(alert=alert, tier=2).values_list("user_id", flat=True)
-    )
-    assert tier2 == {rosters.nearby.pk, rosters.far.pk}
-    assert events_of(rosters.nearby, "alert.raised")[0].data["tier"] == 2
-    # Tier 1 hears that the alert moved on.
-    assert events_of(world.worker_a)[-1].data["tier"] == 2
-    clock.fire_due(now=later(122))
-    alert.refresh_from_db()
-    assert alert.tier == 3
-    assert events_of(world.supervisor_1, "alert.raised")[-1].data["tier"] == 3
-    clock.fire_due(now=later(183))
-    alert.refresh_from_db()
-    assert alert.tier == 4
-    assert events_of(rosters.duty_officer, "alert.raised")
-    clock.fire_due(now=later(244))
-    alert.refresh_from_db()
-    assert alert.next_escalation_at is None
-    assert alert.timeline.filter(kind="escalation_exhausted").count() == 1
-    # Nothing fires twice.
-    assert clock.fire_due(now=later(400)) == 0
-    assert len(events_of(rosters.nearby, "alert.raised")) == 1
+    with capture_events() as everything:
+        with capture_events() as events:
+            assert clock.fire_due(now=later(61)) == 1
+        alert.refresh_from_db()
+        assert alert.tier == 2
+        tier2 = set(
+            AlertRecipient.objects.filter(alert=alert, tier=2).values_list("user_id", flat=True)
+        )
+        assert tier2 == {rosters.nearby.pk, rosters.far.pk}
+        assert events.of(rosters.nearby, "alert.raised")[0].data["tier"] == 2
+        # Tier 1 hears that the alert moved on.
+        assert events.of(world.worker_a)[-1].data["tier"] == 2
+        with capture_events() as events:
+            clock.fire_due(now=later(122))
+        alert.refresh_from_db()
+        assert alert.tier == 3
+        assert events.of(world.supervisor_1, "alert.raised")[-1].data["tier"] == 3
+        with capture_events() as events:
+            clock.fire_due(now=later(183))
+        alert.refresh_from_db()
+        assert alert.tier == 4
+        assert events.of(rosters.duty_officer, "alert.raised")
+        clock.fire_due(now=later(244))
+        alert.refresh_from_db()
+        assert alert.next_escalation_at is None
+        assert alert.timeline.filter(kind="escalation_exhausted").count() == 1
+        # Nothing fires twice.
+        assert clock.fire_due(now=later(400)) == 0
+    assert len(everything.of(rosters.nearby, "alert.raised")) == 1
 
 
 def test_nearest_workers_only_when_their_position_is_fresh(
@@ -291,15 +292,16 @@ def test_arrive_and_resolve_with_a_disposition(
 
 
 def test_resident_cancels_a_false_press_within_a_minute(
-    world: World, device_a: SignedDevice, client_for: Any
+    world: World, device_a: SignedDevice, client_for: Any, capture_events: CaptureEvents
 ) -> None:
     alert = alert_of(device_a.press())
     resident = client_for(world.resident_user_a)
     assert client_for(world.worker_a).post(f"/api/v1/alerts/{alert.pk}/cancel").status_code == 403
-    response = resident.post(f"/api/v1/alerts/{alert.pk}/cancel")
+    with capture_events() as events:
+        response = resident.post(f"/api/v1/alerts/{alert.pk}/cancel")
     assert response.status_code == 200
     assert response.json()["state"] == "cancelled"
-    assert events_of(world.worker_a)[-1].data["state"] == "cancelled"
+    assert events.of(world.worker_a)[-1].data["state"] == "cancelled"
     assert Timer.objects.get(kind="alert.escalate", key=str(alert.pk)).cancelled_at is not None
     late = alert_of(device_a.press())
     Alert.objects.filter(pk=late.pk).update(created_at=timezone.now() - timedelta(seconds=61))
@@ -340,7 +342,7 @@ def test_resident_app_and_worker_for_resident_raise_the_same_kinds(
 
 
 def test_silent_device_raises_a_technical_alarm_that_closes_when_heard(
-    world: World, device_a: SignedDevice
+    world: World, device_a: SignedDevice, capture_events: CaptureEvents
 ) -> None:
     from backend.alerts.models import Device
 
@@ -358,12 +360,13 @@ def test_silent_device_raises_a_technical_alarm_that_closes_when_heard(
     assert timer.fired_at is None
     assert device.last_heard_at is not None
     assert abs((timer.due_at - device.last_heard_at).total_seconds() - 3 * 3600) < 0.001
-    assert clock.fire_due(now=later(3 * 3600 + 1)) == 1  # not heard since: silent
+    with capture_events() as events:
+        assert clock.fire_due(now=later(3 * 3600 + 1)) == 1  # not heard since: silent
     offline = Alert.objects.get(kind="device_offline")
     assert offline.state == "open" and offline.next_escalation_at is None
     assert list(offline.recipients.values_list("user_id", flat=True)) == [world.worker_a.pk]
-    assert events_of(world.worker_a, "alert.raised")[-1].data["kind"] == "device_offline"
-    assert not events_of(world.worker_a, "alert.raised")[-1].urgent
+    (raised,) = events.of(world.worker_a, "alert.raised")
+    assert raised.data["kind"] == "device_offline" and not raised.urgent
     device_a.post("/api/v1/device/heartbeat", {"battery": 15})
     offline.refresh_from_db()
     assert offline.state == "closed"

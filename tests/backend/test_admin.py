@@ -7,7 +7,8 @@ import re
 import pytest
 from django.test import Client
 
-from tests.conftest import World
+from backend.visits.actions import derive_due_visits
+from tests.conftest import CaptureEvents, World
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +91,79 @@ def test_registering_a_device_in_the_admin_shows_the_secret_once(
     page = response.content.decode()
     assert device.secret in page
     assert len(device.secret) == 64
+
+
+def test_b_posts_given_in_the_admin_tell_the_worker_at_once(
+    admin_client_: Client, world: World, capture_events: CaptureEvents
+) -> None:
+    """The user page's B-post rows go through the accounts actions: the worker's phone hears
+    that their visit list changed, in the same transaction as the new post."""
+    derive_due_visits()
+    worker = world.worker_b
+    (existing,) = worker.b_posts.all()
+    form = {
+        "phone": worker.phone,
+        "name": worker.name,
+        "role": worker.role,
+        "community": world.c1.pk,
+        "is_active": "on",
+        "b_posts-TOTAL_FORMS": "2",
+        "b_posts-INITIAL_FORMS": "1",
+        "b_posts-MIN_NUM_FORMS": "0",
+        "b_posts-MAX_NUM_FORMS": "1000",
+        "b_posts-0-id": existing.pk,
+        "b_posts-0-user": worker.pk,
+        "b_posts-0-grid": existing.grid_id,
+        "b_posts-1-user": worker.pk,
+        "b_posts-1-grid": world.grid_a.pk,
+        "a_posts-TOTAL_FORMS": "0",
+        "a_posts-INITIAL_FORMS": "0",
+        "a_posts-MIN_NUM_FORMS": "0",
+        "a_posts-MAX_NUM_FORMS": "1000",
+    }
+    with capture_events() as events:
+        response = admin_client_.post(f"/admin/accounts/user/{worker.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert set(worker.b_posts.values_list("grid_id", flat=True)) == {
+        existing.grid_id,
+        world.grid_a.pk,
+    }
+    (told,) = events.of(worker, "visit.tasks_changed")
+    assert told.urgent and told.data["reason"] == "grid_assigned"
+    assert told.data["grid_ids"] == [world.grid_a.pk]
+
+
+def test_the_duty_roster_is_edited_in_the_admin(admin_client_: Client, world: World) -> None:
+    from backend.accounts.models import DutyShift
+
+    response = admin_client_.post(
+        "/admin/accounts/dutyshift/add/",
+        {
+            "user": world.worker_b.pk,
+            "community": world.c1.pk,
+            "grid": world.grid_b.pk,
+            "starts_at_0": "2026-12-01",
+            "starts_at_1": "08:00:00",
+            "ends_at_0": "2026-12-01",
+            "ends_at_1": "17:00:00",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    shift = DutyShift.objects.get(user=world.worker_b)
+    assert shift.grid == world.grid_b
+    backwards = admin_client_.post(
+        f"/admin/accounts/dutyshift/{shift.pk}/change/",
+        {
+            "user": world.worker_b.pk,
+            "community": world.c1.pk,
+            "starts_at_0": "2026-12-01",
+            "starts_at_1": "18:00:00",
+            "ends_at_0": "2026-12-01",
+            "ends_at_1": "17:00:00",
+        },
+    )
+    assert backwards.status_code == 200  # the form shows the error; nothing changes
+    shift.refresh_from_db()
+    assert shift.grid == world.grid_b
+    admin_client_.post(f"/admin/accounts/dutyshift/{shift.pk}/delete/", {"post": "yes"})
+    assert not DutyShift.objects.filter(user=world.worker_b).exists()

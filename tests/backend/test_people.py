@@ -8,10 +8,13 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from django.db import connection
 
-from backend.core.errors import ApiError
+from backend.accounts.selectors import scope_for
+from backend.audit.models import AuditEvent
+from backend.core.errors import ApiError, NotFound
 from backend.people import idnumbers
 from backend.people.actions import do_create_resident
 from backend.people.models import Resident
+from backend.people.selectors import read_resident
 from tests.conftest import World, make_id_number
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +101,22 @@ def test_invalid_and_duplicate_id_numbers_are_refused_and_change_nothing(world: 
             tags=["vip"],
         )
     assert Resident.objects.count() == before
+
+
+def test_every_reader_of_a_resident_record_is_audited_by_the_selector(world: World) -> None:
+    """The audit is written where the record is read, so a reader other than the mobile API
+    (the board, an export, a command) cannot skip it."""
+    scope = scope_for(world.worker_a)
+    resident = read_resident(scope, world.resident_a.pk, reader=world.worker_a, client="cli")
+    assert resident == world.resident_a
+    event = AuditEvent.objects.get()
+    assert (event.actor, event.target_type, event.target_id, event.client, event.ip) == (
+        world.worker_a,
+        "resident",
+        world.resident_a.pk,
+        "cli",
+        None,
+    )
+    with pytest.raises(NotFound):  # out of scope: 404, and nothing is read or written
+        read_resident(scope, world.resident_b.pk, reader=world.worker_a)
+    assert AuditEvent.objects.count() == 1

@@ -20,9 +20,9 @@ from backend.accounts.models import MobileSession
 from backend.alerts.actions import do_assign, do_raise_alert
 from backend.alerts.models import Alert, AlertStep
 from backend.core.errors import ApiError
-from backend.core.models import StreamEvent, Timer
+from backend.core.models import Timer
 from tests.board.conftest import BoardClient, code_of_step, current_code, enrol
-from tests.conftest import PASSWORD, World
+from tests.conftest import PASSWORD, CaptureEvents, World
 
 pytestmark = pytest.mark.django_db
 
@@ -288,20 +288,19 @@ def test_alert_detail_out_of_scope_is_404_identical_to_missing(
 # -- assignment and notes --------------------------------------------------------------------
 
 
-def events_of(user_id: int, type: str) -> list[StreamEvent]:
-    return list(StreamEvent.objects.filter(user_id=user_id, type=type).order_by("seq"))
-
-
-def test_assign_hands_the_alert_over_and_calls_the_assignee(world: World, board_for: Any) -> None:
+def test_assign_hands_the_alert_over_and_calls_the_assignee(
+    world: World, board_for: Any, capture_events: CaptureEvents
+) -> None:
     alert = raise_alert(world.resident_a)
     assert Timer.objects.filter(
         kind="alert.escalate", key=str(alert.pk), cancelled_at__isnull=True
     ).exists()
     client = board_for(world.supervisor_1)
-    response = client.post_json(
-        f"/board/api/alerts/{alert.pk}/assign",
-        {"assignee_id": world.worker_b.pk, "note": "电话联系上了，5 分钟到"},
-    )
+    with capture_events() as events:
+        response = client.post_json(
+            f"/board/api/alerts/{alert.pk}/assign",
+            {"assignee_id": world.worker_b.pk, "note": "电话联系上了，5 分钟到"},
+        )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["state"] == "accepted" and body["accepted_by"]["id"] == world.worker_b.pk
@@ -315,22 +314,23 @@ def test_assign_hands_the_alert_over_and_calls_the_assignee(world: World, board_
         world.supervisor_1,
         "电话联系上了，5 分钟到",
     )
-    called = events_of(world.worker_b.pk, "alert.raised")
+    called = events.of(world.worker_b, "alert.raised")
     assert len(called) == 1 and called[0].urgent
     assert called[0].data["step"]["kind"] == "assigned"
-    told = events_of(world.supervisor_1.pk, "alert.updated")[-1]
+    told = events.of(world.supervisor_1, "alert.updated")[-1]
     assert told.data["accepted_by"]["id"] == world.worker_b.pk
-    json.loads(json.dumps(told.data))
 
     # reassigned: the new worker is called, the previous one told
-    again = client.post_json(
-        f"/board/api/alerts/{alert.pk}/assign", {"assignee_id": world.worker_a.pk}
-    )
+    with capture_events() as events:
+        again = client.post_json(
+            f"/board/api/alerts/{alert.pk}/assign", {"assignee_id": world.worker_a.pk}
+        )
     assert again.status_code == 200
     assert AlertStep.objects.filter(alert=alert).latest("pk").kind == "reassigned"
-    assert events_of(world.worker_b.pk, "alert.updated")[-1].data["accepted_by"]["id"] == (
+    assert events.of(world.worker_b, "alert.updated")[-1].data["accepted_by"]["id"] == (
         world.worker_a.pk
     )
+    assert events.of(world.worker_a, "alert.raised")
     # the assignee can take it from there on the phone
     alert.refresh_from_db()
     assert alert.accepted_by == world.worker_a
@@ -359,20 +359,23 @@ def test_assign_refuses_outsiders_other_roles_and_ended_alerts(
     assert client.post_json(url, {"assignee_id": world.worker_b.pk}).status_code == 409
 
 
-def test_notes_land_on_the_timeline_and_the_stream(world: World, board_for: Any) -> None:
+def test_notes_land_on_the_timeline_and_the_stream(
+    world: World, board_for: Any, capture_events: CaptureEvents
+) -> None:
     alert = raise_alert(world.resident_a)
     client = board_for(world.supervisor_1)
     url = f"/board/api/alerts/{alert.pk}/notes"
     empty = client.post_json(url, {"note": "  "})
     assert empty.status_code == 422 and list(empty.json()["error"]["fields"]) == ["note"]
     assert client.post_json(url, {"note": "x" * 2001}).status_code == 422
-    response = client.post_json(url, {"note": "家属已在路上"})
+    with capture_events() as events:
+        response = client.post_json(url, {"note": "家属已在路上"})
     assert response.status_code == 200
     assert response.json()["kind"] == "note"
     timeline = client.get(f"/board/api/alerts/{alert.pk}").json()["timeline"]
     assert timeline[-1]["note"] == "家属已在路上"
     assert timeline[-1]["actor"]["id"] == world.supervisor_1.pk
-    event = events_of(world.worker_a.pk, "alert.updated")[-1]
+    (event,) = events.of(world.worker_a, "alert.updated")
     assert event.data["step"]["note"] == "家属已在路上"
 
 

@@ -4,7 +4,7 @@ flush), a civil-affairs officer, a district department, and a frozen clock."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +16,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.accounts.models import BusinessLineAssignment, Role, User
-from backend.core.models import StreamEvent
 from backend.servicedesk import actions
 from backend.servicedesk.models import Case, Department, ServiceItem
 from tests.conftest import PASSWORD, World
@@ -108,13 +107,6 @@ def file_case(
         )
 
 
-def events(user: User, type: str | None = None) -> list[StreamEvent]:
-    qs = StreamEvent.objects.filter(user=user).order_by("seq")
-    if type:
-        qs = qs.filter(type=type)
-    return list(qs)
-
-
 class Frozen:
     """The clock stopped and moved by the test (time-machine changes the system time the
     process sees; the code under test runs unchanged)."""
@@ -134,6 +126,3 @@ def frozen() -> Iterator[Frozen]:
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-EventCount = Callable[[User], int]

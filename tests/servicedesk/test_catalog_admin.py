@@ -11,6 +11,7 @@ from django.test import Client
 
 from backend.accounts.models import BusinessLine
 from backend.servicedesk import sample_catalog
+from backend.servicedesk.actions.keys import do_issue_open311_key
 from backend.servicedesk.models import Case, Category, Open311Key
 
 from .conftest import Desk, file_case
@@ -86,3 +87,17 @@ def test_an_open311_key_is_shown_once_and_stored_as_a_digest(admin_client: Clien
     key = Open311Key.objects.get()
     assert key.digest == hashlib.sha256(shown.group(1).encode()).hexdigest()
     assert shown.group(1) not in str(Open311Key.objects.values().get())
+
+
+def test_rotating_an_open311_key_in_the_admin_retires_the_old_one(admin_client: Client) -> None:
+    key = Open311Key(name="12345 热线")
+    old = do_issue_open311_key(key=key)
+    response = admin_client.post(
+        "/admin/servicedesk/open311key/",
+        {"action": "rotate", "_selected_action": [key.pk]},
+        follow=True,
+    )
+    shown = re.search(r"\(shown once\): (o311_[\w-]+)", response.content.decode())
+    assert shown and shown.group(1) != old
+    assert Client().get("/open311/v2/requests.json", {"api_key": old}).status_code == 403
+    assert Client().get("/open311/v2/requests.json", {"api_key": shown.group(1)}).status_code == 200

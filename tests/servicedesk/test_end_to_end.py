@@ -12,9 +12,10 @@ from backend.core.models import Timer
 from backend.notify import sms
 from backend.servicedesk.models import Case, CaseRating
 from backend.visits.models import VisitTask
+from tests.conftest import CaptureEvents
 from tests.photos.test_pipeline import jpeg_with_exif
 
-from .conftest import Desk, events, new_id
+from .conftest import Desk, new_id
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +34,9 @@ def _file() -> Any:
     return SimpleUploadedFile("form.jpg", jpeg_with_exif((1200, 900)), content_type="image/jpeg")
 
 
-def test_proxy_application_doorstep_to_rating(desk: Desk, client_for: Any) -> None:
+def test_proxy_application_doorstep_to_rating(
+    desk: Desk, client_for: Any, capture_events: CaptureEvents
+) -> None:
     w = desk.world
     worker, officer = client_for(w.worker_a), client_for(w.officer_elderly_1)
     resident = client_for(w.resident_user_a)
@@ -48,7 +51,8 @@ def test_proxy_application_doorstep_to_rating(desk: Desk, client_for: Any) -> No
         "description": "老人行动不便，代为申请适老化改造",
         "location": DOOR,
     }
-    filed = worker.post("/api/v1/cases", body)
+    with capture_events() as events:
+        filed = worker.post("/api/v1/cases", body)
     assert filed.status_code == 201, filed.content
     case_id, number = filed.json()["id"], filed.json()["number"]
     assert filed.json()["state"] == "draft" and len(number) == 12
@@ -56,8 +60,7 @@ def test_proxy_application_doorstep_to_rating(desk: Desk, client_for: Any) -> No
     assert Case.objects.count() == 1
     # A draft concerns the worker and the resident (who could confirm in the app), not yet
     # the back office.
-    assert events(w.resident_user_a, "case.updated")
-    assert not events(w.officer_elderly_1)
+    assert events.recipients() == {w.worker_a.pk, w.resident_user_a.pk}
 
     # No consent yet: submit is refused and nothing changes.
     refused = worker.post(f"/api/v1/cases/{case_id}/submit", {})
@@ -73,28 +76,31 @@ def test_proxy_application_doorstep_to_rating(desk: Desk, client_for: Any) -> No
     assert [d["kind"] for d in docs] == ["consent", "material"]
     assert docs[0]["url"].startswith("/photos/")
 
-    submitted = worker.post(f"/api/v1/cases/{case_id}/submit", {"location": DOOR})
+    with capture_events() as events:
+        submitted = worker.post(f"/api/v1/cases/{case_id}/submit", {"location": DOOR})
     assert submitted.status_code == 200, submitted.content
     assert submitted.json()["state"] == "submitted" and submitted.json()["due_at"]
     assert submitted.json()["queue"] == f"line:{w.c1.pk}:elderly_care"
     # The queue hears of it at once, with push when the phone has no socket.
-    arrived = events(w.officer_elderly_1, "case.updated")
-    assert arrived and arrived[-1].urgent and arrived[-1].data["number"] == number
+    (arrived,) = events.of(w.officer_elderly_1, "case.updated")
+    assert arrived.urgent and arrived.data["number"] == number
 
     # 2. Back office: in the officer's queue; accept; ask for more material (clock pauses).
     queue = officer.get("/api/v1/cases", {"view": "queue"}).json()
     assert [c["id"] for c in queue["items"]] == [case_id]
     assert officer.post(f"/api/v1/cases/{case_id}/accept", {}).status_code == 200
-    asked = officer.post(
-        f"/api/v1/cases/{case_id}/request-material",
-        {"materials": ["房屋产权证明"], "note": "缺产权证明"},
-    )
+    with capture_events() as events:
+        asked = officer.post(
+            f"/api/v1/cases/{case_id}/request-material",
+            {"materials": ["房屋产权证明"], "note": "缺产权证明"},
+        )
     assert asked.status_code == 200 and asked.json()["paused"] is True
     assert asked.json()["due_at"] is None
     assert not Timer.objects.filter(
         key=str(case_id), fired_at__isnull=True, cancelled_at__isnull=True
     ).exists()
-    assert events(w.worker_a, "case.updated")[-1].urgent  # back to the worker with the list
+    (back,) = events.of(w.worker_a, "case.updated")
+    assert back.urgent and back.data["paused"]  # back to the worker with the list
 
     # The worker brings it; the clock resumes.
     assert upload(worker, case_id, "material", "房屋产权证明").status_code == 201
@@ -114,11 +120,12 @@ def test_proxy_application_doorstep_to_rating(desk: Desk, client_for: Any) -> No
     assert no_fix.status_code == 422
     delivered = worker.post(f"/api/v1/cases/{case_id}/deliver", {"location": DOOR})
     assert delivered.status_code == 200 and delivered.json()["state"] == "delivered"
-    closed = worker.post(f"/api/v1/cases/{case_id}/close", {"location": DOOR})
+    with capture_events() as events:
+        closed = worker.post(f"/api/v1/cases/{case_id}/close", {"location": DOOR})
     assert closed.json()["state"] == "closed"
 
     # 4. The resident is asked to rate it in the app, and does; once.
-    assert events(w.resident_user_a, "case.rating_requested")
+    assert events.of(w.resident_user_a, "case.rating_requested")
     rated = resident.post(f"/api/v1/cases/{case_id}/rating", {"score": 5, "comment": "很满意"})
     assert rated.status_code == 201 and rated.json()["via"] == "app"
     again = worker.post(f"/api/v1/cases/{case_id}/rating", {"score": 4})

@@ -9,10 +9,11 @@ from xml.etree import ElementTree as ET
 import pytest
 from django.test import Client
 
-from backend.servicedesk.admin import new_api_key
+from backend.servicedesk.actions.keys import do_issue_open311_key
 from backend.servicedesk.models import Case, Open311Key
+from tests.conftest import CaptureEvents
 
-from .conftest import Desk, events
+from .conftest import Desk
 
 pytestmark = pytest.mark.django_db
 
@@ -62,9 +63,7 @@ def xml(content: bytes) -> ET.Element:
 
 
 def make_key(name: str = "12345 市民热线", **extra: Any) -> str:
-    key, prefix, digest = new_api_key()
-    Open311Key.objects.create(name=name, prefix=prefix, digest=digest, **extra)
-    return key
+    return do_issue_open311_key(key=Open311Key(name=name, **extra))
 
 
 def post_request(client: Client, key: str | None, **fields: Any) -> Any:
@@ -84,7 +83,7 @@ def post_request(client: Client, key: str | None, **fields: Any) -> Any:
     return client.post(f"{BASE}/requests.json", data)  # form-encoded, as Open311 clients send
 
 
-def test_open311_round_trip(desk: Desk) -> None:
+def test_open311_round_trip(desk: Desk, capture_events: CaptureEvents) -> None:
     client = Client()
     key = make_key()
 
@@ -105,7 +104,8 @@ def test_open311_round_trip(desk: Desk) -> None:
     assert [a["description"] for a in definition["attributes"]] == ["身份证", "户口簿"]
     assert all(set(a) == ATTRIBUTE_FIELDS for a in definition["attributes"])
 
-    filed = post_request(client, key)
+    with capture_events() as events:
+        filed = post_request(client, key)
     assert filed.status_code == 201, filed.content
     (created,) = filed.json()
     assert set(created) == POST_FIELDS
@@ -131,7 +131,7 @@ def test_open311_round_trip(desk: Desk) -> None:
     case = Case.objects.get(number=number)
     assert (case.channel, case.grid, case.state) == ("open311", desk.world.grid_a, "submitted")
     assert case.queue_key == f"line:{desk.world.c1.pk}:elderly_care"
-    assert events(desk.world.officer_elderly_1, "case.updated")
+    assert events.of(desk.world.officer_elderly_1, "case.updated")
 
 
 def test_open311_keys_and_errors(desk: Desk) -> None:

@@ -8,17 +8,19 @@ from typing import Any
 import pytest
 from django.forms.models import model_to_dict
 
+from backend.alerts.actions import Fix
 from backend.core.errors import ApiError
 from backend.core.models import StreamEvent, Timer
 from backend.servicedesk import actions
 from backend.servicedesk.actions import TRANSITIONS
 from backend.servicedesk.models import Case, CaseState, CaseStep, ServiceItem
+from tests.conftest import CaptureEvents
 
-from .conftest import Desk, events, file_case
+from .conftest import Desk, file_case
 
 pytestmark = pytest.mark.django_db
 
-DOOR = actions.Fix(30.925, 117.805, 5)
+DOOR = Fix(30.925, 117.805, 5)
 
 # How to bring a fresh case to each state: (action, who) steps after filing a proxy draft.
 PATHS: dict[str, list[tuple[str, str]]] = {
@@ -119,7 +121,9 @@ def test_illegal_transition_over_the_api_is_409_with_a_message(desk: Desk, clien
     assert _snapshot(case) == before
 
 
-def test_a_reassignment_must_name_its_target(desk: Desk, client_for: Any) -> None:
+def test_a_reassignment_must_name_its_target(
+    desk: Desk, client_for: Any, capture_events: CaptureEvents
+) -> None:
     w = desk.world
     case = _bring(desk, CaseState.ACCEPTED)
     officer = client_for(w.officer_elderly_1)
@@ -143,17 +147,17 @@ def test_a_reassignment_must_name_its_target(desk: Desk, client_for: Any) -> Non
     assert same.status_code == 422
     assert _snapshot(case) == before
 
-    moved = officer.post(
-        path, {"reason": "医保报销归区医保局", "target_department_id": desk.department.pk}
-    )
+    with capture_events() as events:
+        moved = officer.post(
+            path, {"reason": "医保报销归区医保局", "target_department_id": desk.department.pk}
+        )
     assert moved.status_code == 200, moved.content
     assert moved.json()["state"] == "submitted"
     assert moved.json()["queue"] == f"dept:{desk.department.pk}"
-    assert events(desk.dept_officer, "case.updated")[-1].urgent  # new work for the department
-    assert (
-        events(w.officer_elderly_1, "case.updated")[-1].data["queue"]
-        == f"dept:{desk.department.pk}"
-    )
+    (new_work,) = events.of(desk.dept_officer, "case.updated")
+    assert new_work.urgent  # new work for the department
+    (left,) = events.of(w.officer_elderly_1, "case.updated")
+    assert left.data["queue"] == f"dept:{desk.department.pk}" and not left.urgent
     step = CaseStep.objects.filter(case=case, kind="reassign").get()
     assert step.note == "医保报销归区医保局" and step.actor == w.officer_elderly_1
     # The old queue no longer sees it; the department does and can accept it.
@@ -183,7 +187,9 @@ def test_department_items_go_to_the_department_queue(desk: Desk, client_for: Any
     assert listed["items"][0]["queue_department"] == "t-medical"
 
 
-def test_a_case_for_a_queue_nobody_works_alerts_the_supervisor(desk: Desk) -> None:
+def test_a_case_for_a_queue_nobody_works_alerts_the_supervisor(
+    desk: Desk, capture_events: CaptureEvents
+) -> None:
     housing = ServiceItem.objects.create(
         code="t-housing",
         name_zh="住房租赁补贴申请",
@@ -192,8 +198,9 @@ def test_a_case_for_a_queue_nobody_works_alerts_the_supervisor(desk: Desk) -> No
         line="housing",
         time_limit_days=20,
     )
-    case = file_case(desk, item=housing)
+    with capture_events() as events:
+        case = file_case(desk, item=housing)
     assert case.state == "submitted"  # the resident is at the door: taken in all the same
     assert CaseStep.objects.filter(case=case, kind="queue_empty").exists()
-    told = events(desk.world.supervisor_1, "case.updated")
-    assert told and told[-1].urgent and told[-1].data["number"] == case.number
+    (told,) = events.of(desk.world.supervisor_1, "case.updated")
+    assert told.urgent and told.data["number"] == case.number

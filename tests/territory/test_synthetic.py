@@ -228,9 +228,11 @@ def test_seed_demo_is_idempotent_and_its_logins_work(db: None) -> None:
     call_command("seed_demo", "--if-empty", stdout=out)
     assert (Household.objects.count(), Resident.objects.count(), User.objects.count()) == counts
     assert DutyShift.objects.count() == shifts  # today's shifts are there already
-    # started again on a later day: today's shifts are added, so people are on duty
+    # started again on a later day: today's shifts are added, so people are on duty. (Two days
+    # back, not one: the demo accounts' 24-hour shifts moved back by one day still overlap
+    # today's 08:00-20:00 window when the test runs after 08:00 Beijing time.)
     DutyShift.objects.update(
-        starts_at=F("starts_at") - timedelta(days=1), ends_at=F("ends_at") - timedelta(days=1)
+        starts_at=F("starts_at") - timedelta(days=2), ends_at=F("ends_at") - timedelta(days=2)
     )
     again = io.StringIO()
     call_command("seed_demo", "--if-empty", stdout=again)

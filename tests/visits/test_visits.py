@@ -9,17 +9,18 @@ from typing import Any
 
 import pytest
 from django.contrib.gis.geos import Point
+from django.db import transaction
 from django.utils import timezone
 
+from backend.accounts.actions import do_remove_grid_assignment, do_save_grid_assignment
 from backend.accounts.models import GridAssignment
 from backend.alerts.models import WorkerPosition
 from backend.core import clock
 from backend.core.models import StreamEvent, Timer
 from backend.notify.delivery import push_data
 from backend.servicedesk.models import Case
-from backend.servicedesk.referrals import open_case_for_finding
 from backend.territory.models import Building, Household
-from backend.visits import geo, seams
+from backend.visits import geo
 from backend.visits.actions import derive_due_visits
 from backend.visits.models import Visit, VisitFinding, VisitRule, VisitSettings, VisitTask
 from backend.visits.timers import DAILY, next_daily_run
@@ -155,24 +156,28 @@ def test_a_silent_device_raises_a_device_check(
     assert len(open_tasks(kind="device_check")) == 1
 
 
-def test_a_reassigned_grid_tells_the_new_worker(
-    world: World, django_capture_on_commit_callbacks: Any
-) -> None:
+def test_a_reassigned_grid_tells_the_new_worker_in_the_same_transaction(world: World) -> None:
     derive_due_visits()
-    with django_capture_on_commit_callbacks(execute=True):
-        GridAssignment.objects.create(user=world.worker_b, grid=world.grid_a)
-    event = StreamEvent.objects.filter(user=world.worker_b, type="visit.tasks_changed").latest(
-        "seq"
-    )
+    with transaction.atomic():
+        do_save_grid_assignment(assignment=GridAssignment(user=world.worker_b, grid=world.grid_a))
+        # Recorded with the change, before commit: a crash cannot keep one without the other.
+        event = StreamEvent.objects.filter(user=world.worker_b, type="visit.tasks_changed").latest(
+            "seq"
+        )
     assert event.urgent and event.data == {
         "kind": "tasks_changed",
         "reason": "grid_assigned",
         "grid_ids": [world.grid_a.pk],
     }
+    with pytest.raises(RuntimeError), transaction.atomic():
+        do_remove_grid_assignment(assignment=world.worker_b.b_posts.get(grid=world.grid_a))
+        assert world.worker_b.streamevent_set.filter(data__reason="grid_unassigned").exists()
+        raise RuntimeError("crash before commit")
+    assert not world.worker_b.streamevent_set.filter(data__reason="grid_unassigned").exists()
+    assert world.worker_b.b_posts.filter(grid=world.grid_a).exists()  # neither was kept
     # Deleting a worker (and so their B posts) leaves no event behind for them.
-    with django_capture_on_commit_callbacks(execute=True):
-        world.worker_b.shifts.all().delete()
-        world.worker_b.delete()
+    world.worker_b.shifts.all().delete()
+    world.worker_b.delete()
     assert not StreamEvent.objects.filter(user_id=event.user_id).exists()
 
 
@@ -296,15 +301,6 @@ def test_findings_open_a_follow_up_or_wait_for_the_service_desk(
     )
     assert "申请居家养老服务" in case.description
     assert case.item.code == "visit-referral"
-    # Without a service desk the finding waits for a backfill.
-    seams.register_case_opener(None)
-    try:
-        sync(client, record(world.household_a.pk, findings=findings[1:2]))
-    finally:
-        seams.register_case_opener(open_case_for_finding)
-    waiting = VisitFinding.objects.latest("pk")
-    assert waiting.case_state == "awaiting_service_desk"
-    assert list(seams.pending_case_findings()) == [waiting]
 
 
 # -- the walking route ---------------------------------------------------------------------

@@ -1,0 +1,280 @@
+"""Intake (一口受理): one action files a matter from any channel — a worker at a desk, a
+service point or a door (also by proxy), a resident in the app, another system over Open311 —
+numbers it, routes it to a queue and, unless it is a proxy draft, submits it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.contrib.gis.geos import Point
+from django.db import connection, transaction
+from django.utils import timezone
+
+from backend.accounts.models import Role, User
+from backend.accounts.selectors import scope_for
+from backend.alerts.actions import Fix
+from backend.core.errors import ApiError
+from backend.core.idempotency import idempotent
+from backend.people.models import Resident
+from backend.people.selectors import get_resident
+from backend.servicedesk import events, selectors
+from backend.servicedesk.models import (
+    Case,
+    CaseCounter,
+    CaseState,
+    Channel,
+    Open311Key,
+    ServiceItem,
+)
+from backend.territory.models import Grid, Household
+
+from .common import record_step, route
+from .workflow import submit_case
+
+STAFF_CHANNELS = (Channel.FRONT_DESK, Channel.SERVICE_POINT, Channel.DOORSTEP, Channel.PHONE)
+
+
+def next_number(day: date) -> str:
+    """YYYYMMDD + a 4-digit (or longer) daily sequence, given in commit order per day."""
+    table = CaseCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (day, last) VALUES (%s, 1) "  # noqa: S608
+            f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+            [day],
+        )
+        (n,) = cursor.fetchone()
+    return f"{day:%Y%m%d}{int(n):04d}"
+
+
+# -- who may file what ----------------------------------------------------------------------
+
+
+def check_intake(
+    *, user: User, item: ServiceItem, resident: Resident, channel: str, proxy: bool
+) -> None:
+    if user.role == Role.RESIDENT:
+        if user.resident_id != resident.pk or proxy or channel != Channel.RESIDENT_APP:
+            raise ApiError("permission_denied", status=403)
+    elif channel not in STAFF_CHANNELS:
+        raise ApiError("validation_error", status=422, fields={"channel": "field_invalid"})
+    if proxy and not item.proxy_allowed:
+        raise ApiError("item_not_proxy", status=422, fields={"item_code": "item_not_proxy"})
+    district_id = resident.household.grid.community.district_id
+    if item.district_id not in (None, district_id) or not item.active:
+        raise ApiError("validation_error", status=422, fields={"item_code": "field_invalid"})
+
+
+def _catalog_item(district_id: int | None, code: str) -> ServiceItem:
+    item = selectors.catalog(district_id=district_id).filter(code=code).first()
+    if item is None:
+        raise ApiError("validation_error", status=422, fields={"item_code": "field_invalid"})
+    return item
+
+
+def _resident_of(user: User, resident_id: int | None) -> Resident:
+    """A resident's own account files for themselves; staff name a resident in their scope."""
+    if user.role == Role.RESIDENT:
+        if user.resident is None:
+            raise ApiError("permission_denied", status=403)
+        return user.resident
+    if resident_id is None:
+        raise ApiError("validation_error", status=422, fields={"resident_id": "field_required"})
+    return get_resident(scope_for(user), resident_id)
+
+
+# -- the one intake action ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filed:
+    status: int  # 201; a retry with the same client id gets the first answer's status
+    answer: dict[str, Any]  # id, number, state, due_at as filed (what a retry gets back)
+    case: Case
+
+
+def _answer(case: Case) -> dict[str, Any]:
+    return {
+        "id": case.pk,
+        "number": case.number,
+        "state": case.state,
+        "due_at": case.due_at.isoformat() if case.due_at else None,
+    }
+
+
+def do_intake(
+    *,
+    item_code: str,
+    channel: str,
+    user: User | None = None,
+    resident_id: int | None = None,
+    open311_key: Open311Key | None = None,
+    district_id: int | None = None,
+    proxy: bool = False,
+    description: str = "",
+    fix: Fix | None = None,
+    location: Point | None = None,
+    address: str = "",
+    contact: dict[str, str] | None = None,
+    client_case_id: uuid.UUID | None = None,
+    request: dict[str, Any] | None = None,
+) -> Filed:
+    """File a matter from any channel.
+
+    A signed-in `user` files for a resident (a worker names one in their scope, a resident's
+    own account files for itself) from an item of that resident's district's catalog; with a
+    `client_case_id` it runs once per user (a retry of the same `request` gets the first
+    answer). An `open311_key` files for the public at `location`, from the catalog of
+    `district_id` (the key's, else the request's jurisdiction), inside our grids.
+    """
+    if open311_key is not None:
+        return _file_for_key(
+            key=open311_key,
+            item=_catalog_item(district_id, item_code),
+            channel=channel,
+            location=location,
+            description=description,
+            address=address,
+            contact=contact,
+        )
+    if user is None:
+        raise ApiError("permission_denied", status=403)
+    resident = _resident_of(user, resident_id)
+    item = _catalog_item(resident.household.grid.community.district_id, item_code)
+    check_intake(user=user, item=item, resident=resident, channel=channel, proxy=proxy)
+    filed: list[Case] = []
+
+    def make() -> dict[str, Any]:
+        case = do_file_case(
+            item=item,
+            channel=channel,
+            filed_by=user,
+            resident=resident,
+            proxy=proxy,
+            description=description,
+            fix=fix,
+        )
+        filed.append(case)
+        return _answer(case)
+
+    if client_case_id is None:
+        with transaction.atomic():
+            answer = make()
+        return Filed(201, answer, filed[0])
+    status, answer = idempotent(
+        scope=f"case:user:{user.pk}",
+        key=client_case_id,
+        body={**(request or {}), "resident_id": resident.pk},
+        run=lambda: (201, make()),
+        field="client_case_id",
+    )
+    case = filed[0] if filed else Case.objects.select_related("item").get(pk=answer["id"])
+    return Filed(status, answer, case)
+
+
+def _file_for_key(
+    *,
+    key: Open311Key,
+    item: ServiceItem,
+    channel: str,
+    location: Point | None,
+    description: str,
+    address: str,
+    contact: dict[str, str] | None,
+) -> Filed:
+    """An Open311 request: for the public, at a point inside our grids (and the key's
+    district, if it has one)."""
+    if location is None:
+        raise ApiError("validation_error", status=422, fields={"location": "field_required"})
+    with transaction.atomic():
+        grid = grid_at(location)
+        if grid is None or key.district_id not in (None, grid.community.district_id):
+            raise ApiError("location_outside_area", status=422)
+        case = do_file_case(
+            item=item,
+            channel=channel,
+            filed_by=None,
+            description=description,
+            location=location,
+            address=address,
+            contact=contact,
+            open311_key=key,
+        )
+    return Filed(201, _answer(case), case)
+
+
+def do_file_case(
+    *,
+    item: ServiceItem,
+    channel: str,
+    filed_by: User | None,
+    resident: Resident | None = None,
+    household: Household | None = None,
+    proxy: bool = False,
+    description: str = "",
+    fix: Fix | None = None,
+    location: Point | None = None,
+    address: str = "",
+    contact: dict[str, str] | None = None,
+    open311_key: Open311Key | None = None,
+) -> Case:
+    """File a case whose caller has been checked (do_intake checks a transport's request; a
+    visit's finding files its referral). A proxy case starts as a draft (consent and
+    documents, then submit); anything else is submitted at once. Call inside
+    `transaction.atomic()`."""
+    now = timezone.now()
+    household = household or (resident.household if resident else None)
+    grid = household.grid if household else grid_at(location)
+    community = grid.community if grid else None
+    contact = contact or {}
+    case = Case(
+        number=next_number(timezone.localdate(now)),
+        item=item,
+        state=CaseState.DRAFT,
+        district_id=(
+            community.district_id
+            if community
+            else (open311_key.district_id if open311_key else item.district_id)
+        ),
+        community=community,
+        grid=grid,
+        household=household,
+        resident=resident,
+        location=location or (household.location if household else None),
+        address=address or (household.address if household else ""),
+        description=description,
+        channel=channel,
+        proxy=proxy,
+        filed_by=filed_by,
+        open311_key=open311_key,
+        contact_name=contact.get("name", ""),
+        contact_phone=contact.get("phone", ""),
+        contact_email=contact.get("email", ""),
+        created_at=now,
+        updated_at=now,
+    )
+    route(case, line=item.line, department=item.department)
+    case.save()
+    record_step(
+        case,
+        "filed",
+        actor=filed_by,
+        fix=fix,
+        data={"channel": channel, "proxy": proxy, "queue": case.queue_key},
+    )
+    if not proxy:
+        submit_case(case, actor=filed_by, now=now, fix=fix)
+    else:
+        # A draft concerns the filer and the resident (who may confirm consent in the app).
+        filer = [filed_by.pk] if filed_by else []
+        events.tell(case, audience=filer + selectors.resident_accounts(case))
+    return case
+
+
+def grid_at(location: Point | None) -> Grid | None:
+    if location is None:
+        return None
+    return Grid.objects.filter(boundary__contains=location).select_related("community").first()
