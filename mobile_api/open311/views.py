@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from backend.core.errors import api_error_of, message
+from backend.core.errors import ApiError, api_error_of, message
 from backend.servicedesk import actions, selectors
 from backend.servicedesk.models import Case, CaseState, Channel, Open311Key, ServiceItem
 
