@@ -1,4 +1,5 @@
-"""The one ASGI application: HTTP through Django, websockets through Channels.
+"""The one ASGI application: HTTP through Django (behind the body limits), websockets through
+Channels.
 
 In the embedded default (no REDIS_URL) the in-memory channel layer only reaches sockets of this
 process, so the dispatcher runs here, in a worker thread of the server's event loop started
@@ -18,6 +19,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from backend.core import dispatcher  # noqa: E402
+from backend.core.bodylimit import BodyLimit  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
 
 
@@ -37,5 +39,5 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 application = ProtocolTypeRouter(
-    {"http": django_asgi_app, "websocket": websocket_application, "lifespan": lifespan}
+    {"http": BodyLimit(django_asgi_app), "websocket": websocket_application, "lifespan": lifespan}
 )

@@ -118,7 +118,18 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.contrib.gis.db.backends.spatialite":
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite has one writer at a time. WAL lets readers go on while it writes; IMMEDIATE
+    # takes the write lock when a transaction begins, so a transaction that read first never
+    # has to upgrade (an upgrade that meets another writer fails at once, busy timeout or
+    # not); `timeout` is how long a writer waits for the lock. WAL is stored in the file, so
+    # setting it on every connection costs nothing after the first. The engine is Django's
+    # SpatiaLite one whose writers of this process take turns (backend/core/spatialite).
+    DATABASES["default"]["ENGINE"] = "backend.core.spatialite"
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20,
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL",
+    )
 elif env("DB_POOL", "1") == "1":
     # psycopg's connection pool (Django 5.1+): a request borrows a connection instead of
     # opening one, and a burst waits for a free connection (up to DB_POOL_TIMEOUT) instead of
@@ -203,6 +214,25 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(DATA_DIR / "media")))
+
+# Request bodies: backend/core/bodylimit.py answers 413 to a bigger one before reading it.
+# First matching path pattern wins; everything else (JSON, device, Open311, board) gets the
+# default. Photos are the photo pipeline's 15 MB plus the multipart envelope; a visit sync
+# batch of 200 generous records (500-character notes, full checklist, 3 findings, 10 photo
+# ids) measures 1.3 MB in UTF-8 and 2.4 MB with \u-escaped JSON.
+PHOTO_UPLOAD_LIMIT = 15 * 1024 * 1024 + 64 * 1024
+VISIT_SYNC_LIMIT = 4 * 1024 * 1024
+REQUEST_BODY_LIMIT_DEFAULT = 64 * 1024
+REQUEST_BODY_LIMITS = [
+    (r"^/api/v1/households/\d+/visits/[^/]+/photos$", PHOTO_UPLOAD_LIMIT),
+    (r"^/api/v1/cases/\d+/documents$", PHOTO_UPLOAD_LIMIT),
+    (r"^/api/v1/visits/sync$", VISIT_SYNC_LIMIT),
+    (r"^/api/v1/device/", 8 * 1024),  # a press or heartbeat is a few hundred bytes
+    (r"^/admin/", 1024 * 1024),  # change forms with inlines
+]
+# Django's own cap on a non-file body: the largest limit above that is not a file upload, so
+# that the two never disagree (file parts are streamed to disk and not counted by Django).
+DATA_UPLOAD_MAX_MEMORY_SIZE = VISIT_SYNC_LIMIT
 
 # Map: Leaflet is shipped with django-leaflet; no CDN. Tiles only when a URL is configured.
 TILE_URL = os.environ.get("TILE_URL", "")

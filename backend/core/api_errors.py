@@ -1,25 +1,21 @@
-"""The project's error body for a Django Ninja API: one mapping, installed on every NinjaAPI
-(the mobile API at /api/v1 and the board's at /board/api).
+"""The project's error body for a Django Ninja API, installed on every NinjaAPI (the mobile
+API at /api/v1 and the board's at /board/api).
 
 Every failure a Ninja API can meet — our `ApiError`, validation, auth, an unparsable body, a
-404, anything unexpected — becomes `{"error": {"code", "message", "fields"}}` in the caller's
-language; `ErrorOut` and `responses` document that body in the OpenAPI schema.
+404, anything unexpected — goes through the one mapping of backend/core/errors.py
+(`error_response`) to `{"error": {"code", "message", "fields"}}` in the caller's language;
+`ErrorOut` and `responses` document that body in the OpenAPI schema.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from psycopg_pool import PoolTimeout
 
-from .errors import MESSAGES, ApiError, error_body, message
-
-logger = logging.getLogger(__name__)
+from .errors import MESSAGES, ApiError, error_response
 
 
 class ErrorDetail(Schema):
@@ -80,46 +76,28 @@ _HTTP_CODES = {
 }
 
 
-def install_error_handlers(api: NinjaAPI) -> None:
-    """Answer every failure of `api` with the project's error body."""
-
-    def respond(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
-        return api.create_response(request, body, status=status)
-
-    @api.exception_handler(ApiError)
-    def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        return respond(request, exc.status, exc.body())
-
-    @api.exception_handler(ValidationError)
-    def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+def _as_ours(exc: Exception) -> Exception:
+    """Ninja's own exceptions as `ApiError`; everything else goes to the one mapping as is."""
+    if isinstance(exc, ValidationError):
         fields: dict[str, str] = {}
         for error in exc.errors:
-            fields.setdefault(field_name(error.get("loc", ())), message(reason_code(error)))
-        return respond(request, 422, error_body("validation_error", fields))
-
-    @api.exception_handler(HttpError)
-    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        if isinstance(exc, AuthenticationError):
-            return respond(request, 401, error_body("not_authenticated"))
+            fields.setdefault(field_name(error.get("loc", ())), reason_code(error))
+        return ApiError("validation_error", status=422, fields=fields)
+    if isinstance(exc, AuthenticationError):
+        return ApiError("not_authenticated", status=401)
+    if isinstance(exc, HttpError):
         code = _HTTP_CODES.get(exc.status_code, "validation_error")
-        return respond(request, exc.status_code, error_body(code))
+        return ApiError(code, status=exc.status_code)
+    return exc
 
-    @api.exception_handler(MultiPartParserError)
-    def on_unparsable_body(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
-        return respond(request, 400, error_body("invalid_json"))
 
-    @api.exception_handler(Http404)
-    def on_404(request: HttpRequest, exc: Http404) -> HttpResponse:
-        return respond(request, 404, error_body("not_found"))
+def install_error_handlers(api: NinjaAPI) -> None:
+    """Answer every failure of `api` with the project's error body, through `error_response`.
+    Ninja picks the handler registered for the most specific class and registers defaults of
+    its own for these, so the one handler replaces each of them."""
 
-    @api.exception_handler(Exception)
-    def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
-        if isinstance(exc.__cause__, PoolTimeout):
-            # Every database connection of this process is busy (a burst): nothing was
-            # written, and a device or phone should simply retry — with the same client id.
-            logger.warning("database pool exhausted on %s %s", request.method, request.path)
-            response = respond(request, 503, error_body("service_busy"))
-            response["Retry-After"] = "2"
-            return response
-        logger.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
-        return respond(request, 500, error_body("internal_error"))
+    def on_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return error_response(request, _as_ours(exc))
+
+    for kind in (Exception, ApiError, ValidationError, HttpError, Http404):
+        api.exception_handler(kind)(on_error)

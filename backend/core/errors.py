@@ -1,4 +1,5 @@
-"""Domain errors: one exception type with a stable code, rendered as JSON in one place.
+"""Domain errors: one exception type with a stable code, and the one mapping of any exception
+to the JSON error every transport answers with (`api_error_of`, `error_response`).
 
 Messages live here in both languages side by side so that a code and its wording are reviewed
 together; the caller's language comes from Accept-Language (zh-Hans by default, English).
@@ -6,9 +7,24 @@ together; the caller's language comes from Accept-Language (zh-Hans by default, 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.db import OperationalError
+from django.http import Http404, HttpRequest, JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.utils import translation
+from psycopg_pool import PoolTimeout
+
+logger = logging.getLogger(__name__)
 
 MESSAGES: dict[str, tuple[str, str]] = {
     # code: (zh-Hans, English)
@@ -32,6 +48,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "method_not_allowed": ("不支持该请求方法。", "Method not allowed."),
     "internal_error": ("服务器内部错误。", "Internal server error."),
     "service_busy": ("服务器繁忙，请稍后重试。", "The server is busy; retry shortly."),
+    "payload_too_large": (
+        "请求体超过该接口的大小上限。",
+        "The request body is larger than this endpoint accepts.",
+    ),
     # alerts and devices
     "device_auth_missing": ("缺少设备签名信息。", "Missing device signature headers."),
     "device_signature_invalid": ("设备签名无效。", "Invalid device signature."),
@@ -219,3 +239,52 @@ class NotFound(ApiError):
 
 def error_body(code: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message(code), "fields": fields or {}}}
+
+
+def api_error_of(request: HttpRequest, exc: BaseException) -> ApiError:
+    """The refusal a caller sees for `exc`: ours as raised, Django's by kind, anything else an
+    internal error (logged here, with its traceback). Transports with a shape of their own
+    (Open311) render this; the others answer `error_response`."""
+    error = _mapped(exc)
+    if error.status == 503:
+        logger.warning("busy (%s) on %s %s", type(exc).__name__, request.method, request.path)
+    elif error.status == 500 and error is not exc:
+        logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return error
+
+
+def error_response(request: HttpRequest, exc: BaseException) -> JsonResponse:
+    """The JSON error for `exc` in the language already active for the request (Django's
+    LocaleMiddleware sets it from Accept-Language)."""
+    error = api_error_of(request, exc)
+    response = JsonResponse(error.body(), status=error.status)
+    if error.status == 503:
+        response["Retry-After"] = "2"
+    return response
+
+
+def _mapped(exc: BaseException) -> ApiError:
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, Http404):
+        return NotFound()
+    if isinstance(exc, PermissionDenied):
+        return ApiError("permission_denied", status=403)
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        return ApiError("payload_too_large", status=413)
+    if isinstance(exc, MultiPartParserError | UnreadablePostError | BadRequest):
+        return ApiError("invalid_json")
+    if isinstance(exc, SuspiciousOperation):
+        return ApiError("validation_error")
+    if _busy(exc):
+        # Every database connection is taken (a burst) or SQLite's one writer held the lock
+        # past its timeout: nothing was written, and phones and devices retry with the same
+        # client id when told when.
+        return ApiError("service_busy", status=503)
+    return ApiError("internal_error", status=500)
+
+
+def _busy(exc: BaseException) -> bool:
+    if isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout):
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)

@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from backend.core.errors import ApiError, message
+from backend.core.errors import ApiError, api_error_of, message
 from backend.servicedesk import actions, selectors
 from backend.servicedesk.models import Case, CaseState, Channel, Open311Key, ServiceItem
 
@@ -200,10 +200,11 @@ def _handled(view: Any) -> Any:
             return response
         except Open311Error as exc:
             return error(fmt, exc.status, exc.description)
-        except ApiError as exc:
-            described = "; ".join(f"{k}: {message(v)}" for k, v in exc.fields.items())
-            text = message(exc.code) + (f" ({described})" if described else "")
-            return error(fmt, 400 if exc.status in (409, 422) else exc.status, text)
+        except Exception as exc:  # the one mapping, rendered in GeoReport's shape
+            failure = api_error_of(request, exc)
+            described = "; ".join(f"{k}: {message(v)}" for k, v in failure.fields.items())
+            text = message(failure.code) + (f" ({described})" if described else "")
+            return error(fmt, 400 if failure.status in (409, 422) else failure.status, text)
 
     wrapper.__name__ = view.__name__
     wrapper.__doc__ = view.__doc__

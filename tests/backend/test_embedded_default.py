@@ -28,7 +28,7 @@ def test_fresh_spatialite_migrates_and_answers_health_and_a_scoped_list(tmp_path
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["engine"] == "django.contrib.gis.db.backends.spatialite"
+    assert report["engine"] == "backend.core.spatialite"
     assert (tmp_path / "gridline.sqlite3").exists()
     assert report["health_status"] == 200, report["health"]
     assert report["health"]["channel_layer"] == "ok"

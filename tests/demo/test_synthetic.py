@@ -312,7 +312,7 @@ def test_seed_demo_and_import_on_the_embedded_spatialite_default(tmp_path: Path)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
     report = json.loads(lines[-1])
-    assert report["engine"] == "django.contrib.gis.db.backends.spatialite"
+    assert report["engine"] == "backend.core.spatialite"
     assert report["districts"] == 1
     assert report["users"] == 25  # 20 workers, supervisor, 2 officers, admin, resident
     assert report["imported"] == ["T01-G01", "T01-G01", "T01-G02", "T01-G02"]
