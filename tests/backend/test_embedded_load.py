@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from backend.alerts.signing import signed_headers
-from tests.processes import ROOT, Processes, Server, free_port
+from harness.processes import ROOT, Processes, Server, free_port
 
 PRESSES = 1000
 SESSIONS = 40  # at least; log-in + two refreshes each, for as long as the presses go on
