@@ -24,13 +24,11 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.utils import timezone
 
 from backend.accounts.actions import do_report_position
 from backend.core import stream
 from backend.core.errors import ApiError
 from backend.core.geo import Fix
-from backend.core.models import SocketPresence
 
 from .auth import query_param
 
@@ -59,17 +57,17 @@ PRESENCE_REFRESH = 30.0  # seconds
 
 @database_sync_to_async
 def _present(channel_name: str, user_id: int, session_id: Any) -> None:
-    SocketPresence.objects.create(channel_name=channel_name, user_id=user_id, session_id=session_id)
+    stream.socket_opened(channel_name=channel_name, user_id=user_id, session_id=session_id)
 
 
 @database_sync_to_async
 def _still_present(channel_name: str) -> None:
-    SocketPresence.objects.filter(channel_name=channel_name).update(seen_at=timezone.now())
+    stream.socket_seen(channel_name=channel_name)
 
 
 @database_sync_to_async
 def _absent(channel_name: str) -> None:
-    SocketPresence.objects.filter(channel_name=channel_name).delete()
+    stream.socket_closed(channel_name=channel_name)
 
 
 @database_sync_to_async

@@ -8,6 +8,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from backend.core.personal import mask_name
+
 from .models import Alert, AlertStep
 
 
@@ -20,13 +22,12 @@ def alert_summary(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
         if alert.next_escalation_at and alert.state == Alert.State.OPEN
         else None
     )
-    name = alert.resident.name
     return {
         "alert_id": alert.pk,
         "kind": alert.kind,
         "state": alert.state,
         "tier": alert.tier,
-        "resident": {"id": alert.resident_id, "name": name[:1] + "*" * (len(name) - 1)},
+        "resident": {"id": alert.resident_id, "name": mask_name(alert.resident.name)},
         "household": {
             "id": alert.household_id,
             "address": alert.household.address,

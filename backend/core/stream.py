@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import StreamCursor, StreamEvent
+from .models import SocketPresence, StreamCursor, StreamEvent
 
 logger = logging.getLogger(__name__)
 
@@ -217,3 +218,19 @@ def prune(*, now: Any = None) -> int:
     cutoff = (now or timezone.now()) - RETENTION
     deleted, _ = StreamEvent.objects.filter(at__lt=cutoff, published_at__isnull=False).delete()
     return deleted
+
+
+# -- live sockets (presence): who has a socket open, so urgent events are pushed only to the
+# others. A socket refreshes its row while open; rows of a killed process expire.
+
+
+def socket_opened(*, channel_name: str, user_id: int, session_id: uuid.UUID | None) -> None:
+    SocketPresence.objects.create(channel_name=channel_name, user_id=user_id, session_id=session_id)
+
+
+def socket_seen(*, channel_name: str) -> None:
+    SocketPresence.objects.filter(channel_name=channel_name).update(seen_at=timezone.now())
+
+
+def socket_closed(*, channel_name: str) -> None:
+    SocketPresence.objects.filter(channel_name=channel_name).delete()

@@ -6,6 +6,7 @@ from ninja import Schema
 from pydantic import Field
 
 from backend.alerts.models import Alert, AlertStep, Device
+from backend.core.personal import mask_name
 from mobile_api.schemas import FixIn, PointOut
 from mobile_api.types import Text
 
@@ -78,8 +79,7 @@ class AlertOut(Schema):
 
     @staticmethod
     def resolve_resident_name(obj: Alert) -> str:
-        name = obj.resident.name
-        return name[:1] + "*" * (len(name) - 1)
+        return mask_name(obj.resident.name)
 
     @staticmethod
     def resolve_address(obj: Alert) -> str:
