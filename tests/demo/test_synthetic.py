@@ -26,6 +26,8 @@ from backend.accounts.models import (
     Role,
     User,
 )
+from backend.alerts.models import Device
+from backend.core.models import Timer
 from backend.core.personal import age_on
 from backend.demo import synthetic
 from backend.people import idnumbers
@@ -220,6 +222,9 @@ def test_seed_demo_is_idempotent_and_its_logins_work(db: None) -> None:
     out = io.StringIO()
     call_command("seed_demo", "--if-empty", stdout=out)
     assert "community 1 loaded" in out.getvalue()
+    # The demo button is supervised from the start, like any registered device.
+    (device,) = Device.objects.all()
+    assert Timer.objects.filter(kind="device.silent", key=str(device.pk), fired_at=None).exists()
     counts = (Household.objects.count(), Resident.objects.count(), User.objects.count())
     shifts = DutyShift.objects.count()
     starts_at, _ = synthetic.duty_window(timezone.localdate())

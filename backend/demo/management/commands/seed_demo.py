@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from backend.accounts.actions import BOARD_ROLES, DEMO_TOTP_KEY_HEX, do_enrol_totp, totp_device
 from backend.accounts.models import DutyShift, Role, User, WorkerPosition
+from backend.alerts.devices import arm_silence_timer
 from backend.alerts.models import Device
 from backend.demo import synthetic
 from backend.demo.cases import seed_demo_cases
@@ -184,6 +185,7 @@ class Command(BaseCommand):
             household=resident.household,
             secret=DEMO_DEVICE_SECRET,
         )
+        arm_silence_timer(device)  # as do_register_device does (the demo's secret is published)
         WorkerPosition.objects.create(
             user=User.objects.get(phone=synthetic.staff_phone(Role.WORKER, 1, 2)),
             location=device.household.location,
