@@ -195,7 +195,9 @@ def do_raise_alert(
         return _raise(
             resident=resident,
             household=household
-            or Household.objects.select_related("grid__community").get(pk=resident.household_id),
+            or Household.objects.select_related("grid__community")
+            .defer("grid__boundary")
+            .get(pk=resident.household_id),
             kind=kind,
             source=source,
             device=device,
@@ -331,12 +333,7 @@ def _next_tier(alert: Alert, now: datetime, *, called: set[int]) -> _TierCall:
 
 def escalate(*, alert_id: int, tier: int) -> None:
     """The escalation timer's handler: only if the alert is still open at that tier."""
-    alert = (
-        Alert.objects.select_for_update(of=("self",))
-        .select_related("community", "household", "resident")
-        .filter(pk=alert_id)
-        .first()
-    )
+    alert = selectors.locked_for_update().filter(pk=alert_id).first()
     if alert is None or alert.state != Alert.State.OPEN or alert.tier != tier:
         return
     now = timezone.now()
@@ -376,11 +373,7 @@ def text_emergency_contacts(*, alert_id: int) -> int:
 
 def _locked(user: User, alert_id: int) -> Alert:
     selectors.get_alert(user, alert_id)  # 404 when out of scope, before taking any lock
-    return (
-        Alert.objects.select_for_update(of=("self",))
-        .select_related("community", "household", "resident", "accepted_by")
-        .get(pk=alert_id)
-    )
+    return selectors.locked_for_update().get(pk=alert_id)
 
 
 def _may_respond(user: User, alert: Alert) -> bool:
@@ -503,8 +496,7 @@ def do_cancel_false_press(
                 raise ApiError("permission_denied", status=403)
         else:
             found = (
-                Alert.objects.select_for_update(of=("self",))
-                .select_related("community", "household", "resident", "accepted_by")
+                selectors.locked_for_update()
                 .filter(pk=alert_id, device=signed.device if signed else None)
                 .first()
             )

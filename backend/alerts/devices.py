@@ -25,7 +25,7 @@ from . import selectors
 from .actions import add_step, do_raise_alert, tell
 from .follow_ups import do_device_check_after_alarm
 from .models import TECHNICAL_KINDS, Alert, AlertKind, Device
-from .signing import SignedRequest
+from .signing import SIGNED_REQUEST_FIELDS, SignedRequest
 
 DEVICE_SILENT = "device.silent"
 
@@ -138,10 +138,8 @@ def _open_technical(device: Device, kind: str) -> None:
 
 
 def _close_technical(device: Device, kind: str) -> None:
-    for alert in (
-        Alert.objects.select_for_update(of=("self",))
-        .select_related("community", "household", "resident", "accepted_by")
-        .filter(device=device, kind=kind, state=Alert.State.OPEN)
+    for alert in selectors.locked_for_update().filter(
+        device=device, kind=kind, state=Alert.State.OPEN
     ):
         alert.state = Alert.State.CLOSED
         alert.resolved_at = timezone.now()
@@ -156,6 +154,7 @@ def device_went_silent(*, device_id: int, due_at: datetime) -> None:
     are told."""
     device = (
         Device.objects.select_related("resident", "household__grid__community")
+        .only(*SIGNED_REQUEST_FIELDS)  # what a technical alarm reads, as on a signed request
         .filter(pk=device_id)
         .first()
     )

@@ -151,6 +151,20 @@ def audience(alert: Alert) -> list[int]:
     return sorted(set(alert.recipients.values_list("user_id", flat=True)) | set(watchers(alert)))
 
 
+def locked_for_update() -> QuerySet[Alert]:
+    """Alerts locked (SELECT ... FOR UPDATE of the alert row) with what their events show:
+    community, household, resident and whoever accepted. The summary shows a masked name
+    only, so the resident's encrypted fields are not loaded (nor decrypted)."""
+    return (
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("community", "household", "resident", "accepted_by")
+        .defer(*UNSHOWN_RESIDENT_FIELDS)
+    )
+
+
+UNSHOWN_RESIDENT_FIELDS = ("resident__id_number", "resident__health_notes")
+
+
 def alert_filter(user: User) -> Q:
     """Alerts in the user's scope, and those they were called to."""
     return scope_filter(
@@ -191,8 +205,7 @@ def recent_alerts(user: User, *, now: datetime, ended_within: timedelta) -> Quer
         Alert.objects.filter(alert_filter(user))
         .filter(Q(state__in=ACTIVE_STATES) | Q(resolved_at__gte=now - ended_within))
         .select_related("resident", "household", "accepted_by")
-        # the summary shows a masked name only: do not decrypt what it never shows
-        .defer("resident__id_number", "resident__health_notes")
+        .defer(*UNSHOWN_RESIDENT_FIELDS)  # the summary shows a masked name only
         .distinct()
         .order_by("-created_at")
     )

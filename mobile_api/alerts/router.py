@@ -11,9 +11,9 @@ from pydantic import Field
 from backend.accounts.models import Role
 from backend.alerts import actions, devices, selectors
 from backend.alerts.models import Alert, Device
+from backend.core.api_errors import responses
 from backend.core.errors import ApiError, NotFound
 from backend.people.selectors import get_resident
-from mobile_api.errors import responses
 from mobile_api.pagination import BoundedLimitOffset
 from mobile_api.security import DeviceSignature, caller, caller_scope, signed_request
 

@@ -7,8 +7,8 @@ from pydantic import Field
 
 from backend.alerts.models import Alert, AlertStep, Device
 from backend.core.personal import mask_name
+from backend.core.text import Text
 from mobile_api.schemas import FixIn, PointOut
-from mobile_api.types import Text
 
 
 class DeviceAlertIn(Schema):

@@ -3,7 +3,7 @@ from ninja import Router, Status
 
 from backend.accounts import actions
 from backend.audit.actions import client_of
-from mobile_api.errors import responses
+from backend.core.api_errors import responses
 
 from .schemas import LoginIn, RefreshIn, TokenOut
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from ninja import Schema
 from pydantic import Field
 
-from mobile_api.types import Text
+from backend.core.text import Text
 
 
 class LoginIn(Schema):

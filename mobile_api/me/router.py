@@ -6,7 +6,7 @@ from ninja import Router, Status
 from backend.accounts import actions
 from backend.accounts.models import PushToken
 from backend.accounts.selectors import shifts_on_duty, shifts_today
-from mobile_api.errors import responses
+from backend.core.api_errors import responses
 from mobile_api.schemas import FixIn
 from mobile_api.security import caller
 

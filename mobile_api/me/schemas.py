@@ -6,7 +6,7 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field
 
-from mobile_api.types import Text
+from backend.core.text import Text
 
 
 class GridRef(Schema):

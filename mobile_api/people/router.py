@@ -7,13 +7,13 @@ from ninja.pagination import paginate
 from pydantic import Field
 
 from backend.audit.actions import client_of
+from backend.core.api_errors import responses
+from backend.core.text import Text
 from backend.people import selectors
 from backend.people.models import CareTag, Resident
 from backend.territory.models import Household
-from mobile_api.errors import responses
 from mobile_api.pagination import BoundedLimitOffset
 from mobile_api.security import caller, caller_scope
-from mobile_api.types import Text
 
 from .schemas import HouseholdDetail, HouseholdOut, ResidentDetail, ResidentSummary
 

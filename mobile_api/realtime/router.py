@@ -2,7 +2,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from backend.accounts.actions import do_issue_ticket
-from mobile_api.errors import responses
+from backend.core.api_errors import responses
 
 router = Router(tags=["realtime"])
 

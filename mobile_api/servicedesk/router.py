@@ -11,13 +11,13 @@ from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
 from backend.accounts.models import Role
+from backend.core.api_errors import responses
 from backend.core.errors import ApiError
+from backend.core.text import Text
 from backend.servicedesk import actions, selectors
 from backend.servicedesk.models import Case, CaseDocument, CaseState, CaseStep, ServiceItem
-from mobile_api.errors import responses
 from mobile_api.pagination import KeysFirstLimitOffset
 from mobile_api.security import caller
-from mobile_api.types import Text
 
 from .schemas import (
     CaseCreatedOut,

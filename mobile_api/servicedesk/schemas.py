@@ -6,10 +6,10 @@ from ninja import Schema
 from pydantic import Field
 
 from backend.core.personal import mask_name
+from backend.core.text import Text
 from backend.photos.actions import signed_url
 from backend.servicedesk.models import Case, CaseDocument, CaseStep, ServiceItem
 from mobile_api.schemas import FixIn, PointOut
-from mobile_api.types import Text
 
 Line = Literal[
     "civil_affairs",

@@ -3,8 +3,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router
 
+from backend.core.api_errors import responses
 from backend.territory.selectors import get_grid, grid_collection, grid_feature
-from mobile_api.errors import responses
 from mobile_api.security import caller_scope
 
 from .schemas import GridCollection, GridFeature

@@ -14,7 +14,7 @@ from ninja import Query, Router, Status
 from ninja.pagination import paginate
 from pydantic import TypeAdapter, ValidationError
 
-from backend.core.api_errors import field_name, reason_code
+from backend.core.api_errors import field_name, reason_code, responses
 from backend.core.errors import ApiError, error_body, message
 from backend.core.personal import age_on
 from backend.photos.actions import signed_url
@@ -23,7 +23,6 @@ from backend.photos.pipeline import MAX_BYTES
 from backend.servicedesk import referrals
 from backend.visits import actions, selectors
 from backend.visits.models import Visit
-from mobile_api.errors import responses
 from mobile_api.pagination import BoundedLimitOffset
 from mobile_api.security import caller
 

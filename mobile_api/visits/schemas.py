@@ -8,9 +8,9 @@ from ninja import Schema
 from pydantic import AfterValidator, AwareDatetime, Field, PrivateAttr, model_validator
 
 from backend.core.geo import Datum, Fix
+from backend.core.text import Text
 from backend.visits.actions import FindingRecord, VisitRecord
 from mobile_api.schemas import DATUM_FIELD, FixIn, PointOut
-from mobile_api.types import Text
 
 BIGINT = 2**63 - 1
 
