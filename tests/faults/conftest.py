@@ -7,10 +7,8 @@ down first and nothing holds a connection when pytest-django flushes the tables.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import redis
@@ -19,6 +17,7 @@ from backend.alerts.devices import do_register_device
 from backend.alerts.models import AlertKind, EscalationPolicy
 from harness.processes import Processes, RedisServer, free_port
 from tests.alerts.conftest import Rosters, rosters  # noqa: F401  (a shared fixture)
+from tests.children import django_env
 from tests.conftest import World
 
 from .clients import Device, Endpoint, Phone
@@ -31,36 +30,6 @@ def pytest_runtest_makereport(
     report = yield
     setattr(item, f"rep_{report.when}", report)  # read by `procs` to print logs on failure
     return report
-
-
-def child_database_url() -> str:
-    """DATABASE_URL of the database pytest-django created for this run (visible to children
-    only for data committed by `django_db(transaction=True)` tests)."""
-    from django.db import connection
-
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "", safe="")
-    if s.get("PASSWORD"):
-        auth += ":" + quote(s["PASSWORD"], safe="")
-    return f"postgis://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-def django_env(redis_url: str) -> dict[str, str]:
-    """The environment of the servers and dispatchers a fault test starts."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update(
-        DJANGO_SETTINGS_MODULE="backend.config.settings",
-        DATABASE_URL=child_database_url(),
-        REDIS_URL=redis_url,
-        EMBEDDED_DISPATCHER="0",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        DB_CONN_MAX_AGE="0",
-        PYTHONUNBUFFERED="1",
-        # The tests' users are created with the fast test hasher (tests/conftest.py).
-        PASSWORD_HASHERS="django.contrib.auth.hashers.MD5PasswordHasher,"
-        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    )
-    return env
 
 
 @pytest.fixture
