@@ -331,19 +331,18 @@ def _post_request(request: HttpRequest, fmt: str) -> HttpResponse:
     lon = _float(data.get("long"), "long", 180)
     first, last = data.get("first_name", ""), data.get("last_name", "")
     try:
-        filed = actions.do_intake(
+        filed = actions.do_open311_intake(
+            filer=actions.PublicFiler(
+                key=key,
+                location=Point(lon, lat, srid=4326),
+                address=data.get("address_string", "")[:300],
+                name=f"{last}{first}".strip()[:100],
+                phone=data.get("phone", "")[:20],
+                email=data.get("email", "")[:200],
+            ),
             item_code=data.get("service_code", ""),
-            channel=Channel.OPEN311,
-            open311_key=key,
             district_id=district_id,
-            location=Point(lon, lat, srid=4326),
             description=data.get("description", "")[:4000],
-            address=data.get("address_string", "")[:300],
-            contact={
-                "name": f"{last}{first}".strip()[:100],
-                "phone": data.get("phone", "")[:20],
-                "email": data.get("email", "")[:200],
-            },
         )
     except ApiError as exc:
         if "item_code" in exc.fields:  # GeoReport's name for the catalog item

@@ -37,11 +37,10 @@ def test_intake_over_open311_costs_exactly_this(desk: Desk, django_assert_num_qu
     key = Open311Key(name="12345 热线")
     do_issue_open311_key(key=key)
     with django_assert_num_queries(PINNED["open311"]):
-        filed = actions.do_intake(
+        filed = actions.do_open311_intake(
+            filer=actions.PublicFiler(key=key, location=Point(117.805, 30.925, srid=4326)),
             item_code=desk.allowance.code,
-            channel=Channel.OPEN311,
-            open311_key=key,
-            location=Point(117.805, 30.925, srid=4326),
+            district_id=None,
             description="路灯坏了",
         )
     assert filed.case.grid == desk.world.grid_a

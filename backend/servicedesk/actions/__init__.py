@@ -12,9 +12,11 @@ from .documents import do_add_document, do_comment, do_rate
 from .intake import (
     STAFF_CHANNELS,
     Filed,
+    PublicFiler,
     check_intake,
     do_file_case,
     do_intake,
+    do_open311_intake,
     grid_at,
     next_number,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "TRANSITIONS",
     "WARN_AT",
     "Filed",
+    "PublicFiler",
     "Transition",
     "check_intake",
     "do_add_document",
@@ -45,6 +48,7 @@ __all__ = [
     "do_confirm_consent",
     "do_file_case",
     "do_intake",
+    "do_open311_intake",
     "do_rate",
     "do_transition",
     "grid_at",

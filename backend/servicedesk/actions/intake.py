@@ -107,41 +107,20 @@ def _answer(case: Case) -> dict[str, Any]:
 
 def do_intake(
     *,
+    user: User,
     item_code: str,
     channel: str,
-    user: User | None = None,
     resident_id: int | None = None,
-    open311_key: Open311Key | None = None,
-    district_id: int | None = None,
     proxy: bool = False,
     description: str = "",
     fix: Fix | None = None,
-    location: Point | None = None,
-    address: str = "",
-    contact: dict[str, str] | None = None,
     client_case_id: uuid.UUID | None = None,
     request: dict[str, Any] | None = None,
 ) -> Filed:
-    """File a matter from any channel.
-
-    A signed-in `user` files for a resident (a worker names one in their scope, a resident's
-    own account files for itself) from an item of that resident's district's catalog; with a
+    """File a matter for a resident: a worker names one in their scope, a resident's own
+    account files for itself, from an item of that resident's district's catalog. With a
     `client_case_id` it runs once per user (a retry of the same `request` gets the first
-    answer). An `open311_key` files for the public at `location`, from the catalog of
-    `district_id` (the key's, else the request's jurisdiction), inside our grids.
-    """
-    if open311_key is not None:
-        return _file_for_key(
-            key=open311_key,
-            item=_catalog_item(district_id, item_code),
-            channel=channel,
-            location=location,
-            description=description,
-            address=address,
-            contact=contact,
-        )
-    if user is None:
-        raise ApiError("permission_denied", status=403)
+    answer)."""
     resident = _resident_of(user, resident_id)
     item = _catalog_item(resident.household.grid.community.district_id, item_code)
     check_intake(user=user, item=item, resident=resident, channel=channel, proxy=proxy)
@@ -175,33 +154,32 @@ def do_intake(
     return Filed(status, answer, case)
 
 
-def _file_for_key(
-    *,
-    key: Open311Key,
-    item: ServiceItem,
-    channel: str,
-    location: Point | None,
-    description: str,
-    address: str,
-    contact: dict[str, str] | None,
+@dataclass(frozen=True)
+class PublicFiler:
+    """A member of the public filing through another system (Open311): where, and how to
+    reach them back, as they gave it."""
+
+    key: Open311Key
+    location: Point
+    address: str = ""
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+
+
+def do_open311_intake(
+    *, filer: PublicFiler, item_code: str, district_id: int | None, description: str = ""
 ) -> Filed:
-    """An Open311 request: for the public, at a point inside our grids (and the key's
-    district, if it has one)."""
-    if location is None:
-        raise ApiError("validation_error", status=422, fields={"location": "field_required"})
+    """File an Open311 request for the public at a point inside our grids (and the key's
+    district, if it has one), from the catalog of `district_id` (the key's, else the
+    request's jurisdiction)."""
+    item = _catalog_item(district_id, item_code)
     with transaction.atomic():
-        grid = grid_at(location)
-        if grid is None or key.district_id not in (None, grid.community.district_id):
+        grid = grid_at(filer.location)
+        if grid is None or filer.key.district_id not in (None, grid.community.district_id):
             raise ApiError("location_outside_area", status=422)
         case = do_file_case(
-            item=item,
-            channel=channel,
-            filed_by=None,
-            description=description,
-            location=location,
-            address=address,
-            contact=contact,
-            open311_key=key,
+            item=item, channel=Channel.OPEN311, filed_by=None, description=description, public=filer
         )
     return Filed(201, _answer(case), case)
 
@@ -216,46 +194,28 @@ def do_file_case(
     proxy: bool = False,
     description: str = "",
     fix: Fix | None = None,
-    location: Point | None = None,
-    address: str = "",
-    contact: dict[str, str] | None = None,
-    open311_key: Open311Key | None = None,
+    public: PublicFiler | None = None,
 ) -> Case:
-    """File a case whose caller has been checked (do_intake checks a transport's request; a
-    visit's finding files its referral). A proxy case starts as a draft (consent and
-    documents, then submit); anything else is submitted at once. Call inside
-    `transaction.atomic()`."""
+    """File a case whose caller has been checked (do_intake and do_open311_intake check a
+    transport's request; a visit's finding files its referral). A proxy case starts as a
+    draft (consent and documents, then submit); anything else is submitted at once. Call
+    inside `transaction.atomic()`."""
     now = timezone.now()
     household = household or (resident.household if resident else None)
-    grid = household.grid if household else grid_at(location)
-    community = grid.community if grid else None
-    contact = contact or {}
     case = Case(
         number=next_number(timezone.localdate(now)),
         item=item,
         state=CaseState.DRAFT,
-        district_id=(
-            community.district_id
-            if community
-            else (open311_key.district_id if open311_key else item.district_id)
-        ),
-        community=community,
-        grid=grid,
         household=household,
         resident=resident,
-        location=location or (household.location if household else None),
-        address=address or (household.address if household else ""),
         description=description,
         channel=channel,
         proxy=proxy,
         filed_by=filed_by,
-        open311_key=open311_key,
-        contact_name=contact.get("name", ""),
-        contact_phone=contact.get("phone", ""),
-        contact_email=contact.get("email", ""),
         created_at=now,
         updated_at=now,
     )
+    _place(case, household, public)
     route(case, line=item.line, department=item.department)
     case.save()
     record_step(
@@ -272,6 +232,35 @@ def do_file_case(
         filer = [filed_by.pk] if filed_by else []
         events.tell(case, audience=filer + selectors.resident_accounts(case))
     return case
+
+
+def _place(case: Case, household: Household | None, public: PublicFiler | None) -> None:
+    """Where the case is: the household's grid and address, or the public filer's point."""
+    if household is not None:
+        case.grid, case.location, case.address = (
+            household.grid,
+            household.location,
+            household.address,
+        )
+    elif public is not None:
+        case.grid, case.location, case.address = (
+            grid_at(public.location),
+            public.location,
+            public.address,
+        )
+        case.open311_key = public.key
+        case.contact_name, case.contact_phone, case.contact_email = (
+            public.name,
+            public.phone,
+            public.email,
+        )
+    community = case.grid.community if case.grid else None
+    case.community = community
+    case.district_id = (
+        community.district_id
+        if community
+        else (public.key.district_id if public else case.item.district_id)
+    )
 
 
 def grid_at(location: Point | None) -> Grid | None:
