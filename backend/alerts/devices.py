@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-
 from typing import Any
 
 from django.db import connection, transaction
