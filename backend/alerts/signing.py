@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.gis.db.models import GeometryField
 from django.db import connection
 from django.utils import timezone
 
@@ -188,7 +189,11 @@ def _signed_device_sql() -> tuple[str, list[tuple[int, Any]]]:
             found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
             if found:
                 converters.append((len(columns), _chain(found, col)))
-            columns.append(f"{alias}.{q(field.column)}")
+            column = f"{alias}.{q(field.column)}"
+            select = getattr(connection.ops, "select", None)  # geometry as the ORM reads it
+            if select and isinstance(field, GeometryField):
+                column = select % column
+            columns.append(column)
     device, resident, household, grid, community = (m._meta for m, _ in _SIGNED_SHAPE)
     sql = (
         f"SELECT {', '.join(columns)} FROM {q(device.db_table)} d "  # noqa: S608
