@@ -78,7 +78,8 @@ def floor_rows(r: Results, f: dict[str, Any]) -> None:
     r.add("floor_p99_over_p50", fs["p99"] / fs["p50"] if fs["p50"] else None, "x", FLOOR_SPREAD)
     r.add("floor_runner_loop_lag_max", fs["lag_ms"], "ms", None)
     r.add("floor_curve_knee", f["curve"]["knee"], "presses/s", None)
-    r.add("floor_burst_latency_p99", f["burst"]["p99"], "ms", None)
+    if f["burst"] is not None:
+        r.add("floor_burst_latency_p99", f["burst"]["p99"], "ms", None)
     r.note(f"floor's slowest presses (latency ms, answer ms, at s): {fs['slowest']}")
 
 

@@ -14,10 +14,10 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.processes import PYTHON, Processes
 
@@ -34,6 +34,7 @@ from .stacks import Ctx, Stack, close, open_django, open_floor
 
 # Other benchmark modules of bench/ with `run(small) -> {"name": {...}}`, run by bench.extra.
 EXTRA = ("bench.visits_photos", "bench.visits_sync")
+T = TypeVar("T")
 
 
 async def measure(ctx: Ctx, stack: Stack) -> dict[str, Any]:
@@ -42,9 +43,11 @@ async def measure(ctx: Ctx, stack: Stack) -> dict[str, Any]:
     out: dict[str, Any] = {"sockets": stack.sockets, "open_rate": stack.connect_rate()}
     out["quiet"] = await quiet_window(ctx, stack)
     out["steady"] = await steady(ctx, stack, out["quiet"])
-    out["curve"] = await curve(ctx, stack)
+    out["curve"] = await phase(
+        ctx, f"{stack.name} curve", curve(ctx, stack), {"points": [], "knee": 0}
+    )
     await asyncio.sleep(ctx.scale.settle)
-    out["burst"] = await burst(ctx, stack)
+    out["burst"] = await phase(ctx, f"{stack.name} burst", burst(ctx, stack), None)
     out["drops"] = stack.probe.stats.drops + ctx.totals(stack.holders)["drops"] - drops0
     return out
 
@@ -97,9 +100,12 @@ async def run_all(ctx: Ctx) -> None:
     django = await measure(ctx, stack)
     report.latency_rows(r, scale, django, floor)
     report.curve_rows(r, django["curve"], floor["curve"])
-    report.burst_rows(r, django["burst"], floor["burst"])
-    report.reconnect_rows(r, await reconnect(ctx, stack, c))
-    report.escalation_rows(r, await escalation(ctx, stack))
+    if django["burst"] is not None and floor["burst"] is not None:
+        report.burst_rows(r, django["burst"], floor["burst"])
+    if (cut := await phase(ctx, "reconnect", reconnect(ctx, stack, c), None)) is not None:
+        report.reconnect_rows(r, cut)
+    if (late := await phase(ctx, "escalation", escalation(ctx, stack), None)) is not None:
+        report.escalation_rows(r, late)
     r.add("probe_socket_drops_total", stack.probe.stats.drops, "drops", None)
     await close(ctx, stack, servers=False)
     rss = await memory(ctx, m, c.url)
@@ -111,6 +117,21 @@ async def run_all(ctx: Ctx) -> None:
     else:  # one at a time at full scale, so that they do not disturb each other's figures
         await run_extras(ctx)
     report.host_rows(r)
+
+
+async def phase(ctx: Ctx, name: str, work: Awaitable[T], failed: T) -> T:
+    """One phase's figures; a phase that breaks is noted (and fails the run at the end) while
+    the phases after it still run, so one broken phase does not cost the whole run."""
+    try:
+        return await work
+    except Exception as exc:
+        import traceback
+
+        traceback.print_exc()
+        say(f"{name} failed: {type(exc).__name__}: {str(exc)[:300]}")
+        ctx.results.note(f"{name} failed: {type(exc).__name__}: {str(exc)[:300]}")
+        ctx.failed.append(name)
+        return failed
 
 
 def available_extras() -> list[str]:

@@ -69,6 +69,10 @@ class Ctx:
                 "ACCESS_TOKEN_MINUTES": "240",
                 "GRIDLINE_DATA_DIR": str(self.workdir / "data"),
                 "DB_POOL_MAX_SIZE": str(self.pg.pool_size()),
+                # Worker threads that each hold a connection: within the pool, leaving room
+                # for log-ins and tickets (which Django serves a thread each).
+                "DEVICE_THREADS": str(max(2, self.pg.pool_size() // 2)),
+                "REALTIME_DB_THREADS": str(max(2, self.pg.pool_size() // 4)),
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 
 from backend.accounts.actions import do_redeem_ticket, session_for_access_token
 from backend.core.errors import ApiError
+
+from .db import database_call
 
 
 def query_param(scope: dict[str, Any], name: str) -> str | None:
@@ -32,7 +33,7 @@ def _bearer(scope: dict[str, Any]) -> str | None:
     return None
 
 
-@database_sync_to_async
+@database_call
 def _session(ticket: str | None, bearer: str | None) -> Any:
     if ticket:
         return do_redeem_ticket(ticket=ticket)

@@ -22,7 +22,6 @@ import logging
 import time
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from backend.accounts.actions import do_report_position
@@ -31,23 +30,24 @@ from backend.core.errors import ApiError
 from backend.core.geo import Fix
 
 from .auth import query_param
+from .db import database_call
 
 logger = logging.getLogger(__name__)
 
 UNAUTHORISED = 4401
 
 
-@database_sync_to_async
+@database_call
 def _replay(user_id: int, after: int) -> tuple[bool, list[dict[str, Any]]]:
     return stream.replay(user_id, after)
 
 
-@database_sync_to_async
+@database_call
 def _acknowledged(user_id: int, up_to: int) -> None:
     stream.mark_delivered(user_id, up_to)
 
 
-@database_sync_to_async
+@database_call
 def _current(user_id: int) -> int:
     return stream.current_seq(user_id)
 
@@ -55,22 +55,22 @@ def _current(user_id: int) -> int:
 PRESENCE_REFRESH = 30.0  # seconds
 
 
-@database_sync_to_async
+@database_call
 def _present(channel_name: str, user_id: int, session_id: Any) -> None:
     stream.socket_opened(channel_name=channel_name, user_id=user_id, session_id=session_id)
 
 
-@database_sync_to_async
+@database_call
 def _still_present(channel_name: str) -> None:
     stream.socket_seen(channel_name=channel_name)
 
 
-@database_sync_to_async
+@database_call
 def _absent(channel_name: str) -> None:
     stream.socket_closed(channel_name=channel_name)
 
 
-@database_sync_to_async
+@database_call
 def _position(user: Any, content: dict[str, Any]) -> None:
     do_report_position(
         user=user,

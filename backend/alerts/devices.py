@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from backend.core import clock
@@ -24,8 +25,8 @@ from backend.people.models import Resident
 from . import selectors
 from .actions import add_step, do_raise_alert, tell
 from .follow_ups import do_device_check_after_alarm
-from .models import TECHNICAL_KINDS, Alert, AlertKind, Device
-from .signing import SIGNED_REQUEST_FIELDS, SignedRequest
+from .models import TECHNICAL_KINDS, Alert, AlertKind, Device, DeviceNonce
+from .signing import SIGNED_REQUEST_FIELDS, DeviceAuthError, SignedRequest
 
 DEVICE_SILENT = "device.silent"
 
@@ -88,9 +89,63 @@ def do_revoke_device(*, device: Device) -> None:
 
 
 def do_heartbeat(*, signed: SignedRequest, battery: int | None) -> Device:
-    with transaction.atomic(), stream_batch():
-        signed.consume_nonce()
-        return heard(device=signed.device, battery=battery)
+    """The device is alive. On PostgreSQL one statement records the nonce, notes the device
+    heard and reads its open technical alarms (`_beat`); only when an alarm is to be opened or
+    closed does a transaction follow (`heard`, which takes the device's row lock and looks
+    again). Elsewhere (SQLite) the nonce and `heard` in one transaction."""
+    device = signed.device
+    if connection.vendor != "postgresql":
+        with transaction.atomic(), stream_batch():
+            signed.consume_nonce()
+            return heard(device=device, battery=battery)
+    now = timezone.now()
+    stored_battery, open_kinds = _beat(device.pk, signed.nonce, battery, now)
+    device.last_heard_at, device.battery = now, stored_battery
+    if _alarms_change(device, open_kinds):
+        with transaction.atomic(), stream_batch():
+            heard(device=device, battery=battery)
+    return device
+
+
+def _beat(device_pk: int, nonce: str, battery: int | None, now: datetime) -> tuple[Any, set[str]]:
+    """Nonce, `last_heard_at` and battery, and the open technical alarms, in one statement
+    (one commit); a reused nonce writes nothing and is refused."""
+    nonces, devices, alerts = (m._meta.db_table for m in (DeviceNonce, Device, Alert))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH n AS (INSERT INTO {nonces} (device_id, nonce, seen_at) "  # noqa: S608
+            "VALUES (%(d)s, %(n)s, %(now)s) ON CONFLICT (device_id, nonce) DO NOTHING "
+            "RETURNING 1), "
+            f"u AS (UPDATE {devices} SET last_heard_at = %(now)s, "
+            "battery = COALESCE(%(b)s, battery) WHERE id = %(d)s AND EXISTS (SELECT FROM n) "
+            "RETURNING battery) "
+            "SELECT EXISTS (SELECT FROM n), (SELECT battery FROM u), "
+            f"ARRAY(SELECT kind FROM {alerts} WHERE device_id = %(d)s "
+            "AND kind = ANY(%(kinds)s) AND state = %(open)s)",
+            {
+                "d": device_pk,
+                "n": nonce,
+                "now": now,
+                "b": battery,
+                "kinds": [str(k) for k in TECHNICAL_KINDS],
+                "open": str(Alert.State.OPEN),
+            },
+        )
+        fresh, stored_battery, kinds = cursor.fetchone()
+    if not fresh:
+        raise DeviceAuthError("device_nonce_reused")
+    return stored_battery, set(kinds)
+
+
+def _alarms_change(device: Device, open_kinds: set[str]) -> bool:
+    """Would `heard` open or close a technical alarm of this device?"""
+    if AlertKind.DEVICE_OFFLINE in open_kinds:
+        return True
+    if device.battery is None:
+        return False
+    policy = selectors.policy_for(device.household.grid.community_id, AlertKind.DEVICE_OFFLINE)
+    low = device.battery < policy.low_battery_percent
+    return low != (AlertKind.LOW_BATTERY in open_kinds)
 
 
 def heard(*, device: Device, battery: int | None) -> Device:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.gis.db.models.functions import Distance
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -92,12 +93,7 @@ def tier_members(
     shifts = _on_duty(now)
     ids: Iterable[int]
     if tier == 1:
-        managers = GridAssignment.objects.filter(grid_id=alert.grid_id).values("user_id")
-        ids = shifts.filter(
-            Q(community_id=alert.community_id),
-            Q(grid__isnull=True) | Q(grid_id=alert.grid_id),
-            user_id__in=managers,
-        ).values_list("user_id", flat=True)
+        ids = _grid_managers_on_duty(alert.grid_id, alert.community_id, now)
     elif tier == 2:
         on_duty = shifts.filter(community_id=alert.community_id, user__role=Role.WORKER).values(
             "user_id"
@@ -126,6 +122,26 @@ def tier_members(
     return sorted(set(ids) - called)
 
 
+def _grid_managers_on_duty(grid_id: int, community_id: int, now: datetime) -> list[int]:
+    """Tier 1: the grid's B-post holders with a shift of its community (the whole community
+    or this grid) running now. Read on every press: one statement written here instead of a
+    query the ORM compiles each time (the compiling cost more than running it)."""
+    q = connection.ops.quote_name
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.{q('user_id')} FROM {q(DutyShift._meta.db_table)} s "  # noqa: S608
+            f"JOIN {q(User._meta.db_table)} u ON u.{q('id')} = s.{q('user_id')} "
+            f"WHERE s.{q('starts_at')} <= %s AND s.{q('ends_at')} > %s "
+            f"AND u.{q('is_active')} AND s.{q('community_id')} = %s "
+            f"AND (s.{q('grid_id')} IS NULL OR s.{q('grid_id')} = %s) "
+            f"AND s.{q('user_id')} IN (SELECT {q('user_id')} "
+            f"FROM {q(GridAssignment._meta.db_table)} WHERE {q('grid_id')} = %s)",
+            [at, at, community_id, grid_id, grid_id],
+        )
+        return [int(row[0]) for row in cursor.fetchall()]
+
+
 def grid_managers(grid_id: int) -> list[int]:
     """B-post holders of the grid, on duty or not (technical alarms go to them)."""
     return b_post_workers([grid_id]).get(grid_id, [])
@@ -134,16 +150,24 @@ def grid_managers(grid_id: int) -> list[int]:
 def watchers(alert: Alert) -> list[int]:
     """Who follows every alert of the community: its supervisors and the district officers,
     and the resident's own account."""
-    ids = set(
-        User.objects.filter(
-            Q(role=Role.SUPERVISOR, community_id=alert.community_id)
-            | Q(role=Role.DISTRICT_ADMIN, district_id=alert.community.district_id)
-            | Q(role=Role.DISTRICT_ADMIN, district__isnull=True)
-            | Q(role=Role.RESIDENT, resident_id=alert.resident_id),
-            is_active=True,
-        ).values_list("pk", flat=True)
-    )
-    return sorted(ids)
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        # Read on every press and step of an alert: written here, not compiled by the ORM.
+        cursor.execute(
+            f"SELECT {q('id')} FROM {q(User._meta.db_table)} WHERE {q('is_active')} AND ("  # noqa: S608
+            f"({q('role')} = %s AND {q('community_id')} = %s) "
+            f"OR ({q('role')} = %s AND ({q('district_id')} = %s OR {q('district_id')} IS NULL)) "
+            f"OR ({q('role')} = %s AND {q('resident_id')} = %s))",
+            [
+                str(Role.SUPERVISOR),
+                alert.community_id,
+                str(Role.DISTRICT_ADMIN),
+                alert.community.district_id,
+                str(Role.RESIDENT),
+                alert.resident_id,
+            ],
+        )
+        return sorted({int(row[0]) for row in cursor.fetchall()})
 
 
 def audience(alert: Alert) -> list[int]:

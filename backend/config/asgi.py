@@ -1,4 +1,5 @@
-"""The one ASGI application: HTTP through Django (behind the body limits), websockets through
+"""The one ASGI application: HTTP through Django (behind the body limits; a device's press and
+heartbeat answered in front of Django, mobile_api/alerts/device_asgi.py), websockets through
 Channels.
 
 In the embedded default (no REDIS_URL) the in-memory channel layer only reaches sockets of this
@@ -20,6 +21,7 @@ from django.conf import settings  # noqa: E402
 
 from backend.core import dispatcher  # noqa: E402
 from backend.core.bodylimit import BodyLimit  # noqa: E402
+from mobile_api.alerts.device_asgi import DeviceFastPath  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
 
 
@@ -39,5 +41,9 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 application = ProtocolTypeRouter(
-    {"http": BodyLimit(django_asgi_app), "websocket": websocket_application, "lifespan": lifespan}
+    {
+        "http": BodyLimit(DeviceFastPath(django_asgi_app)),
+        "websocket": websocket_application,
+        "lifespan": lifespan,
+    }
 )

@@ -140,6 +140,11 @@ elif env("DB_POOL", "1") == "1":
         "max_size": int(env("DB_POOL_MAX_SIZE", "20")),
         "timeout": float(env("DB_POOL_TIMEOUT", "30")),
     }
+# Worker threads per ASGI process for the device press and heartbeat (mobile_api/alerts/
+# device_asgi.py): each holds at most one database connection, so keep it under the pool size.
+DEVICE_THREADS = int(env("DEVICE_THREADS", "8"))
+# The same for the sockets' database work (ticket, presence, replay: realtime/db.py).
+REALTIME_DB_THREADS = int(env("REALTIME_DB_THREADS", "4"))
 SPATIALITE_LIBRARY_PATH = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -76,7 +76,7 @@ _HTTP_CODES = {
 }
 
 
-def _as_ours(exc: Exception) -> Exception:
+def as_api_error(exc: Exception) -> Exception:
     """Ninja's own exceptions as `ApiError`; everything else goes to the one mapping as is."""
     if isinstance(exc, ValidationError):
         fields: dict[str, str] = {}
@@ -97,7 +97,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
     its own for these, so the one handler replaces each of them."""
 
     def on_error(request: HttpRequest, exc: Exception) -> HttpResponse:
-        return error_response(request, _as_ours(exc))
+        return error_response(request, as_api_error(exc))
 
     for kind in (Exception, ApiError, ValidationError, HttpError, Http404):
         api.exception_handler(kind)(on_error)

@@ -188,6 +188,7 @@ def test_no_more_than_the_limit_is_read_from_a_chunked_body(world: World) -> Non
     assert answer.taken <= limit + chunk
 
 
+@pytest.mark.django_db(transaction=True)  # the device press is answered in a worker thread
 def test_a_body_within_the_limit_passes_through_the_same_way(world: World) -> None:
     device, secret = do_register_device(
         device_id="PENDANT-L", kind="pendant", resident=world.resident_a
