@@ -44,6 +44,9 @@ class AccountBook(dict[str, SIAAccount]):
         super().__init__()
         self.found: AlarmAccount | None = None
 
+    def __bool__(self) -> bool:
+        return True  # pysiaalarm looks accounts up only in a book that is not empty
+
     def get(self, key: str, default: Any = None) -> Any:
         if not key:
             return default
@@ -83,12 +86,16 @@ class Receiver:
 
     def __init__(self) -> None:
         self.counts = Counts()
-        self.answer_async = sync_to_async(self.answer, thread_sensitive=False)
+        self.answer_async = sync_to_async(self._in_worker, thread_sensitive=False)
+
+    def _in_worker(self, raw: bytes) -> bytes:
+        close_old_connections()  # a worker thread's connection, as a request's would be
+        return self.answer(raw)
 
     def answer(self, raw: bytes) -> bytes:
+        """The answer to one frame, after its commit."""
         started = time.thread_time()
         try:
-            close_old_connections()
             return self._answer(raw)
         finally:
             self.counts.cpu_s += time.thread_time() - started
