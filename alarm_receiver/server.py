@@ -130,13 +130,17 @@ class Receiver:
         if (alarm.receiver and alarm.receiver != event.receiver) or (
             alarm.line and alarm.line != event.line
         ):
-            logger.warning("DC-09: account %s on receiver/line %s%s", alarm.account, event.receiver, event.line)
+            logger.warning(
+                "DC-09: account %s on receiver/line %s%s", alarm.account, event.receiver, event.line
+            )
             return self.counts.refused("receiver_line")
         if event.code_not_found:
             self.counts.duh += 1
             return event.create_response()  # DUH: understood, not a code we know
         if not event.valid_timestamp:
-            logger.warning("DC-09: account %s sent a stale timestamp %s", alarm.account, event.timestamp)
+            logger.warning(
+                "DC-09: account %s sent a stale timestamp %s", alarm.account, event.timestamp
+            )
             self.counts.refused("timestamp")
             return event.create_response()  # NAK with the receiver's time
         try:

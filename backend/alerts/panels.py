@@ -36,10 +36,10 @@ PRESS, TROUBLE, CLEARED, HEARTBEAT = "press", "trouble", "cleared", "heartbeat"
 
 @dataclass(frozen=True)
 class Meaning:
-    """What an event code does here: `effect` with an alert `kind` (none for a heartbeat)."""
+    """What an event code does here: `effect` with an alert `kind` (empty for a heartbeat)."""
 
     effect: str
-    kind: str | None
+    kind: str
     label: str
 
 
@@ -66,9 +66,9 @@ EVENT_CODES: dict[str, Meaning] = {
     "YC": Meaning(TROUBLE, AlertKind.COMM_TROUBLE, "communication fail"),
     "LT": Meaning(TROUBLE, AlertKind.COMM_TROUBLE, "phone line trouble"),
     "YK": Meaning(CLEARED, AlertKind.COMM_TROUBLE, "communication restored"),
-    "RP": Meaning(HEARTBEAT, None, "automatic test / null message"),
+    "RP": Meaning(HEARTBEAT, "", "automatic test / null message"),
 }
-HEARD_ONLY = Meaning(HEARTBEAT, None, "other event (heard, logged)")
+HEARD_ONLY = Meaning(HEARTBEAT, "", "other event (heard, logged)")
 
 
 def meaning(code: str | None) -> Meaning:
@@ -109,7 +109,7 @@ def do_panel_event(*, alarm: AlarmAccount, event: PanelEvent) -> str:
     """Commit what one message says and return its effect; the receiver ACKs only after
     this returns (the commit is done). A NULL message or a test report is a heartbeat."""
     device = alarm.device
-    what = Meaning(HEARTBEAT, None, "null message") if event.null else meaning(event.code)
+    what = Meaning(HEARTBEAT, "", "null message") if event.null else meaning(event.code)
     detail: dict[str, object] = {
         "transport": "dc09",
         "account": alarm.account,
@@ -119,7 +119,6 @@ def do_panel_event(*, alarm: AlarmAccount, event: PanelEvent) -> str:
         "event": what.label,
     }
     if what.effect == PRESS:
-        assert what.kind is not None
         do_press(
             device=device,
             press=Press(kind=what.kind, detail=detail),
@@ -133,7 +132,6 @@ def do_panel_event(*, alarm: AlarmAccount, event: PanelEvent) -> str:
         devices.heard(device=device, battery=None)
         if what.effect == HEARTBEAT:
             return HEARTBEAT
-        assert what.kind is not None
         kind = what.kind
         _status, answer = idempotent(
             scope=_scope(device),

@@ -279,6 +279,9 @@ SILENCED_SYSTEM_CHECKS = [
 # `manage.py dispatcher` processes instead.
 EMBEDDED_DISPATCHER = env("EMBEDDED_DISPATCHER", "0" if REDIS_URL else "1") == "1"
 
+# The board lists open alerts per grid (a count each) above the list when more are open.
+BOARD_GRID_COUNTS_OVER = int(env("BOARD_GRID_COUNTS_OVER", "20"))
+
 # The SIA DC-09 alarm receiver (alarm_receiver/): `manage.py alarm_receiver`, or inside the
 # ASGI process with ALARM_RECEIVER_EMBEDDED=1 (what `make run` does). A port of 0 is off.
 ALARM_RECEIVER_EMBEDDED = env("ALARM_RECEIVER_EMBEDDED", "0") == "1"

@@ -56,11 +56,19 @@ def test_a_panic_in_the_clear_is_an_emergency_and_the_ack_is_well_formed(
     assert answer.kind == "ACK"
     assert answer.body.startswith('"ACK"0007R1L1#B77[')
     alert = Alert.objects.get()
-    assert (alert.kind, alert.source, alert.device_id) == ("emergency", "device", plain_panel.device_id)
+    assert (alert.kind, alert.source, alert.device_id) == (
+        "emergency",
+        "device",
+        plain_panel.device_id,
+    )
     assert alert.resident_id == world.resident_b.pk
     raised = alert.timeline.get(kind="raised")
     assert raised.data["transport"] == "dc09"
-    assert (raised.data["code"], raised.data["zone"], raised.data["sequence"]) == ("PA", "3", "0007")
+    assert (raised.data["code"], raised.data["zone"], raised.data["sequence"]) == (
+        "PA",
+        "3",
+        "0007",
+    )
 
 
 def test_an_encrypted_medical_alarm_gets_an_encrypted_ack_with_the_receivers_time(
@@ -184,9 +192,7 @@ def test_null_messages_are_the_supervision_an_account_that_stops_goes_offline(
     device = Device.objects.get(pk=panel.device_id)
     assert device.last_heard_at is not None and not Alert.objects.exists()
     # Ten minutes of supervision interval, three missed: the silence timer raises offline.
-    Device.objects.filter(pk=device.pk).update(
-        last_heard_at=timezone.now() - timedelta(minutes=31)
-    )
+    Device.objects.filter(pk=device.pk).update(last_heard_at=timezone.now() - timedelta(minutes=31))
     clock.schedule(kind=DEVICE_SILENT, key=str(device.pk), due_at=timezone.now())
     clock.fire_due()
     offline = Alert.objects.get(kind=AlertKind.DEVICE_OFFLINE)
