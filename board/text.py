@@ -43,6 +43,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "presses": ("按了{n}次", "pressed {n}×"),
     "call_119": ("请先拨打119", "Call 119 first"),
     "grid_counts": ("各网格未结警情", "Open alerts by grid"),
+    "grid_counts_rest": ("另有{grids}个网格共{n}起", "{n} more in {grids} other grids"),
     "state_open": ("待接警", "Open"),
     "state_accepted": ("已接警", "Accepted"),
     "state_arrived": ("已到达", "On site"),

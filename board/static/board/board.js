@@ -243,6 +243,7 @@
     drawGridCounts(active);
   }
   // More open alerts than a supervisor can scan: a count per grid above the list.
+  var GRID_COUNTS_SHOWN = 12;
   function drawGridCounts(active) {
     var box = document.getElementById('grid-counts');
     if (active.length <= cfg.gridCountsOver) { box.hidden = true; return; }
@@ -250,14 +251,19 @@
     active.forEach(function (a) { counts.set(a.grid_id, (counts.get(a.grid_id) || 0) + 1); });
     var ul = box.querySelector('ul');
     ul.textContent = '';
-    Array.from(counts.entries()).sort(function (x, y) { return y[1] - x[1] || x[0] - y[0]; })
-      .forEach(function (entry) {
-        var g = state.grids.get(entry[0]);
-        var item = el('li', null, (g ? g.feature.properties.name : T.grid + ' ' + entry[0]) + ' ');
-        item.dataset.gridId = entry[0];
-        item.appendChild(el('b', null, String(entry[1])));
-        ul.appendChild(item);
-      });
+    // The busiest grids only: the list of alerts must stay in view below.
+    var ranked = Array.from(counts.entries()).sort(function (x, y) { return y[1] - x[1] || x[0] - y[0]; });
+    ranked.slice(0, GRID_COUNTS_SHOWN).forEach(function (entry) {
+      var g = state.grids.get(entry[0]);
+      var item = el('li', null, (g ? g.feature.properties.name : T.grid + ' ' + entry[0]) + ' ');
+      item.dataset.gridId = entry[0];
+      item.appendChild(el('b', null, String(entry[1])));
+      ul.appendChild(item);
+    });
+    if (ranked.length > GRID_COUNTS_SHOWN) {
+      var rest = ranked.slice(GRID_COUNTS_SHOWN).reduce(function (n, e) { return n + e[1]; }, 0);
+      ul.appendChild(el('li', 'muted', fmt('grid_counts_rest', { grids: ranked.length - GRID_COUNTS_SHOWN, n: rest })));
+    }
     box.hidden = false;
   }
 
