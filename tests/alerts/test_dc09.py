@@ -217,3 +217,16 @@ def test_the_aes_key_is_stored_encrypted(panel: AlarmAccount) -> None:
 def test_every_press_step_says_its_transport(panel: AlarmAccount) -> None:
     send(message(ACCOUNT, "PA", key=KEY))
     assert AlertStep.objects.filter(data__transport="dc09").count() == 1
+
+
+def test_the_test_senders_frames_are_what_the_receiver_acks(plain_panel: AlarmAccount) -> None:
+    from alarm_receiver.sender import frame
+
+    panel_key = do_register_alarm_account(account="CAFE", resident=plain_panel.device.resident)
+    assert panel_key.key == ""
+    assert send(frame("B77", "PA", seq=5)).kind == "ACK"
+    key = "K" * 16
+    do_register_alarm_account(account="BEEF", resident=plain_panel.device.resident, key="A" * 16)
+    assert send(frame("BEEF", "", null=True, key="A" * 16)).kind == "*ACK"
+    assert send(frame("BEEF", "PA", key=key)).kind == "NAK"  # the wrong key
+    assert Alert.objects.count() == 1

@@ -4,19 +4,22 @@ make one alert of one message; kill -9 right after the ACK loses nothing."""
 
 from __future__ import annotations
 
+import io
 import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.core.management import call_command
 
 from backend.alerts.models import AlarmAccount, Alert, AlertKind, EscalationPolicy
 from backend.alerts.panels import do_register_alarm_account
-from harness.processes import Processes
+from harness.processes import Processes, free_port
 from tests.alerts.dc09 import Answer, message
 from tests.conftest import World
 
 from .clients import Phone
+from .conftest import django_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -130,3 +133,23 @@ def test_kill_9_of_the_receiver_right_after_its_ack_loses_nothing(
     alert = Alert.objects.get()
     assert alert.kind == AlertKind.FIRE
     assert alert.timeline.filter(kind="call_119").exists()
+
+
+def test_the_receiver_inside_the_asgi_process_and_the_test_sender(
+    procs: Processes, world: World, panel: AlarmAccount, shared_redis: str
+) -> None:
+    """`make run`'s shape: the receiver in the ASGI process (ALARM_RECEIVER_EMBEDDED), and
+    `manage.py dc09_send` as the panel."""
+    port = free_port()
+    env = django_env(shared_redis)
+    env.update(
+        ALARM_RECEIVER_EMBEDDED="1", ALARM_RECEIVER_TCP_PORT=str(port), ALARM_RECEIVER_UDP_PORT="0"
+    )
+    server = procs.server("asgi", env=env)
+    server.wait_for_output("alarm receiver listening", timeout=20)
+    out = io.StringIO()
+    argv = ["--account", ACCOUNT, "--key", KEY, "--code", "FA", "--seq", "77", "--port", str(port)]
+    call_command("dc09_send", *argv, stdout=out)
+    assert '"*ACK"0077R1L1' in out.getvalue().split("answer")[1], out.getvalue()
+    alert = Alert.objects.get()
+    assert alert.kind == AlertKind.FIRE and alert.resident_id == world.resident_a.pk
