@@ -45,7 +45,8 @@ class Meaning:
 
 # THE event-code table (SIA codes; Contact ID events arrive mapped to these by pysiaalarm:
 # 100 medical → MA, 101 personal emergency → QA, 110/111 fire/smoke → FA, 120 panic → PA,
-# 121/122 duress/hold-up → HA, 137/144 tamper → TA, 301 AC loss → AT, 302 low battery → YT).
+# 121/122 duress/hold-up → HA, 137/144 tamper → TA, 301 AC loss → AT, 302 low battery → YT,
+# 350 communication fail → YC, 351 phone line → LT, 602 periodic test → RP; restores → *H/*R).
 # Codes not listed are heard (the device is alive) and logged, nothing more.
 EVENT_CODES: dict[str, Meaning] = {
     "PA": Meaning(PRESS, AlertKind.EMERGENCY, "panic"),
@@ -66,6 +67,7 @@ EVENT_CODES: dict[str, Meaning] = {
     "YC": Meaning(TROUBLE, AlertKind.COMM_TROUBLE, "communication fail"),
     "LT": Meaning(TROUBLE, AlertKind.COMM_TROUBLE, "phone line trouble"),
     "YK": Meaning(CLEARED, AlertKind.COMM_TROUBLE, "communication restored"),
+    "LR": Meaning(CLEARED, AlertKind.COMM_TROUBLE, "phone line restored"),
     "RP": Meaning(HEARTBEAT, "", "automatic test / null message"),
 }
 HEARD_ONLY = Meaning(HEARTBEAT, "", "other event (heard, logged)")

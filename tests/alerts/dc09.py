@@ -72,10 +72,17 @@ def message(
     null: bool = False,
     crc: int | None = None,
     length: int | None = None,
+    contact_id: str | None = None,
 ) -> bytes:
-    """A SIA-DCS event (or a NULL supervision message), encrypted with `key` if given."""
-    kind = "NULL" if null else "SIA-DCS"
-    data = "]" if null else f"#{account}|Nri{zone}/{code}]"
+    """A SIA-DCS event, a Contact ID event ("ADM-CID", `contact_id` like "1100": qualifier 1
+    new event, 100 medical) or a NULL supervision message; encrypted with `key` if given."""
+    kind = "NULL" if null else "ADM-CID" if contact_id else "SIA-DCS"
+    if null:
+        data = "]"
+    elif contact_id:
+        data = f"#{account}|{contact_id} 01 {zone:03d}]"
+    else:
+        data = f"#{account}|Nri{zone}/{code}]"
     if key is None:
         body = f'"{kind}"{seq:04d}{receiver}{line}#{account}[{data}{stamp(at)}'
     else:

@@ -130,6 +130,17 @@ def test_a_new_message_while_the_alert_is_open_is_pressed_again(panel: AlarmAcco
     assert step.data["count"] == 2 and step.data["code"] == "QA"
 
 
+@pytest.mark.parametrize(
+    ("contact_id", "kind"),
+    [("1100", "emergency"), ("1101", "emergency"), ("1120", "emergency"), ("1111", "fire")],
+)
+def test_contact_id_events_mean_what_their_sia_codes_do(
+    panel: AlarmAccount, contact_id: str, kind: str
+) -> None:
+    assert send(message(ACCOUNT, "", key=KEY, contact_id=contact_id)).kind == "*ACK"
+    assert Alert.objects.get().kind == kind
+
+
 @pytest.mark.parametrize("code", ["PA", "MA", "HA", "QA"])
 def test_panic_medical_hold_up_and_fall_are_emergencies(panel: AlarmAccount, code: str) -> None:
     assert send(message(ACCOUNT, code, key=KEY)).kind == "*ACK"

@@ -18,8 +18,8 @@ from django.utils import timezone
 from backend.accounts.actions import BOARD_ROLES, DEMO_TOTP_KEY_HEX, do_enrol_totp, totp_device
 from backend.accounts.models import DutyShift, Role, User, WorkerPosition
 from backend.alerts.devices import arm_silence_timer
-from backend.alerts.panels import do_register_alarm_account
 from backend.alerts.models import AlarmAccount, Device
+from backend.alerts.panels import do_register_alarm_account
 from backend.demo import synthetic
 from backend.demo.cases import seed_demo_cases
 from backend.people.models import CareTag, Resident
