@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -84,9 +85,16 @@ class Receiver:
     """Answers DC-09 messages; `answer` is synchronous (it commits), the transports await
     `answer_async`."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int | None = None) -> None:
         self.counts = Counts()
-        self.answer_async = sync_to_async(self._in_worker, thread_sensitive=False)
+        # A few long-lived worker threads: each keeps its database connection, and ringing
+        # sockets from them goes back to this loop's channel layer (asgiref's executor).
+        self.pool = ThreadPoolExecutor(
+            max_workers=workers or settings.ALARM_RECEIVER_WORKERS, thread_name_prefix="dc09"
+        )
+        self.answer_async = sync_to_async(
+            self._in_worker, thread_sensitive=False, executor=self.pool
+        )
 
     def _in_worker(self, raw: bytes) -> bytes:
         close_old_connections()  # a worker thread's connection, as a request's would be
@@ -200,6 +208,7 @@ class Listening:
             self.tcp.close()
         if self.udp is not None:
             self.udp.close()
+        self.receiver.pool.shutdown(wait=False)
 
 
 async def _tcp_session(receiver: Receiver, reader: asyncio.StreamReader, writer: Any) -> None:

@@ -291,6 +291,7 @@ ALARM_RECEIVER_UDP_PORT = int(env("ALARM_RECEIVER_UDP_PORT", "7780"))
 # The timestamp window (DC-09: 40 s behind, 20 s ahead of the receiver's clock); messages
 # outside it are NAKed with the receiver's time so the panel can correct its clock.
 ALARM_RECEIVER_TIMEBAND = tuple(int(s) for s in env_list("ALARM_RECEIVER_TIMEBAND", "40,20"))
+ALARM_RECEIVER_WORKERS = int(env("ALARM_RECEIVER_WORKERS", "4"))  # messages worked at once
 
 # Push and SMS (backend/notify): FCM through firebase-admin when credentials are configured.
 SMS_BACKEND = env("SMS_BACKEND", "backend.notify.sms.ConsoleBackend")
