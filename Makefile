@@ -26,8 +26,9 @@ run: setup
 	@echo "    board      http://$(HOST):$(PORT)/board/ (supervisor 19900120001, TOTP below)"
 	@echo "    websocket  ws://$(HOST):$(PORT)/ws/v1/stream?ticket=... (POST /api/v1/realtime/ticket)"
 	@echo ""
+	@echo "    alarm rx   SIA DC-09 on tcp/udp $(HOST):$${ALARM_RECEIVER_TCP_PORT:-7780} (manage.py dc09_send)"
 	$(PY) manage.py seed_demo --print-logins
-	$(VENV)/bin/uvicorn backend.config.asgi:application --host $(HOST) --port $(PORT)
+	ALARM_RECEIVER_EMBEDDED=1 ALARM_RECEIVER_HOST=$(HOST) $(VENV)/bin/uvicorn backend.config.asgi:application --host $(HOST) --port $(PORT)
 
 lint:
 	$(VENV)/bin/lint-imports

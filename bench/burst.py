@@ -29,6 +29,7 @@ async def burst(ctx: Ctx, stack: Stack) -> dict[str, Any]:
     scale = ctx.scale
     devices = ctx.world["devices"][: scale.burst]
     say(f"{stack.name}: burst of {len(devices)} presses, one per device, in {scale.burst_window} s")
+    await asyncio.to_thread(ctx.pg.end_open_alerts)
     started_wall = time.time()
     async with client_for(stack, len(devices) + 10) as http, Watch(f"{stack.name} burst", say):
         start = time.perf_counter()

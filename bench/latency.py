@@ -85,6 +85,7 @@ async def steady(ctx: Ctx, stack: Stack, quiet: dict[str, Any]) -> dict[str, Any
         db = DbSampler()
         async with Watch(f"{stack.name} steady", say) as watch:
             sampling = asyncio.create_task(db.run(ctx.pg))
+            await asyncio.to_thread(ctx.pg.end_open_alerts)
             sent = await drive(http, stack, devices, n, scale.rate)
             sampling.cancel()
         out = await collect(stack.probe, sent, timeout=30)
@@ -125,6 +126,7 @@ async def curve(ctx: Ctx, stack: Stack) -> dict[str, Any]:
     async with client_for(stack, 1000) as http:
         for rate in scale.curve:
             n = max(1, int(rate * scale.curve_duration))
+            await asyncio.to_thread(ctx.pg.end_open_alerts)
             async with Watch(f"{stack.name} curve {rate:g}/s", say) as watch:
                 sent = await drive(http, stack, ctx.world["devices"], n, rate)
                 out = await collect(stack.probe, sent, timeout=30)

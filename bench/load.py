@@ -91,7 +91,11 @@ async def drive(
     answer_timeout: float = 60.0,
     retry_for: float = 0.0,
 ) -> list[Sent]:
-    """Press n times at `rate` per second, device i % len(devices) for press i."""
+    """Press n times at `rate` per second, device i % len(devices) for press i (each device
+    once per call when n <= len(devices): a resident's second press would join the first's
+    alert; the callers end the open alerts before each call)."""
+    if n > len(devices):
+        print(f"bench: warning: {n} presses from {len(devices)} devices: repeats join alerts")
     sent = [Sent(devices[i % len(devices)], str(uuid.uuid4())) for i in range(n)]
     start = time.perf_counter()
     tasks = []

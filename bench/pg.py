@@ -76,6 +76,17 @@ class Pg:
         conn.autocommit = autocommit
         return conn
 
+    def end_open_alerts(self) -> int:
+        """End every active alert before a phase presses: a press of a resident with an open
+        alert joins it as "pressed again" (no new alert, no tier-1 ring), and each phase
+        measures new alerts."""
+        with self.connect(autocommit=True) as conn:
+            cur = conn.execute(
+                "UPDATE alerts_alert SET state = 'resolved', resolved_at = now(), "
+                "next_escalation_at = NULL WHERE state IN ('open', 'accepted', 'arrived')"
+            )
+            return int(cur.rowcount or 0)
+
     def pool_size(self) -> int:
         """Each Django process's DB_POOL_MAX_SIZE: its share of the role's connections."""
         return max(2, min(20, (self.limit - 10) // DJANGO_PROCESSES))

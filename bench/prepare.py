@@ -34,6 +34,9 @@ def _django() -> None:
         sys.exit(f"bench.prepare refuses to write to database {name!r}")
 
 
+DC09_KEY = "BE5CBE5CBE5CBE5C"  # the bench panels' AES-128 key
+
+
 def world(args: argparse.Namespace) -> dict[str, Any]:
     from django.db import transaction
     from django.utils import timezone
@@ -128,8 +131,16 @@ def world(args: argparse.Namespace) -> dict[str, Any]:
                     "resident_id": resident.pk,
                     "grid_id": gid,
                     "manager_id": manager_of_grid[gid],
+                    # the same device also speaks DC-09 (bench/dc09.py), on this account
+                    "account": f"{0xB0000 + i:X}",
                 }
             )
+        from backend.alerts.models import AlarmAccount
+
+        AlarmAccount.objects.bulk_create(
+            AlarmAccount(account=str(d["account"]), device_id=int(str(d["pk"])), key=DC09_KEY)
+            for d in devices
+        )
     # The background load: buttons that only report. Created like do_register_device does
     # (which arms nothing), in bulk; their declared interval is long, so that no silence timer
     # comes due while the bench runs, whatever rate the bench sends them at.

@@ -38,6 +38,7 @@ async def reconnect(ctx: Ctx, stack: Stack, spare: Server) -> dict[str, Any]:
     before = open_sockets(ctx, stack)
     say(f"reconnect: cutting {before} sockets (kill -9 of A and B), presses go to {spare.name}")
     during = replace(stack, press_url=f"{spare.url}/api/v1/device/alerts")
+    await asyncio.to_thread(ctx.pg.end_open_alerts)
     async with Watch("reconnect", say):
         cut_wall, cut = time.time(), time.perf_counter()
         # in threads: reaping a process that held thousands of sockets takes a while

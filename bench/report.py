@@ -14,6 +14,19 @@ from .reconnect import BACK_WITHIN_S
 FLOOR_SPREAD = 3.0  # a floor whose p99 is more than this times its p50 has stalls of its own
 
 
+def dc09_rows(r: Results, d: dict[str, Any], http: dict[str, Any]) -> None:
+    """DC-09 event -> tier-1 socket beside the HTTP press of the same run (goal: p99 <= 1.5x)."""
+    r.add("dc09_latency_p50", d["p50"], "ms", http["p50"])
+    r.add("dc09_latency_p99", d["p99"], "ms", http["p99"])
+    r.add("dc09_delivered", d["delivered"], "alerts", d["sent"])
+    r.add("dc09_not_acked", d["not_acked"], "events", 0)
+    cpu_a = http["per_press"]["cpu_ms"].get("A")
+    r.add("dc09_receiver_cpu_per_event", d["receiver_cpu_ms_per_event"], "ms", cpu_a)
+    if http["p99"] and d["p99"] == d["p99"]:
+        met = d["p99"] <= 1.5 * http["p99"]
+        r.note(f"DC-09 p99 {'<=' if met else '>'} 1.5x the HTTP press's p99 in this run")
+
+
 def latency_rows(r: Results, scale: Scale, d: dict[str, Any], f: dict[str, Any]) -> None:
     ds, fs = d["steady"], f["steady"]
     r.add("sockets_connected", d["sockets"], "sockets", scale.sockets)

@@ -24,6 +24,7 @@ from harness.processes import PYTHON, Processes
 from . import report
 from .burst import burst
 from .common import FULL, PASSWORD, RESULTS, SMALL, Results, say
+from .dc09 import dc09
 from .escalation import escalation
 from .latency import curve, quiet_window, steady
 from .memory import memory
@@ -99,6 +100,7 @@ async def run_all(ctx: Ctx) -> None:
     stack = await open_django(ctx, a, b, dispatcher)
     django = await measure(ctx, stack)
     report.latency_rows(r, scale, django, floor)
+    report.dc09_rows(r, await dc09(ctx, stack, django["steady"]), django["steady"])
     report.curve_rows(r, django["curve"], floor["curve"])
     if django["burst"] is not None and floor["burst"] is not None:
         report.burst_rows(r, django["burst"], floor["burst"])

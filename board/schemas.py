@@ -64,6 +64,8 @@ class AlertOut(Schema):
     seconds_left: int | None = Field(description="until the next tier, while open")
     accepted_by: Ref | None
     disposition: str | None
+    presses: int = Field(1, description="presses folded into this alert, the first included")
+    call: str | None = Field(None, description="the number to call first (119 for a fire)")
 
 
 class StepOut(Schema):

@@ -132,6 +132,7 @@ def page(request: HttpRequest) -> HttpResponse:
         "tileAttribution": settings.TILE_ATTRIBUTION,
         "center": settings.BOARD_CENTER,
         "householdsZoom": 16,
+        "gridCountsOver": settings.BOARD_GRID_COUNTS_OVER,
         "text": texts(lang),
     }
     return _page(request, "board/board.html", config=config, user=user)

@@ -215,6 +215,16 @@ class Server(Process):
         return True
 
 
+class AlarmReceiver(Process):
+    """A DC-09 receiver process; ready once it printed that it listens."""
+
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], log: Path, tcp: int, udp: int
+    ) -> None:
+        super().__init__(name, argv, env, log, "alarm receiver listening")
+        self.tcp_port, self.udp_port = tcp, udp
+
+
 EnvFor = Callable[[str], dict[str, str]]  # redis_url -> a Django process's environment
 
 
@@ -288,6 +298,17 @@ class Processes:
 
     def dispatcher(self, name: str, *, redis_url: str, **kwargs: Any) -> Process:
         return self.dispatchers(name, redis_url=redis_url, **kwargs)[0]
+
+    def alarm_receiver(self, name: str, *, redis_url: str, wait: bool = True) -> AlarmReceiver:
+        """`manage.py alarm_receiver` on a TCP and a UDP port of its own."""
+        tcp, udp = free_port(), free_port()
+        argv = [PYTHON, "manage.py", "alarm_receiver", "--tcp-port", str(tcp)]
+        argv += ["--udp-port", str(udp)]
+        proc = AlarmReceiver(name, argv, self.django_env(redis_url), self.log(name), tcp, udp)
+        self.add(proc).start()
+        if wait:
+            proc.wait_ready()
+        return proc
 
     @staticmethod
     def wait_ready(*procs: Process) -> None:

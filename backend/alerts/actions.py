@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,7 +100,60 @@ def _created(alert: Alert) -> Answer:
         "state": alert.state,
         "tier": alert.tier,
         "created_at": alert.created_at.isoformat(),
+        "presses": alert.presses,
     }
+
+
+@dataclass(frozen=True)
+class Press:
+    """What one press (or alarm sensor event) says, whichever transport brought it.
+    `detail` lands on the timeline: the transport, and for an alarm panel its event code and
+    zone."""
+
+    kind: str
+    fix: Fix | None = None
+    battery: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def do_press(
+    *,
+    device: Device,
+    press: Press,
+    scope: str,
+    key: uuid.UUID,
+    body: dict[str, Any],
+    key_name: str = "client_alert_id",
+    before: Callable[[], None] | None = None,
+) -> Answer:
+    """The one press action of a device, for every intake (the signed HTTP press, the DC-09
+    receiver): idempotent under (scope, key), the device heard, and a new alert or a "pressed
+    again" on the resident's open one. 201 once committed; a retry gets the first answer and
+    creates nothing. `before` runs first in the transaction (the HTTP nonce).
+
+    The device is heard first: its row stays locked until commit, so two presses of one
+    device take turns and the second sees the first's alert (and joins it)."""
+    from .devices import heard  # devices raise technical alarms through this module
+
+    with transaction.atomic(), stream_batch():
+        if before is not None:
+            before()
+        heard(device=device, battery=press.battery)
+        return idempotent(
+            scope=scope,
+            key=key,
+            body=body,
+            field=key_name,
+            run=lambda: _created(
+                press_for(
+                    resident=device.resident,
+                    household=device.household,
+                    source=Alert.Source.DEVICE,
+                    device=device,
+                    press=press,
+                )
+            ),
+        )
 
 
 def do_device_press(
@@ -112,37 +166,21 @@ def do_device_press(
     battery: int | None = None,
     resident_id: int | None = None,
 ) -> Answer:
-    """A button press: 201 once the alert is committed; a retry with the same client id gets
-    the first answer and creates nothing. One transaction holds the nonce, the idempotency
-    record, the alert and its first tier, and the device being heard."""
-    from .devices import heard  # devices raise technical alarms through this module
-
+    """A signed HTTP button press: the one press action, the nonce consumed in its
+    transaction."""
     device = signed.device
     if resident_id is not None and resident_id != device.resident_id:
         raise ApiError(
             "validation_error", status=422, fields={"resident_id": "device_resident_mismatch"}
         )
-    with transaction.atomic(), stream_batch():
-        signed.consume_nonce()
-        answer = idempotent(
-            scope=f"device:{device.pk}",
-            key=client_alert_id,
-            body=body,
-            field="client_alert_id",
-            run=lambda: _created(
-                do_raise_alert(
-                    resident=device.resident,
-                    household=device.household,
-                    kind=kind,
-                    source=Alert.Source.DEVICE,
-                    device=device,
-                    fix=fix,
-                    battery=battery,
-                )
-            ),
-        )
-        heard(device=device, battery=battery)  # last: the device row is locked until commit
-    return answer
+    return do_press(
+        device=device,
+        press=Press(kind=kind, fix=fix, battery=battery, detail={"transport": "http"}),
+        scope=f"device:{device.pk}",
+        key=client_alert_id,
+        body=body,
+        before=signed.consume_nonce,
+    )
 
 
 def do_raise_for_resident(
@@ -166,16 +204,84 @@ def do_raise_for_resident(
             body={**body, "resident_id": resident.pk},
             field="client_alert_id",
             run=lambda: _created(
-                do_raise_alert(
+                press_for(
                     resident=resident,
-                    household=resident.household,
-                    kind=kind,
+                    household=None,
                     source=Alert.Source.RESIDENT_APP if own else Alert.Source.WORKER,
                     raised_by=user,
-                    fix=fix,
+                    press=Press(kind=kind, fix=fix, detail={"transport": "app"}),
                 )
             ),
         )
+
+
+# A resident's emergency contacts are texted at most once in this window, however often
+# the button is pressed (issue 11: a press is never refused, the family is not spammed).
+CONTACTS_QUIET = timedelta(minutes=5)
+
+
+def press_for(
+    *,
+    resident: Resident,
+    household: Household | None,
+    source: str,
+    press: Press,
+    device: Device | None = None,
+    raised_by: User | None = None,
+) -> Alert:
+    """The one rule for repeated presses (and issue 11's press rate limit), whatever the
+    device or transport: while the resident has an active alert of this kind the press joins
+    it as "pressed again" (tier and clock untouched, responders told, no new ring); otherwise
+    a new alert, whose contacts are texted unless an alert of this kind was raised for the
+    resident within CONTACTS_QUIET. A press is never refused. One statement decides."""
+    now = timezone.now()
+    found = selectors.press_target(resident.pk, press.kind, since=now - CONTACTS_QUIET)
+    if found is not None and found[1]:
+        return press_again(
+            alert_id=found[0], source=source, press=press, device=device, raised_by=raised_by
+        )
+    with stream_batch():
+        return _raise(
+            resident=resident,
+            household=household or _household_of(resident),
+            kind=press.kind,
+            source=source,
+            device=device,
+            raised_by=raised_by,
+            fix=press.fix,
+            battery=press.battery,
+            detail=press.detail,
+            text_contacts=found is None,
+        )
+
+
+def press_again(
+    *,
+    alert_id: int,
+    source: str,
+    press: Press,
+    device: Device | None = None,
+    raised_by: User | None = None,
+) -> Alert:
+    """One more press (or the same technical alarm again) on an open alert: counted, on the
+    timeline, and everyone following the alert told (not rung: the tier's call stands)."""
+    alert = selectors.locked_for_update().get(pk=alert_id)
+    alert.presses += 1
+    alert.save(update_fields=["presses"])
+    data: dict[str, Any] = {"count": alert.presses, "source": source, **press.detail}
+    if device is not None:
+        data["device_id"] = device.device_id
+    step = add_step(alert, "pressed_again", actor=raised_by, fix=press.fix, data=data)
+    tell(alert, "alert.updated", step=step)
+    return alert
+
+
+def _household_of(resident: Resident) -> Household:
+    return (
+        Household.objects.select_related("grid__community")
+        .defer("grid__boundary")
+        .get(pk=resident.household_id)
+    )
 
 
 def do_raise_alert(
@@ -188,22 +294,22 @@ def do_raise_alert(
     raised_by: User | None = None,
     fix: Fix | None = None,
     battery: int | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> Alert:
-    """Commit the alert and call its first tier. Call inside `transaction.atomic()`.
-    `household` is the resident's, loaded with its grid and community (read when not given)."""
+    """Commit a new alert and call its first tier. Call inside `transaction.atomic()`.
+    `household` is the resident's, loaded with its grid and community (read when not given).
+    A resident's press goes through `press_for` instead (it folds repeats)."""
     with stream_batch():
         return _raise(
             resident=resident,
-            household=household
-            or Household.objects.select_related("grid__community")
-            .defer("grid__boundary")
-            .get(pk=resident.household_id),
+            household=household or _household_of(resident),
             kind=kind,
             source=source,
             device=device,
             raised_by=raised_by,
             fix=fix,
             battery=battery,
+            detail=detail,
         )
 
 
@@ -217,6 +323,8 @@ def _raise(
     raised_by: User | None,
     fix: Fix | None,
     battery: int | None,
+    detail: dict[str, Any] | None = None,
+    text_contacts: bool = True,
 ) -> Alert:
     now = timezone.now()
     alert = Alert(
@@ -233,7 +341,11 @@ def _raise(
         battery=battery,
         created_at=now,
     )
-    steps = [_new_step(alert, "raised", actor=raised_by, fix=fix, data={"source": source})]
+    steps = [
+        _new_step(
+            alert, "raised", actor=raised_by, fix=fix, data={**(detail or {}), "source": source}
+        )
+    ]
     steps[0].data["kind"] = kind
     if alert.is_technical:
         alert.save()
@@ -246,12 +358,34 @@ def _raise(
         )
     else:
         call = _next_tier(alert, now, called=set())
+        if kind == AlertKind.FIRE:
+            _fire_at_once(alert, now, call, steps)
         call.apply(alert, now, steps, created=True)
-        if kind == AlertKind.EMERGENCY:
+        if kind == AlertKind.EMERGENCY and text_contacts:
             # Durable and off the press's path: the dispatcher texts the contacts at once.
             clock.schedule(kind=TEXT_CONTACTS, key=str(alert.pk), due_at=now)
     AlertStep.objects.bulk_create(steps)
     return alert
+
+
+FIRE_DUTY_TIER = 3  # the community's duty supervisor
+
+
+def _fire_at_once(alert: Alert, now: datetime, call: _TierCall, steps: list[AlertStep]) -> None:
+    """A fire calls tier 1 and the community's duty supervisor at once (the fire policy
+    leaves tier 3 out of the escalation for that reason), and the timeline tells whoever
+    responds to call 119 first."""
+    policy = selectors.policy_for(alert.community_id, alert.kind)
+    duty = selectors.tier_members(alert, FIRE_DUTY_TIER, policy, now, called=call.called)
+    if duty:
+        call.members = sorted(set(call.members) | set(duty))
+        call.called |= set(duty)
+        if call.tier is None:
+            call.tier, call.timeout_s = FIRE_DUTY_TIER, policy.timeout(FIRE_DUTY_TIER) or 60
+    steps.append(_new_step(alert, "call_119", note=CALL_119, data={"number": "119"}))
+
+
+CALL_119 = "火警：请先拨打119报警，再赶赴现场 / Fire: call 119 first, then go to the address"
 
 
 def _add_recipients(alert: Alert, user_ids: list[int], tier: int) -> None:

@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from leaflet.admin import LeafletGeoAdmin
 
 from . import devices
-from .models import Alert, AlertRecipient, AlertStep, Device, EscalationPolicy
+from .models import AlarmAccount, Alert, AlertRecipient, AlertStep, Device, EscalationPolicy
 
 
 @admin.register(EscalationPolicy)
@@ -48,6 +48,20 @@ class DeviceAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
         for device in queryset:
             devices.do_revoke_device(device=device)
+
+
+@admin.register(AlarmAccount)
+class AlarmAccountAdmin(admin.ModelAdmin):
+    """DC-09 accounts, to look up and revoke (through their device). They are registered with
+    `manage.py alarm_account`, which shows the AES key once; the key is never shown here."""
+
+    list_display = ("account", "device", "receiver", "line", "created_at")
+    search_fields = ("account", "device__device_id")
+    exclude = ("key",)
+    readonly_fields = ("account", "device", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 class StepInline(admin.TabularInline):

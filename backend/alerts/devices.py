@@ -23,7 +23,7 @@ from backend.core.stream import batch as stream_batch
 from backend.people.models import Resident
 
 from . import selectors
-from .actions import add_step, do_raise_alert, tell
+from .actions import Press, add_step, do_raise_alert, press_again, tell
 from .follow_ups import do_device_check_after_alarm
 from .models import TECHNICAL_KINDS, Alert, AlertKind, Device, DeviceNonce
 from .signing import SIGNED_REQUEST_FIELDS, DeviceAuthError, SignedRequest
@@ -179,7 +179,7 @@ def heard(*, device: Device, battery: int | None) -> Device:
     return device
 
 
-def _open_technical(device: Device, kind: str) -> None:
+def _open_technical(device: Device, kind: str, detail: dict[str, object] | None = None) -> Alert:
     alert = do_raise_alert(
         resident=device.resident,
         household=device.household,
@@ -187,9 +187,31 @@ def _open_technical(device: Device, kind: str) -> None:
         source=Alert.Source.SYSTEM,
         device=device,
         battery=device.battery,
+        detail=detail,
     )
     if kind == AlertKind.DEVICE_OFFLINE:
         do_device_check_after_alarm(alert=alert)  # someone checks the device at the door
+    return alert
+
+
+def technical_alarm(*, device: Device, kind: str, detail: dict[str, object]) -> Alert:
+    """A trouble the device reports itself (an alarm panel's low battery, tamper, AC loss,
+    communication trouble): a repeat while one of its kind is open joins that one. Call
+    inside `transaction.atomic()` after `heard` (which holds the device's row)."""
+    open_id = (
+        Alert.objects.filter(device=device, kind=kind, state=Alert.State.OPEN)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if open_id is not None:
+        press = Press(kind=kind, detail=dict(detail))
+        return press_again(alert_id=open_id, source=Alert.Source.SYSTEM, press=press, device=device)
+    return _open_technical(device, kind, dict(detail))
+
+
+def clear_technical(*, device: Device, kind: str) -> None:
+    """The device reports a trouble gone (a panel's restoral code)."""
+    _close_technical(device, kind)
 
 
 def _close_technical(device: Device, kind: str) -> None:

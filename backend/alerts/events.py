@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from backend.core.personal import mask_name
 
-from .models import Alert, AlertStep
+from .models import Alert, AlertKind, AlertStep
 
 
 def alert_summary(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
@@ -50,6 +50,9 @@ def alert_summary(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
             else None
         ),
         "disposition": alert.disposition or None,
+        "presses": alert.presses,
+        # What the responder does first: a fire is called in to 119 before anything else.
+        "call": "119" if alert.kind == AlertKind.FIRE else None,
     }
 
 

@@ -21,11 +21,25 @@ from backend.territory.models import Community, Grid, Household
 class AlertKind(models.TextChoices):
     EMERGENCY = "emergency", "紧急求助 emergency (red)"
     HELP = "help", "一般求助 help (green)"
+    FIRE = "fire", "火警 fire / smoke (call 119)"
     DEVICE_OFFLINE = "device_offline", "设备离线 device offline"
     LOW_BATTERY = "low_battery", "电量低 low battery"
+    TAMPER = "tamper", "防拆 tamper"
+    POWER_LOSS = "power_loss", "交流断电 AC power loss"
+    COMM_TROUBLE = "comm_trouble", "通信故障 communication trouble"
 
 
-TECHNICAL_KINDS = (AlertKind.DEVICE_OFFLINE, AlertKind.LOW_BATTERY)
+TECHNICAL_KINDS = (
+    AlertKind.DEVICE_OFFLINE,
+    AlertKind.LOW_BATTERY,
+    AlertKind.TAMPER,
+    AlertKind.POWER_LOSS,
+    AlertKind.COMM_TROUBLE,
+)
+# Kinds a person raises (a press, a sensor): a repeat while one is open joins it.
+PERSON_KINDS = (AlertKind.EMERGENCY, AlertKind.HELP, AlertKind.FIRE)
+# Life-threatening kinds: first on the board while nobody has accepted them.
+URGENT_KINDS = (AlertKind.EMERGENCY, AlertKind.FIRE)
 
 
 class EscalationPolicy(models.Model):
@@ -62,6 +76,7 @@ class Device(models.Model):
         PENDANT = "pendant", "挂件 pendant"
         FIXED = "fixed", "固定报警器 fixed unit"
         APP = "app", "居民 App resident app"
+        PANEL = "panel", "报警主机 alarm panel (SIA DC-09)"
 
     device_id = models.CharField(max_length=64, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -77,6 +92,23 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return self.device_id
+
+
+class AlarmAccount(models.Model):
+    """A SIA DC-09 account (an alarm panel, a telecare unit, a smoke detector's communicator)
+    and the registered device it is. The AES key (16, 24 or 32 characters, as the panel is
+    programmed) is stored encrypted; empty for a panel that sends in the clear. A receiver or
+    line number, when set, must match the message's."""
+
+    account = models.CharField(max_length=16, unique=True, help_text="hex, 3-16 characters")
+    device = models.OneToOneField(Device, on_delete=models.CASCADE, related_name="alarm_account")
+    key = EncryptedTextField(blank=True, default="")
+    receiver = models.CharField(max_length=7, blank=True, help_text="e.g. R1; empty: any")
+    line = models.CharField(max_length=7, blank=True, help_text="e.g. L1; empty: any")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"DC-09 {self.account}"
 
 
 class DeviceNonce(models.Model):
@@ -145,9 +177,14 @@ class Alert(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     disposition = models.CharField(max_length=30, choices=Disposition.choices, blank=True)
     resolution_note = models.TextField(blank=True)
+    # Presses (or repeated technical alarms) folded into this alert, the first included.
+    presses = models.PositiveIntegerField(default=1)
 
     class Meta:
-        indexes = [models.Index(fields=["community", "state"])]
+        indexes = [
+            models.Index(fields=["community", "state"]),
+            models.Index(fields=["resident", "kind", "-created_at"], name="alert_resident_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} {self.state}"

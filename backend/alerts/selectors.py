@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.gis.db.models.functions import Distance
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -19,12 +19,15 @@ from backend.accounts.selectors import b_post_workers, field_staff, scope_for
 from backend.core.errors import NotFound
 from backend.territory.scope import scope_filter
 
-from .models import Alert, AlertKind, AlertStep, EscalationPolicy
+from .models import PERSON_KINDS, URGENT_KINDS, Alert, AlertKind, AlertStep, EscalationPolicy
 
 DEFAULT_TIMEOUTS: dict[str, list[int]] = {
     AlertKind.EMERGENCY: [60, 60, 60, 60],
     # A green "help" press is not life-threatening: longer tiers, no district officer.
     AlertKind.HELP: [300, 300, 600, 0],
+    # A fire calls tier 1 and the community's duty supervisor at once (actions._fire_at_once),
+    # so tier 3 is left out of its escalation.
+    AlertKind.FIRE: [60, 60, 0, 60],
 }
 TIERS = 4
 
@@ -202,10 +205,54 @@ def alert_filter(user: User) -> Q:
 
 
 def alerts_for(user: User, *, state: str | None = None) -> QuerySet[Alert]:
+    """The user's alerts, most urgent first (`by_urgency`)."""
     qs = Alert.objects.filter(alert_filter(user)).distinct()
     if state:
         qs = qs.filter(state=state)
-    return qs.select_related("resident", "household", "accepted_by").order_by("-created_at")
+    return by_urgency(qs.select_related("resident", "household", "accepted_by"))
+
+
+def by_urgency(qs: QuerySet[Alert]) -> QuerySet[Alert]:
+    """The order a supervisor reads a flood in:
+    0. emergencies and fires nobody has accepted, newest first — a new tier-1 emergency is
+       always at the top (an older one is already calling higher tiers, its clock shows);
+    1. other open calls for help, 2. accepted or arrived, 3. open technical alarms, each by
+       tier reached (highest first), then age (oldest first);
+    4. ended, most recent first.
+    Repeated presses are one alert already (`presses` counts them)."""
+    active = (Alert.State.ACCEPTED, Alert.State.ARRIVED)
+    urgency = Case(
+        When(state=Alert.State.OPEN, kind__in=URGENT_KINDS, then=Value(0)),
+        When(state=Alert.State.OPEN, kind__in=PERSON_KINDS, then=Value(1)),
+        When(state__in=active, then=Value(2)),
+        When(state=Alert.State.OPEN, then=Value(3)),
+        default=Value(4),
+        output_field=IntegerField(),
+    )
+    return qs.annotate(urgency=urgency).order_by(
+        "urgency",
+        Case(When(urgency=0, then=F("created_at"))).desc(nulls_last=True),
+        Case(When(urgency__lt=4, then=F("tier"))).desc(nulls_last=True),
+        Case(When(urgency__lt=4, then=F("created_at"))).asc(nulls_last=True),
+        F("resolved_at").desc(nulls_last=True),
+        "-pk",
+    )
+
+
+def press_target(resident_id: int, kind: str, *, since: datetime) -> tuple[int, bool] | None:
+    """The resident's alert of this kind a new press meets, as (id, active): the active one
+    (the press joins it), or else the latest raised since `since`; None when neither. One
+    statement, on the (resident, kind, created_at) index."""
+    active = Q(state__in=ACTIVE_STATES)
+    row = (
+        Alert.objects.filter(resident_id=resident_id, kind=kind)
+        .filter(active | Q(created_at__gte=since))
+        .annotate(active=Case(When(active, then=True), default=False, output_field=BooleanField()))
+        .order_by("-active", "-created_at")
+        .values_list("pk", "active")
+        .first()
+    )
+    return (int(row[0]), bool(row[1])) if row else None
 
 
 def get_alert(user: User, alert_id: int) -> Alert:
@@ -224,14 +271,14 @@ ACTIVE_STATES = (Alert.State.OPEN, Alert.State.ACCEPTED, Alert.State.ARRIVED)
 
 
 def recent_alerts(user: User, *, now: datetime, ended_within: timedelta) -> QuerySet[Alert]:
-    """Every active alert in scope, and those ended within `ended_within` (the board's)."""
-    return (
+    """Every active alert in scope, and those ended within `ended_within` (the board's), most
+    urgent first."""
+    return by_urgency(
         Alert.objects.filter(alert_filter(user))
         .filter(Q(state__in=ACTIVE_STATES) | Q(resolved_at__gte=now - ended_within))
         .select_related("resident", "household", "accepted_by")
         .defer(*UNSHOWN_RESIDENT_FIELDS)  # the summary shows a masked name only
         .distinct()
-        .order_by("-created_at")
     )
 
 

@@ -8,6 +8,7 @@ by the ASGI lifespan. With Redis,
 run `manage.py dispatcher` processes instead (as many as you like).
 """
 
+import logging
 import os
 from typing import Any
 
@@ -27,17 +28,41 @@ from realtime.routing import websocket_application  # noqa: E402
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
     stop = None
+    receiver = None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             if settings.EMBEDDED_DISPATCHER:
                 _, stop = dispatcher.start_in_loop()
+            if settings.ALARM_RECEIVER_EMBEDDED:
+                receiver = await _start_receiver()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if stop is not None:
                 stop.set()
+            if receiver is not None:
+                receiver.close()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def _start_receiver() -> Any:
+    """The DC-09 receiver in this process (`make run`); a port already taken is logged, and
+    the HTTP server runs on without it."""
+    from alarm_receiver.server import start_from_settings
+
+    try:
+        listening = await start_from_settings()
+    except OSError:
+        logging.getLogger(__name__).exception("the embedded alarm receiver could not listen")
+        return None
+    logging.getLogger(__name__).warning(
+        "alarm receiver listening on %s tcp %s udp %s",
+        settings.ALARM_RECEIVER_HOST,
+        listening.tcp_port or "off",
+        listening.udp_port or "off",
+    )
+    return listening
 
 
 application = ProtocolTypeRouter(

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "backend.alerts",
     "backend.photos",
     "board",
+    "alarm_receiver",
     "backend.visits",
     "backend.servicedesk",
     "backend.demo",
@@ -282,6 +283,20 @@ SILENCED_SYSTEM_CHECKS = [
 # Run the dispatcher inside the ASGI process (the embedded default); with Redis, run
 # `manage.py dispatcher` processes instead.
 EMBEDDED_DISPATCHER = env("EMBEDDED_DISPATCHER", "0" if REDIS_URL else "1") == "1"
+
+# The board lists open alerts per grid (a count each) above the list when more are open.
+BOARD_GRID_COUNTS_OVER = int(env("BOARD_GRID_COUNTS_OVER", "20"))
+
+# The SIA DC-09 alarm receiver (alarm_receiver/): `manage.py alarm_receiver`, or inside the
+# ASGI process with ALARM_RECEIVER_EMBEDDED=1 (what `make run` does). A port of 0 is off.
+ALARM_RECEIVER_EMBEDDED = env("ALARM_RECEIVER_EMBEDDED", "0") == "1"
+ALARM_RECEIVER_HOST = env("ALARM_RECEIVER_HOST", "127.0.0.1")
+ALARM_RECEIVER_TCP_PORT = int(env("ALARM_RECEIVER_TCP_PORT", "7780"))
+ALARM_RECEIVER_UDP_PORT = int(env("ALARM_RECEIVER_UDP_PORT", "7780"))
+# The timestamp window (DC-09: 40 s behind, 20 s ahead of the receiver's clock); messages
+# outside it are NAKed with the receiver's time so the panel can correct its clock.
+ALARM_RECEIVER_TIMEBAND = tuple(int(s) for s in env_list("ALARM_RECEIVER_TIMEBAND", "40,20"))
+ALARM_RECEIVER_WORKERS = int(env("ALARM_RECEIVER_WORKERS", "4"))  # messages worked at once
 
 # Push and SMS (backend/notify): FCM through firebase-admin when credentials are configured.
 SMS_BACKEND = env("SMS_BACKEND", "backend.notify.sms.ConsoleBackend")

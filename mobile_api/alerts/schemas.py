@@ -30,6 +30,7 @@ class AlertCreatedOut(Schema):
     state: str
     tier: int
     created_at: datetime
+    presses: int = Field(1, description="> 1: this press joined the resident's open alert")
 
 
 class HeartbeatIn(Schema):
@@ -76,6 +77,7 @@ class AlertOut(Schema):
     next_escalation_at: datetime | None
     accepted_by: PersonRef | None
     disposition: str
+    presses: int = Field(description="presses folded into this alert, the first included")
 
     @staticmethod
     def resolve_resident_name(obj: Alert) -> str:

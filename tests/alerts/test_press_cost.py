@@ -30,11 +30,12 @@ from tests.conftest import PASSWORD, World
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # A press: the device's row (signature check); then one transaction: BEGIN, the nonce, the
-# idempotency claim, tier 1's members, the alert, the watchers, the recipients, the escalation
-# timer, the contacts' SMS job, the timeline, the idempotency answer, the device heard, its
-# open technical alarms, the stream cursors (one statement for every recipient), the events,
+# device heard, its open technical alarms, the idempotency claim, the resident's open or
+# recent alert (the fold: issue 13, the one statement it adds), tier 1's members, the alert,
+# the watchers, the recipients, the escalation timer, the contacts' SMS job, the timeline, the
+# idempotency answer, the stream cursors (one statement for every recipient), the events,
 # COMMIT; then marking the events rung.
-PRESS_STATEMENTS = 18
+PRESS_STATEMENTS = 19
 HEARTBEAT_STATEMENTS = 2  # the device row; nonce, device heard and its open alarms in one
 
 
@@ -53,7 +54,12 @@ def test_a_press_costs_a_fixed_number_of_statements_whoever_hears_it(
     django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
     with django_assert_num_queries(PRESS_STATEMENTS):
-        assert warm.press().status_code == 201
+        pressed = warm.press()
+    first = alert_of(pressed)
+    # (Ended long ago, so the next press is a new alert rather than "pressed again".)
+    Alert.objects.filter(pk=first.pk).update(
+        state=Alert.State.RESOLVED, created_at=timezone.now() - timedelta(minutes=10)
+    )
     # Twenty more supervisors watching change nothing: the stream is written in one pass.
     for i in range(20):
         User.objects.create_user(
@@ -64,13 +70,30 @@ def test_a_press_costs_a_fixed_number_of_statements_whoever_hears_it(
     assert alert_of(response).recipients.count() == 1
 
 
+# Pressed again while the alert is open: the device's row; BEGIN, the nonce, the device heard,
+# its technical alarms, the claim, the fold look-up, the alert locked, its count, the step,
+# the audience (recipients, watchers), the stream cursors, the events, the answer, COMMIT;
+# marking the events rung.
+PRESSED_AGAIN_STATEMENTS = 17
+
+
+def test_a_press_again_joins_the_open_alert_at_a_fixed_cost(
+    warm: SignedDevice, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    first = alert_of(warm.press())
+    with django_assert_num_queries(PRESSED_AGAIN_STATEMENTS):
+        pressed = warm.press()
+    again = alert_of(pressed)
+    assert again.pk == first.pk and again.presses == 2
+
+
 def test_a_retried_press_costs_less_and_creates_nothing(
     warm: SignedDevice, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     body = {"client_alert_id": "6f1c1e7e-4a1f-4b8e-9f3e-0d5f1c2b3a4d", "kind": "emergency"}
     assert warm.post("/api/v1/device/alerts", body).status_code == 201
     before = Alert.objects.count()
-    # device; BEGIN, nonce, claim (taken), the first answer, device heard, alarms, COMMIT
+    # device; BEGIN, nonce, device heard, alarms, claim (taken), the first answer, COMMIT
     with django_assert_num_queries(8):
         again = warm.post("/api/v1/device/alerts", body)
     assert again.status_code == 201 and Alert.objects.count() == before

@@ -62,7 +62,14 @@ def test_resident_page_shows_the_masked_id_only(admin_client_: Client, world: Wo
 
 
 @pytest.mark.parametrize(
-    "path", ["alerts/alert", "alerts/device", "alerts/escalationpolicy", "alerts/alert/add"]
+    "path",
+    [
+        "alerts/alert",
+        "alerts/device",
+        "alerts/escalationpolicy",
+        "alerts/alert/add",
+        "alerts/alarmaccount",
+    ],
 )
 def test_alert_admin_pages_render(admin_client_: Client, path: str) -> None:
     assert admin_client_.get(f"/admin/{path}/").status_code in (200, 403)

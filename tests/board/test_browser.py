@@ -22,7 +22,7 @@ from django.core.management import call_command
 from django.db import connections, transaction
 from django.utils import timezone
 
-from backend.accounts.models import DutyShift, MobileSession, Role, User
+from backend.accounts.models import DutyShift, GridAssignment, MobileSession, Role, User
 from backend.alerts.actions import do_accept, do_raise_alert, do_resolve
 from backend.alerts.devices import do_register_device
 from backend.alerts.models import Alert
@@ -396,3 +396,51 @@ def test_speed_with_359_grids_and_200_open_alerts(page: Any, server: LiveServer)
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "board-perf.json").write_text(json.dumps(report, indent=2))
     print(f"\n[board] speed: {json.dumps(report)}")
+
+
+def test_with_200_open_alerts_a_new_tier_1_emergency_is_drawn_first(
+    page: Any, server: LiveServer
+) -> None:
+    """The flood a supervisor must read: 200 open alerts, older and escalated further; a new
+    tier-1 emergency is the first row, the repeats of one resident are one row with their
+    count, and the open alerts are counted per grid above the list."""
+    officer, _ = big_district("13900000091")
+    Alert.objects.update(tier=3, created_at=timezone.now() - timedelta(minutes=10))
+    repeated = Alert.objects.filter(kind="emergency").order_by("pk").first()
+    assert repeated is not None
+    Alert.objects.filter(pk=repeated.pk).update(presses=37)
+    log_in(page, server, officer)
+    assert page.locator("#alerts li[data-alert-id]").count() == 200
+    counts = page.locator("[data-testid=grid-counts]")
+    assert counts.is_visible()
+    # One open alert in each of 200 grids: the busiest shown, the rest summed.
+    assert counts.locator("li[data-grid-id]").count() == 12
+    assert "188" in counts.locator("li").last.inner_text()
+    assert "37" in row(page, repeated.pk).locator("[data-testid=presses]").inner_text()
+
+    home = Household.objects.select_related("grid").get(address="性能路150号")
+    manager = User.objects.create_user(
+        "13900000092", PASSWORD, name="网格长", role=Role.WORKER, community=home.grid.community
+    )
+    GridAssignment.objects.create(user=manager, grid=home.grid)
+    now = timezone.now()
+    DutyShift.objects.create(
+        user=manager, community=home.grid.community, starts_at=now, ends_at=now + timedelta(hours=8)
+    )
+    resident = _resident(home, "钱秀珍", date(1940, 2, 2), ["aged_80"])
+    new = off_loop(_raise_for, resident)
+    assert new.tier == 1
+    page.wait_for_function(
+        f"document.querySelector('#alerts li[data-alert-id]').dataset.alertId === '{new.pk}'",
+        timeout=5_000,
+    )
+    first_row = page.locator("#alerts li[data-alert-id]").first
+    assert "紧急" in first_row.inner_text()
+    assert "2" in counts.locator("li[data-grid-id]").first.inner_text()  # its grid now has two
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "board-flood.png"))
+
+
+def _raise_for(resident: Any) -> Alert:
+    with transaction.atomic():
+        return do_raise_alert(resident=resident, kind="emergency", source="worker")

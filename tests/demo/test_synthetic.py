@@ -222,9 +222,14 @@ def test_seed_demo_is_idempotent_and_its_logins_work(db: None) -> None:
     out = io.StringIO()
     call_command("seed_demo", "--if-empty", stdout=out)
     assert "community 1 loaded" in out.getvalue()
-    # The demo button is supervised from the start, like any registered device.
-    (device,) = Device.objects.all()
-    assert Timer.objects.filter(kind="device.silent", key=str(device.pk), fired_at=None).exists()
+    # The demo button and the demo alarm panel are supervised from the start, like any
+    # registered device.
+    button, panel = Device.objects.order_by("pk")
+    assert panel.alarm_account.account == "D3C0DE"
+    for device in (button, panel):
+        assert Timer.objects.filter(
+            kind="device.silent", key=str(device.pk), fired_at=None
+        ).exists()
     counts = (Household.objects.count(), Resident.objects.count(), User.objects.count())
     shifts = DutyShift.objects.count()
     starts_at, _ = synthetic.duty_window(timezone.localdate())

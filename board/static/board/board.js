@@ -189,6 +189,14 @@
     li.appendChild(el('span', 'addr', a.household.address));
     li.appendChild(el('span', 'meta', tierText(a) + ' · ' + T.holder + ': ' + (holderText(a) || '—') +
       ' · ' + T.raised_at + ' ' + clock(a.created_at)));
+    var extra = [];
+    if (a.presses > 1) extra.push(fmt('presses', { n: a.presses }));
+    if (a.call) extra.push(T.call_119);
+    if (extra.length) {
+      var p = el('span', 'presses', extra.join(' · '));
+      p.dataset.testid = 'presses';
+      li.appendChild(p);
+    }
     tickRow(li, a);
   }
 
@@ -203,28 +211,64 @@
     cd.className = 'countdown' + (left <= 15 ? ' urgent' : '');
   }
 
-  function order(a) {
-    // open first (soonest escalation first), then being handled (newest first), then ended
-    var rank = a.state === 'open' ? 0 : ACTIVE[a.state] ? 1 : 2;
-    var t = a.state === 'open' && a.escalates_at ? Date.parse(a.escalates_at) : -Date.parse(a.created_at);
-    return [rank, t];
+  // The urgency order of GET /api/v1/alerts (backend/alerts/selectors.by_urgency): open
+  // emergencies and fires newest first (a new tier-1 emergency is always at the top), then
+  // open help, being handled, open technical alarms (each by tier reached, then oldest
+  // first), then ended (newest first). Repeated presses are one row with their count.
+  var URGENT = { emergency: true, fire: true };
+  var PERSON = { emergency: true, help: true, fire: true };
+  function rank(a) {
+    if (a.state === 'open' && URGENT[a.kind]) return 0;
+    if (a.state === 'open' && PERSON[a.kind]) return 1;
+    if (ACTIVE[a.state] && a.state !== 'open') return 2;
+    if (a.state === 'open') return 3;
+    return 4;
+  }
+  function compare(x, y) {
+    var rx = rank(x), ry = rank(y);
+    if (rx !== ry) return rx - ry;
+    var tx = Date.parse(x.created_at), ty = Date.parse(y.created_at);
+    if (rx === 0 || rx === 4) return ty - tx || y.alert_id - x.alert_id;
+    return (y.tier - x.tier) || (tx - ty) || (x.alert_id - y.alert_id);
   }
   function sortRows() {
-    var sorted = Array.from(state.alerts.values()).sort(function (x, y) {
-      var a = order(x), b = order(y);
-      return a[0] - b[0] || a[1] - b[1] || y.alert_id - x.alert_id;
-    });
+    var sorted = Array.from(state.alerts.values()).sort(compare);
     sorted.forEach(function (a, i) {
       var li = rows.get(a.alert_id);
       if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
     });
-    var active = sorted.filter(function (a) { return ACTIVE[a.state]; }).length;
-    document.getElementById('alert-count').textContent = active;
+    var active = sorted.filter(function (a) { return ACTIVE[a.state]; });
+    document.getElementById('alert-count').textContent = active.length;
     document.getElementById('no-alerts').hidden = sorted.length > 0;
+    drawGridCounts(active);
+  }
+  // More open alerts than a supervisor can scan: a count per grid above the list.
+  var GRID_COUNTS_SHOWN = 12;
+  function drawGridCounts(active) {
+    var box = document.getElementById('grid-counts');
+    if (active.length <= cfg.gridCountsOver) { box.hidden = true; return; }
+    var counts = new Map();
+    active.forEach(function (a) { counts.set(a.grid_id, (counts.get(a.grid_id) || 0) + 1); });
+    var ul = box.querySelector('ul');
+    ul.textContent = '';
+    // The busiest grids only: the list of alerts must stay in view below.
+    var ranked = Array.from(counts.entries()).sort(function (x, y) { return y[1] - x[1] || x[0] - y[0]; });
+    ranked.slice(0, GRID_COUNTS_SHOWN).forEach(function (entry) {
+      var g = state.grids.get(entry[0]);
+      var item = el('li', null, (g ? g.feature.properties.name : T.grid + ' ' + entry[0]) + ' ');
+      item.dataset.gridId = entry[0];
+      item.appendChild(el('b', null, String(entry[1])));
+      ul.appendChild(item);
+    });
+    if (ranked.length > GRID_COUNTS_SHOWN) {
+      var rest = ranked.slice(GRID_COUNTS_SHOWN).reduce(function (n, e) { return n + e[1]; }, 0);
+      ul.appendChild(el('li', 'muted', fmt('grid_counts_rest', { grids: ranked.length - GRID_COUNTS_SHOWN, n: rest })));
+    }
+    box.hidden = false;
   }
 
   function pinStyle(a) {
-    var colour = a.kind === 'emergency' ? '#d32f2f' : a.kind === 'help' ? '#ef6c00' : '#6d4c41';
+    var colour = a.kind === 'emergency' || a.kind === 'fire' ? '#d32f2f' : a.kind === 'help' ? '#ef6c00' : '#6d4c41';
     return { radius: a.state === 'open' ? 10 : 7, weight: 3, color: ACTIVE[a.state] ? '#000' : '#999', fillColor: colour, fillOpacity: ACTIVE[a.state] ? 0.95 : 0.3 };
   }
 
@@ -260,7 +304,7 @@
     if (!(opts && opts.bulk)) sortRows();
     // A new emergency, or any alert whose tier now calls this supervisor (alert.raised).
     if (!(opts && opts.quiet) && data.state === 'open' &&
-        ((data.kind === 'emergency' && (fresh || known.state !== 'open')) || (opts && opts.calledMe))) {
+        (((data.kind === 'emergency' || data.kind === 'fire') && (fresh || known.state !== 'open')) || (opts && opts.calledMe))) {
       alarm();
     }
     if (state.selected === a.alert_id) {
@@ -328,7 +372,7 @@
   function stepText(s) {
     var key = 'step_' + s.kind;
     var d = s.data || {};
-    var text = fmt(key, { tier: d.tier || d.from_tier || '', name: d.assignee ? d.assignee.name : '' });
+    var text = fmt(key, { tier: d.tier || d.from_tier || '', name: d.assignee ? d.assignee.name : '', count: d.count || '' });
     if (text === key) text = s.kind;
     var who = s.actor ? s.actor.name + ' ' : '';
     return clock(s.at) + ' ' + who + text + (s.note ? '：' + s.note : '');

@@ -18,7 +18,8 @@ from django.utils import timezone
 from backend.accounts.actions import BOARD_ROLES, DEMO_TOTP_KEY_HEX, do_enrol_totp, totp_device
 from backend.accounts.models import DutyShift, Role, User, WorkerPosition
 from backend.alerts.devices import arm_silence_timer
-from backend.alerts.models import Device
+from backend.alerts.models import AlarmAccount, Device
+from backend.alerts.panels import do_register_alarm_account
 from backend.demo import synthetic
 from backend.demo.cases import seed_demo_cases
 from backend.people.models import CareTag, Resident
@@ -28,6 +29,8 @@ DEMO_PASSWORD = "gridline-demo"  # noqa: S105 - published demo credential, synth
 DEMO_SEED = 20100801
 DEMO_DEVICE = "DEMO-PENDANT-1"
 DEMO_DEVICE_SECRET = "demo-device-secret-not-for-production"  # noqa: S105 - synthetic demo only
+DEMO_PANEL_ACCOUNT = "D3C0DE"  # the demo resident's alarm panel (SIA DC-09)
+DEMO_PANEL_KEY = "DEC0DE00DEC0DE00"  # AES-128, published: synthetic demo only
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,9 @@ class Command(BaseCommand):
             secret=DEMO_DEVICE_SECRET,
         )
         arm_silence_timer(device)  # as do_register_device does (the demo's secret is published)
+        do_register_alarm_account(
+            account=DEMO_PANEL_ACCOUNT, resident=resident, key=DEMO_PANEL_KEY, supervision_s=3600
+        )
         WorkerPosition.objects.create(
             user=User.objects.get(phone=synthetic.staff_phone(Role.WORKER, 1, 2)),
             location=device.household.location,
@@ -244,4 +250,10 @@ class Command(BaseCommand):
         if Device.objects.filter(device_id=DEMO_DEVICE).exists():
             self.stdout.write(
                 f"  demo button: .venv/bin/python manage.py press_button --device {DEMO_DEVICE}"
+            )
+        if AlarmAccount.objects.filter(account=DEMO_PANEL_ACCOUNT).exists():
+            self.stdout.write(
+                "  demo alarm panel (DC-09): .venv/bin/python manage.py dc09_send "
+                f"--account {DEMO_PANEL_ACCOUNT} --key {DEMO_PANEL_KEY} --code PA "
+                "(FA fire, YT low battery, --null supervision)"
             )
