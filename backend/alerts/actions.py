@@ -16,6 +16,7 @@ recipient after commit. Its query count is pinned in tests/alerts/test_press_cos
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.accounts.models import GridAssignment, Role, User
-from backend.core import clock
+from backend.core import clock, metrics, observe
 from backend.core.errors import ApiError, NotFound
 from backend.core.geo import Fix
 from backend.core.idempotency import Answer, idempotent
@@ -117,6 +118,7 @@ def do_device_press(
     record, the alert and its first tier, and the device being heard."""
     from .devices import heard  # devices raise technical alarms through this module
 
+    started = time.perf_counter()
     device = signed.device
     if resident_id is not None and resident_id != device.resident_id:
         raise ApiError(
@@ -142,6 +144,7 @@ def do_device_press(
             ),
         )
         heard(device=device, battery=battery)  # last: the device row is locked until commit
+    metrics.observe_press("device", started)
     return answer
 
 
@@ -156,11 +159,12 @@ def do_raise_for_resident(
 ) -> Answer:
     """A press in the resident app (the caller is the resident's own account) or a worker
     raising an alert for a resident in their scope (the caller checked the scope)."""
+    started = time.perf_counter()
     own = user.role == Role.RESIDENT
     if own and user.resident_id != resident.pk:
         raise ApiError("permission_denied", status=403)
     with transaction.atomic(), stream_batch():
-        return idempotent(
+        answer = idempotent(
             scope=f"user:{user.pk}",
             key=client_alert_id,
             body={**body, "resident_id": resident.pk},
@@ -176,6 +180,8 @@ def do_raise_for_resident(
                 )
             ),
         )
+    metrics.observe_press("app" if own else "worker", started)
+    return answer
 
 
 def do_raise_alert(
@@ -251,6 +257,8 @@ def _raise(
             # Durable and off the press's path: the dispatcher texts the contacts at once.
             clock.schedule(kind=TEXT_CONTACTS, key=str(alert.pk), due_at=now)
     AlertStep.objects.bulk_create(steps)
+    observe.bind(alert_id=alert.pk)  # this request's later log lines name the alert
+    logger.info("alert raised", extra={"kind": kind, "source": source, "tier": alert.tier})
     return alert
 
 

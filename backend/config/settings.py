@@ -73,6 +73,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request id and request latency (backend/core/observe.py); sync and async, so first costs
+    # no thread hop.
+    "backend.core.observe.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -206,7 +209,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = Path(env("STATIC_ROOT", str(DATA_DIR / "static")))  # the image bakes them in
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -254,12 +257,36 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# Logs: one JSON object a line in production (LOG_FORMAT=json; text in development), each
+# with the request id and the alert/case id it concerns (backend/core/observe.py).
+LOG_FORMAT = env("LOG_FORMAT", "json" if PRODUCTION else "text")
+_LOG_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(alert_id)s"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "backend.core.observe.LogContext"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": _LOG_FIELDS + " %(case_id)s %(timer)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # uvicorn's own lines in the same format (its CLI configured them before Django).
+        "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 # Keyed digest of ID numbers for look-up; changing it needs a re-digest of every resident.
@@ -280,3 +307,14 @@ EMBEDDED_DISPATCHER = env("EMBEDDED_DISPATCHER", "0" if REDIS_URL else "1") == "
 
 # Push and SMS (backend/notify): FCM through firebase-admin when credentials are configured.
 SMS_BACKEND = env("SMS_BACKEND", "backend.notify.sms.ConsoleBackend")
+
+# --- Operations (issue 15): metrics, probes (infra/, docs/operations.md) --------------------
+# /metrics (backend/core/metrics.py): Bearer METRICS_TOKEN when set, else only these networks.
+METRICS_TOKEN = env("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
+# `manage.py dispatcher` serves its own process metrics on this port when set (0: off).
+DISPATCHER_METRICS_PORT = int(env("DISPATCHER_METRICS_PORT", "0"))
+# Touched by every dispatcher round; the container's liveness probe reads its age.
+DISPATCHER_HEARTBEAT_FILE = env("DISPATCHER_HEARTBEAT_FILE", "")
+# An open alert at a tier above this counts as "nobody accepted" for the alert rules.
+ALERT_UNACCEPTED_TIERS = int(env("ALERT_UNACCEPTED_TIERS", "2"))

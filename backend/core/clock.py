@@ -17,6 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from . import metrics, observe
 from .models import Timer
 
 logger = logging.getLogger(__name__)
@@ -102,8 +103,9 @@ def fire_due(*, now: datetime | None = None, limit: int = 100) -> int:
 def _run(timer: Timer, now: datetime) -> bool:
     """Call the handler in a savepoint; a failure is counted and retried later."""
     handler = HANDLERS.get(timer.kind)
+    due_at = timer.due_at
     try:
-        with transaction.atomic():
+        with observe.scope(timer=f"{timer.kind}:{timer.key}"), transaction.atomic():
             if handler is None:
                 raise LookupError(f"no handler for timer kind {timer.kind!r}")
             handler(timer)
@@ -117,6 +119,7 @@ def _run(timer: Timer, now: datetime) -> bool:
             timer.due_at = now + RETRY_DELAY
         timer.save(update_fields=["attempts", "last_error", "cancelled_at", "due_at"])
         return False
+    metrics.timer_fired(timer.kind, (timezone.now() - due_at).total_seconds())
     # A handler may re-arm its own timer (a new due_at); then it stays pending.
     Timer.objects.filter(pk=timer.pk, due_at=timer.due_at).update(fired_at=timezone.now())
     return True
