@@ -82,9 +82,10 @@ def test_cloudnativepg_cluster_is_postgis_with_a_replica_and_wal_archiving(
     spec = cluster["spec"]
     assert isinstance(spec["instances"], int) and spec["instances"] >= 2
     assert "postgis" in spec["imageName"] and ":" in spec["imageName"]
-    assert "CREATE EXTENSION IF NOT EXISTS postgis" in spec["bootstrap"]["initdb"][
-        "postInitApplicationSQL"
-    ]
+    assert (
+        "CREATE EXTENSION IF NOT EXISTS postgis"
+        in spec["bootstrap"]["initdb"]["postInitApplicationSQL"]
+    )
     store = spec["backup"]["barmanObjectStore"]
     assert store["destinationPath"] and store["wal"]["compression"]
     scheduled = one(objects, "ScheduledBackup", "gridline-db-daily")
@@ -110,7 +111,8 @@ def test_the_roles_run_the_image_entry_point_non_root_and_read_only(
         roles.add(container["args"][0])
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
-        assert {"/tmp"} <= {m["mountPath"] for m in container["volumeMounts"]}
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert "/tmp" in mounts  # noqa: S108 (the pod's emptyDir)
     assert roles == {"asgi", "dispatcher", "migrate"}
     entrypoint = (ROOT / "infra" / "entrypoint.sh").read_text()
     for role in roles:
