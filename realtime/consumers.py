@@ -181,6 +181,11 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 self.unacked_urgent.append(seq)
                 if frame.get("type") == "alert.raised":
                     metrics.observe_alert_frame(frame)
+                    data = frame.get("data") or {}
+                    logger.info(
+                        "socket sent alert.raised",
+                        extra={"alert_id": data.get("alert_id"), "event_id": seq},
+                    )
         else:
             await self._catch_up(self.last_sent)  # a doorbell was lost: read the gap
 

@@ -95,8 +95,11 @@ def fire_due(*, now: datetime | None = None, limit: int = 100) -> int:
         with transaction.atomic():
             # Another dispatcher may hold it (skipped) or have fired it already (filtered).
             timer = pending.select_for_update(skip_locked=True).filter(pk=pk).first()
-            if timer is not None and _run(timer, at):
-                fired += 1
+            if timer is None:
+                continue
+            # The handler's log lines name the timer (and bind the alert or case it is for).
+            with observe.scope(timer=f"{timer.kind}:{timer.key}"):
+                fired += _run(timer, at)
     return fired
 
 
@@ -105,7 +108,7 @@ def _run(timer: Timer, now: datetime) -> bool:
     handler = HANDLERS.get(timer.kind)
     due_at = timer.due_at
     try:
-        with observe.scope(timer=f"{timer.kind}:{timer.key}"), transaction.atomic():
+        with transaction.atomic():
             if handler is None:
                 raise LookupError(f"no handler for timer kind {timer.kind!r}")
             handler(timer)
@@ -119,7 +122,9 @@ def _run(timer: Timer, now: datetime) -> bool:
             timer.due_at = now + RETRY_DELAY
         timer.save(update_fields=["attempts", "last_error", "cancelled_at", "due_at"])
         return False
-    metrics.timer_fired(timer.kind, (timezone.now() - due_at).total_seconds())
+    late = (timezone.now() - due_at).total_seconds()
+    metrics.timer_fired(timer.kind, late)
+    logger.info("timer fired", extra={"late_s": round(late, 3)})
     # A handler may re-arm its own timer (a new due_at); then it stays pending.
     Timer.objects.filter(pk=timer.pk, due_at=timer.due_at).update(fired_at=timezone.now())
     return True
