@@ -146,22 +146,37 @@ elif env("DB_POOL", "1") == "1":
 SPATIALITE_LIBRARY_PATH = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Channel layer: Redis when REDIS_URL is set, in-memory (one process only) otherwise.
+# Channel layer: Redis when REDIS_URL (or REDIS_SENTINELS) is set, in-memory (one process
+# only) otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
+# Redis Sentinel instead of one address (issue 15): REDIS_SENTINELS=host:26379,host2:26379 and
+# REDIS_SENTINEL_MASTER=<name>; the layer asks the sentinels for the master on every reconnect.
+REDIS_SENTINELS = [
+    (host, int(port))
+    for host, _, port in (item.rpartition(":") for item in env_list("REDIS_SENTINELS"))
+]
+REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", "gridline")
+REDIS_DB = int(env("REDIS_DB", "0"))
+_REDIS_TIMEOUTS = {"socket_timeout": 15, "socket_connect_timeout": 3}
+_REDIS_HOST: dict[str, object] = (
+    {
+        "sentinels": REDIS_SENTINELS,
+        "master_name": REDIS_SENTINEL_MASTER,
+        "db": REDIS_DB,
+        "sentinel_kwargs": {"socket_timeout": 3},
+        **_REDIS_TIMEOUTS,
+    }
+    if REDIS_SENTINELS
+    else {"address": REDIS_URL, **_REDIS_TIMEOUTS}
+)
+if REDIS_URL or REDIS_SENTINELS:
     CHANNEL_LAYERS = {
         "default": {
             # channels_redis's pub/sub layer (one PUBLISH per ring), telling sockets to read
             # their gap after a broken connection: see realtime/layers.py.
             "BACKEND": "realtime.layers.ResumingPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_timeout": 15,
-                        "socket_connect_timeout": 3,
-                    }
-                ],
+                "hosts": [_REDIS_HOST],
                 "prefix": env("CHANNEL_PREFIX", "gridline"),
             },
         }
@@ -303,7 +318,9 @@ SILENCED_SYSTEM_CHECKS = [
 
 # Run the dispatcher inside the ASGI process (the embedded default); with Redis, run
 # `manage.py dispatcher` processes instead.
-EMBEDDED_DISPATCHER = env("EMBEDDED_DISPATCHER", "0" if REDIS_URL else "1") == "1"
+EMBEDDED_DISPATCHER = (
+    env("EMBEDDED_DISPATCHER", "0" if REDIS_URL or REDIS_SENTINELS else "1") == "1"
+)
 
 # Push and SMS (backend/notify): FCM through firebase-admin when credentials are configured.
 SMS_BACKEND = env("SMS_BACKEND", "backend.notify.sms.ConsoleBackend")
