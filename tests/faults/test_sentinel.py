@@ -51,8 +51,9 @@ def _sentinel(procs: Processes, master: RedisServer, workdir: Path) -> int:
 def _master_port(sentinel_port: int) -> int:
     client = redis.Redis(port=sentinel_port, socket_timeout=2)
     try:
-        _, port = client.sentinel_get_master_addr_by_name(MASTER)
-        return int(port)
+        address = client.sentinel_get_master_addr_by_name(MASTER)
+        assert isinstance(address, tuple)
+        return int(address[1])
     finally:
         client.close()
 
