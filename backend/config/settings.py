@@ -143,6 +143,23 @@ elif env("DB_POOL", "1") == "1":
         "max_size": int(env("DB_POOL_MAX_SIZE", "20")),
         "timeout": float(env("DB_POOL_TIMEOUT", "30")),
     }
+# A streaming replica for reads that tolerate lag (issue 15; backend/core/routing.py): the same
+# engine and pool options as the primary; tests mirror it to the primary's test database.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **dj_database_url.parse(DATABASE_REPLICA_URL),
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["backend.core.routing.ReplicaRouter"]
+# GET/HEAD paths whose reads may lag the primary by a moment (regular expressions on the path).
+REPLICA_READ_PATHS = env_list(
+    "REPLICA_READ_PATHS",
+    r"^/board/api/(state|panels|grids|households)$,^/api/v1/alerts$,^/api/v1/cases$,"
+    r"^/open311/v2/(discovery|services|requests)\.(json|xml)$",
+)
 SPATIALITE_LIBRARY_PATH = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,9 +1,9 @@
-"""Request ids, log context and request metrics: what ties one log line to the request, alert
-or case it was about.
+"""Request ids, log context, request metrics and replica reads: what ties one log line to the
+request, alert or case it was about.
 
 `RequestMiddleware` (first in MIDDLEWARE) takes the load balancer's X-Request-ID when it looks
-like one (else makes one), answers it in the response's X-Request-ID, and times the request by
-its route pattern. `bind(alert_id=..., case_id=...)` adds ids to every log line that follows in
+like one (else makes one), answers it in the response's X-Request-ID, times the request by its
+route pattern, and lets a lag-tolerant GET read from the replica (backend/core/routing.py). `bind(alert_id=..., case_id=...)` adds ids to every log line that follows in
 this context (the request, the socket's handler, the dispatcher's timer); `LogContext` is the
 logging filter that copies them onto each record, and the JSON formatter writes them out.
 
@@ -25,7 +25,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
-from . import metrics
+from . import metrics, routing
 
 FIELDS = ("request_id", "alert_id", "case_id", "timer")
 _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -108,10 +108,13 @@ class RequestMiddleware:
         request_id = request_id_from(request.headers.get("X-Request-ID"))
         request.request_id = request_id  # type: ignore[attr-defined]
         _context.set({"request_id": request_id})
+        replica = routing.lag_tolerant(request.method or "", request.path)
+        request.replica_token = routing.allow_replica(replica)  # type: ignore[attr-defined]
         return time.perf_counter()
 
     @staticmethod
     def _end(request: HttpRequest, response: HttpResponse, started: float) -> HttpResponse:
+        routing.reset(request.replica_token)  # type: ignore[attr-defined]
         response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
         metrics.observe_request(
             _route(request),
