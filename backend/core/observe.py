@@ -3,12 +3,13 @@ request, alert or case it was about.
 
 `RequestMiddleware` (first in MIDDLEWARE) takes the load balancer's X-Request-ID when it looks
 like one (else makes one), answers it in the response's X-Request-ID, times the request by its
-route pattern, and lets a lag-tolerant GET read from the replica (backend/core/routing.py). `bind(alert_id=..., case_id=...)` adds ids to every log line that follows in
-this context (the request, the socket's handler, the dispatcher's timer); `LogContext` is the
-logging filter that copies them onto each record, and the JSON formatter writes them out.
+route pattern, and lets a lag-tolerant GET read from the replica (backend/core/routing.py).
+`bind(alert_id=..., case_id=...)` adds ids to every log line that follows in this context (the
+request, the dispatcher's timer); `LogContext` is the logging filter that copies them onto each
+record, and the JSON formatter writes them out.
 
 Log lines carry ids, never personal data: names, phones, ID numbers and addresses stay out of
-messages (tests/ops/test_logs.py greps a whole alert and case journey for them).
+messages (tests/faults/test_logs.py greps a whole alert and case journey for them).
 """
 
 from __future__ import annotations
