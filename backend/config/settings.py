@@ -174,7 +174,9 @@ REDIS_SENTINELS = [
 ]
 REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", "gridline")
 REDIS_DB = int(env("REDIS_DB", "0"))
-_REDIS_TIMEOUTS = {"socket_timeout": 15, "socket_connect_timeout": 3}
+# health_check_interval: the subscription PINGs when idle, so a silent partition (no RST) is
+# noticed and the sockets are told to resume once Redis is back (realtime/layers.py).
+_REDIS_TIMEOUTS = {"socket_timeout": 15, "socket_connect_timeout": 3, "health_check_interval": 5}
 _REDIS_HOST: dict[str, object] = (
     {
         "sentinels": REDIS_SENTINELS,
@@ -318,6 +320,8 @@ LOGGING = {
         # uvicorn's own lines in the same format (its CLI configured them before Django).
         "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "uvicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Off, as --no-access-log (infra/entrypoint.sh) wants: request ids and /metrics instead.
+        "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
     },
 }
 
@@ -352,3 +356,5 @@ DISPATCHER_METRICS_PORT = int(env("DISPATCHER_METRICS_PORT", "0"))
 DISPATCHER_HEARTBEAT_FILE = env("DISPATCHER_HEARTBEAT_FILE", "")
 # An open alert at a tier above this counts as "nobody accepted" for the alert rules.
 ALERT_UNACCEPTED_TIERS = int(env("ALERT_UNACCEPTED_TIERS", "2"))
+# The longest a commit waits to ring its sockets; what is not rung by then the relay rings.
+STREAM_PUBLISH_TIMEOUT = float(env("STREAM_PUBLISH_TIMEOUT", "2"))

@@ -64,3 +64,16 @@ def test_the_dashboard_names_real_metrics(exposed: set[str]) -> None:
         assert not unknown, (expr, unknown)
     shown = set().union(*(_names(e) for e in exprs))
     assert {"gridline_press_socket_seconds_bucket", "gridline_sockets"} <= shown
+
+
+def test_the_rules_scrape_jobs_and_autoscaling_metric_are_configured() -> None:
+    rules = (MONITORING / "alerts.yaml").read_text()
+    scrape = yaml.safe_load((MONITORING / "prometheus-scrape.yaml").read_text())
+    jobs = {job["job_name"] for job in scrape["scrape_configs"]}
+    assert set(re.findall(r'job="([a-z-]+)"', rules)) <= jobs
+    adapter = yaml.safe_load((MONITORING / "prometheus-adapter-rules.yaml").read_text())
+    exposed = {rule["name"]["as"] for rule in adapter["rules"]}
+    hpa = yaml.safe_load_all((ROOT / "infra" / "k8s" / "base" / "asgi.yaml").read_text())
+    (scaler,) = [doc for doc in hpa if doc["kind"] == "HorizontalPodAutoscaler"]
+    wanted = {m["pods"]["metric"]["name"] for m in scaler["spec"]["metrics"] if m["type"] == "Pods"}
+    assert wanted <= exposed
