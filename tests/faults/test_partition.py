@@ -131,6 +131,7 @@ def test_an_asgi_host_cut_from_redis_catches_up_and_loses_nothing(
     redis_port = free_port()
     argv = ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", netns.redis_ip]
     argv += ["--save", "", "--appendonly", "no", "--protected-mode", "no"]  # a private veth
+    argv += ["--dir", str(procs.workdir)]
     procs.start("redis", argv, ready_text="Ready to accept").wait_ready(timeout=20)
     host_env = procs.django_env(f"redis://127.0.0.1:{redis_port}/0")
     db = host_env["DATABASE_URL"]

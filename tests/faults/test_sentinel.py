@@ -28,6 +28,7 @@ def _replica(procs: Processes, master: RedisServer) -> Process:
     port = free_port()
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     argv += ["--appendonly", "no", "--replicaof", "127.0.0.1", str(master.port)]
+    argv += ["--dir", str(procs.workdir)]  # a replica writes the synced RDB there
     replica = procs.start("redis-replica", argv, ready_text="MASTER <-> REPLICA sync: Finished")
     replica.wait_ready(timeout=20)
     replica.port = port  # type: ignore[attr-defined]
