@@ -27,6 +27,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
+# The image's entry point (infra/Dockerfile): gridline's servers and dispatchers start through
+# it here too, so the tests run the roles exactly as a container does.
+ENTRYPOINT = str(ROOT / "infra" / "entrypoint.sh")
 
 T = TypeVar("T")
 
@@ -181,8 +184,9 @@ class RedisServer(Process):
 
 
 class Server(Process):
-    """uvicorn serving an ASGI app (by default gridline's) on a port of its own; ready once it
-    answers HTTP at all (a 404 touches neither the database nor Redis)."""
+    """uvicorn serving an ASGI app (by default gridline's, through the entry point's `asgi`
+    role) on a port of its own; ready once it answers HTTP at all (a 404 touches neither the
+    database nor Redis)."""
 
     APP = "backend.config.asgi:application"
 
@@ -195,7 +199,12 @@ class Server(Process):
         app: str = APP,
         args: tuple[str, ...] = (),
     ) -> None:
-        argv = [PYTHON, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+        if app == self.APP:
+            argv = [ENTRYPOINT, "asgi"]
+            env = {**env, "GRIDLINE_PYTHON": PYTHON}
+        else:
+            argv = [PYTHON, "-m", "uvicorn", app]
+        argv += ["--host", "127.0.0.1", "--port", str(port)]
         argv += ["--lifespan", "on", "--timeout-graceful-shutdown", "2", *args]
         super().__init__(name, argv, env, log)
         self.port = port
@@ -290,8 +299,9 @@ class Processes:
         """`manage.py dispatcher` processes; with `wait`, return when each runs."""
         started = []
         for name in names:
-            argv = [PYTHON, "manage.py", "dispatcher", "--poll", str(poll)]
-            started.append(self.start(name, argv, self.django_env(redis_url), "dispatcher running"))
+            argv = [ENTRYPOINT, "dispatcher", "--poll", str(poll)]
+            env = {**self.django_env(redis_url), "GRIDLINE_PYTHON": PYTHON}
+            started.append(self.start(name, argv, env, "dispatcher running"))
         if wait:
             self.wait_ready(*started)
         return started
@@ -302,9 +312,9 @@ class Processes:
     def alarm_receiver(self, name: str, *, redis_url: str, wait: bool = True) -> AlarmReceiver:
         """`manage.py alarm_receiver` on a TCP and a UDP port of its own."""
         tcp, udp = free_port(), free_port()
-        argv = [PYTHON, "manage.py", "alarm_receiver", "--tcp-port", str(tcp)]
-        argv += ["--udp-port", str(udp)]
-        proc = AlarmReceiver(name, argv, self.django_env(redis_url), self.log(name), tcp, udp)
+        argv = [ENTRYPOINT, "alarm-receiver", "--tcp-port", str(tcp), "--udp-port", str(udp)]
+        env = {**self.django_env(redis_url), "GRIDLINE_PYTHON": PYTHON}
+        proc = AlarmReceiver(name, argv, env, self.log(name), tcp, udp)
         self.add(proc).start()
         if wait:
             proc.wait_ready()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what gridline needs on a Debian/Ubuntu machine: GDAL/GEOS/PROJ/SpatiaLite,
 # PostGIS for the local PostgreSQL (with --postgis), Debian's chromium (with --browser),
-# a virtualenv from the distribution's python3, and the package with its dev extras.
+# a virtualenv from the distribution's python3, and the package with its dev extras
+# (--runtime: without them, as infra/Dockerfile builds the image).
 # Safe to run again: every step checks first and does nothing when already done.
 set -euo pipefail
 
@@ -9,10 +10,12 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 WANT_POSTGIS=0
 WANT_BROWSER=0
+EXTRAS="[dev]"
 for arg in "$@"; do
   case "$arg" in
     --postgis) WANT_POSTGIS=1 ;;
     --browser) WANT_BROWSER=1 ;;
+    --runtime) EXTRAS="" ;;  # the image (infra/Dockerfile): no dev extras
     *) echo "bootstrap: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -80,10 +83,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "bootstrap: creating $VENV from $PY"
   "$PY" -m venv "$VENV"
 fi
-STAMP="$VENV/.installed-$(sha1sum "$ROOT/pyproject.toml" | cut -c1-12)"
+STAMP="$VENV/.installed-$(sha1sum "$ROOT/pyproject.toml" | cut -c1-12)${EXTRAS:+-dev}"
 if [ ! -f "$STAMP" ]; then
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -e "$ROOT[dev]"
+  "$VENV/bin/pip" install -q -e "$ROOT$EXTRAS"
   rm -f "$VENV"/.installed-*
   touch "$STAMP"
 fi

@@ -25,7 +25,7 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from backend.accounts.actions import do_report_position
-from backend.core import stream
+from backend.core import metrics, stream
 from backend.core.errors import ApiError
 from backend.core.geo import Fix
 
@@ -87,6 +87,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     last_sent = 0
     groups_joined: tuple[str, ...] = ()
     presence_at = 0.0
+    counted = False  # in the sockets gauge
     # Sent frames that may be urgent and are not acknowledged yet (replayed frames count).
     unacked_urgent: list[int]
 
@@ -104,6 +105,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        metrics.SOCKETS.inc()
+        self.counted = True
         self.unacked_urgent = []
         await _present(self.channel_name, self.user.pk, self.session_id)
         self.presence_at = time.monotonic()
@@ -128,6 +131,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             self.unacked_urgent.append(self.last_sent)  # an ack up to here marks them all
 
     async def disconnect(self, code: int) -> None:
+        if self.counted:
+            metrics.SOCKETS.dec()
+            self.counted = False
         if not self.groups_joined:
             return
         try:
@@ -173,6 +179,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             self.last_sent = seq
             if message.get("urgent"):
                 self.unacked_urgent.append(seq)
+                if frame.get("type") == "alert.raised":
+                    metrics.observe_alert_frame(frame)
+                    data = frame.get("data") or {}
+                    logger.info(
+                        "socket sent alert.raised",
+                        extra={"alert_id": data.get("alert_id"), "event_id": seq},
+                    )
         else:
             await self._catch_up(self.last_sent)  # a doorbell was lost: read the gap
 

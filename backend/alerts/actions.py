@@ -16,6 +16,7 @@ recipient after commit. Its query count is pinned in tests/alerts/test_press_cos
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.accounts.models import GridAssignment, Role, User
-from backend.core import clock
+from backend.core import clock, metrics, observe
 from backend.core.errors import ApiError, NotFound
 from backend.core.geo import Fix
 from backend.core.idempotency import Answer, idempotent
@@ -135,11 +136,12 @@ def do_press(
     device take turns and the second sees the first's alert (and joins it)."""
     from .devices import heard  # devices raise technical alarms through this module
 
+    started = time.perf_counter()
     with transaction.atomic(), stream_batch():
         if before is not None:
             before()
         heard(device=device, battery=press.battery)
-        return idempotent(
+        answer = idempotent(
             scope=scope,
             key=key,
             body=body,
@@ -154,6 +156,8 @@ def do_press(
                 )
             ),
         )
+    metrics.observe_press(str(press.detail.get("transport", "device")), started)
+    return answer
 
 
 def do_device_press(
@@ -194,11 +198,12 @@ def do_raise_for_resident(
 ) -> Answer:
     """A press in the resident app (the caller is the resident's own account) or a worker
     raising an alert for a resident in their scope (the caller checked the scope)."""
+    started = time.perf_counter()
     own = user.role == Role.RESIDENT
     if own and user.resident_id != resident.pk:
         raise ApiError("permission_denied", status=403)
     with transaction.atomic(), stream_batch():
-        return idempotent(
+        answer = idempotent(
             scope=f"user:{user.pk}",
             key=client_alert_id,
             body={**body, "resident_id": resident.pk},
@@ -213,6 +218,8 @@ def do_raise_for_resident(
                 )
             ),
         )
+    metrics.observe_press("app" if own else "worker", started)
+    return answer
 
 
 # A resident's emergency contacts are texted at most once in this window, however often
@@ -365,6 +372,8 @@ def _raise(
             # Durable and off the press's path: the dispatcher texts the contacts at once.
             clock.schedule(kind=TEXT_CONTACTS, key=str(alert.pk), due_at=now)
     AlertStep.objects.bulk_create(steps)
+    observe.bind(alert_id=alert.pk)  # this request's later log lines name the alert
+    logger.info("alert raised", extra={"kind": kind, "source": source, "tier": alert.tier})
     return alert
 
 

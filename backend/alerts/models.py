@@ -178,7 +178,7 @@ class Alert(models.Model):
     disposition = models.CharField(max_length=30, choices=Disposition.choices, blank=True)
     resolution_note = models.TextField(blank=True)
     # Presses (or repeated technical alarms) folded into this alert, the first included.
-    presses = models.PositiveIntegerField(default=1)
+    presses = models.PositiveIntegerField(default=1, db_default=1)
 
     class Meta:
         indexes = [

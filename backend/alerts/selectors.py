@@ -288,3 +288,22 @@ def timeline(alert: Alert) -> QuerySet[AlertStep]:
 
 def positions(user_ids: Iterable[int]) -> dict[int, WorkerPosition]:
     return {p.user_id: p for p in WorkerPosition.objects.filter(user_id__in=list(user_ids))}
+
+
+def unaccepted_past_tiers() -> dict[tuple[str, ...], float]:
+    """For the metrics scrape: open help alerts past ALERT_UNACCEPTED_TIERS tiers, by kind."""
+    from django.conf import settings
+    from django.db.models import Count
+
+    from .models import TECHNICAL_KINDS
+
+    rows = (
+        Alert.objects.filter(state=Alert.State.OPEN, tier__gt=settings.ALERT_UNACCEPTED_TIERS)
+        .exclude(kind__in=TECHNICAL_KINDS)
+        .values("kind")
+        .annotate(n=Count("id"))
+    )
+    counts: dict[tuple[str, ...], float] = {(row["kind"],): float(row["n"]) for row in rows}
+    for kind in (AlertKind.EMERGENCY, AlertKind.HELP):
+        counts.setdefault((str(kind),), 0.0)
+    return counts

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.core import clock
+from backend.core import clock, observe
 from backend.core.models import Timer
 
 from . import actions, devices
@@ -10,6 +10,7 @@ from . import actions, devices
 
 @clock.handles(actions.ESCALATE)
 def escalate(timer: Timer) -> None:
+    observe.bind(alert_id=int(timer.key))
     actions.escalate(alert_id=int(timer.key), tier=int(timer.payload["tier"]))
 
 
@@ -20,4 +21,5 @@ def device_silent(timer: Timer) -> None:
 
 @clock.handles(actions.TEXT_CONTACTS)
 def text_contacts(timer: Timer) -> None:
+    observe.bind(alert_id=int(timer.key))
     actions.text_emergency_contacts(alert_id=int(timer.key))

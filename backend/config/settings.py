@@ -74,6 +74,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request id and request latency (backend/core/observe.py); sync and async, so first costs
+    # no thread hop.
+    "backend.core.observe.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -146,25 +149,59 @@ elif env("DB_POOL", "1") == "1":
 DEVICE_THREADS = int(env("DEVICE_THREADS", "8"))
 # The same for the sockets' database work (ticket, presence, replay: realtime/db.py).
 REALTIME_DB_THREADS = int(env("REALTIME_DB_THREADS", "4"))
+# A streaming replica for reads that tolerate lag (issue 15; backend/core/routing.py): the same
+# engine and pool options as the primary; tests mirror it to the primary's test database.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **dj_database_url.parse(DATABASE_REPLICA_URL),
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["backend.core.routing.ReplicaRouter"]
+# GET/HEAD paths whose reads may lag the primary by a moment (regular expressions on the path).
+REPLICA_READ_PATHS = env_list(
+    "REPLICA_READ_PATHS",
+    r"^/board/api/(state|panels|grids|households)$,^/api/v1/alerts$,^/api/v1/cases$,"
+    r"^/open311/v2/(discovery|services|requests)\.(json|xml)$",
+)
 SPATIALITE_LIBRARY_PATH = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Channel layer: Redis when REDIS_URL is set, in-memory (one process only) otherwise.
+# Channel layer: Redis when REDIS_URL (or REDIS_SENTINELS) is set, in-memory (one process
+# only) otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
+# Redis Sentinel instead of one address (issue 15): REDIS_SENTINELS=host:26379,host2:26379 and
+# REDIS_SENTINEL_MASTER=<name>; the layer asks the sentinels for the master on every reconnect.
+REDIS_SENTINELS = [
+    (host, int(port))
+    for host, _, port in (item.rpartition(":") for item in env_list("REDIS_SENTINELS"))
+]
+REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", "gridline")
+REDIS_DB = int(env("REDIS_DB", "0"))
+# health_check_interval: the subscription PINGs when idle, so a silent partition (no RST) is
+# noticed and the sockets are told to resume once Redis is back (realtime/layers.py).
+_REDIS_TIMEOUTS = {"socket_timeout": 15, "socket_connect_timeout": 3, "health_check_interval": 5}
+_REDIS_HOST: dict[str, object] = (
+    {
+        "sentinels": REDIS_SENTINELS,
+        "master_name": REDIS_SENTINEL_MASTER,
+        "db": REDIS_DB,
+        "sentinel_kwargs": {"socket_timeout": 3},
+        **_REDIS_TIMEOUTS,
+    }
+    if REDIS_SENTINELS
+    else {"address": REDIS_URL, **_REDIS_TIMEOUTS}
+)
+if REDIS_URL or REDIS_SENTINELS:
     CHANNEL_LAYERS = {
         "default": {
             # channels_redis's pub/sub layer (one PUBLISH per ring), telling sockets to read
             # their gap after a broken connection: see realtime/layers.py.
             "BACKEND": "realtime.layers.ResumingPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_timeout": 15,
-                        "socket_connect_timeout": 3,
-                    }
-                ],
+                "hosts": [_REDIS_HOST],
                 "prefix": env("CHANNEL_PREFIX", "gridline"),
             },
         }
@@ -212,7 +249,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = Path(env("STATIC_ROOT", str(DATA_DIR / "static")))  # the image bakes them in
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -260,12 +297,38 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# Logs: one JSON object a line in production (LOG_FORMAT=json; text in development), each
+# with the request id and the alert/case id it concerns (backend/core/observe.py).
+LOG_FORMAT = env("LOG_FORMAT", "json" if PRODUCTION else "text")
+_LOG_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(alert_id)s"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "backend.core.observe.LogContext"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": _LOG_FIELDS + " %(case_id)s %(timer)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # uvicorn's own lines in the same format (its CLI configured them before Django).
+        "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Off, as --no-access-log (infra/entrypoint.sh) wants: request ids and /metrics instead.
+        "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+    },
 }
 
 # Keyed digest of ID numbers for look-up; changing it needs a re-digest of every resident.
@@ -282,7 +345,9 @@ SILENCED_SYSTEM_CHECKS = [
 
 # Run the dispatcher inside the ASGI process (the embedded default); with Redis, run
 # `manage.py dispatcher` processes instead.
-EMBEDDED_DISPATCHER = env("EMBEDDED_DISPATCHER", "0" if REDIS_URL else "1") == "1"
+EMBEDDED_DISPATCHER = (
+    env("EMBEDDED_DISPATCHER", "0" if REDIS_URL or REDIS_SENTINELS else "1") == "1"
+)
 
 # The board lists open alerts per grid (a count each) above the list when more are open.
 BOARD_GRID_COUNTS_OVER = int(env("BOARD_GRID_COUNTS_OVER", "20"))
@@ -300,3 +365,16 @@ ALARM_RECEIVER_WORKERS = int(env("ALARM_RECEIVER_WORKERS", "4"))  # messages wor
 
 # Push and SMS (backend/notify): FCM through firebase-admin when credentials are configured.
 SMS_BACKEND = env("SMS_BACKEND", "backend.notify.sms.ConsoleBackend")
+
+# --- Operations (issue 15): metrics, probes (infra/, docs/operations.md) --------------------
+# /metrics (backend/core/metrics.py): Bearer METRICS_TOKEN when set, else only these networks.
+METRICS_TOKEN = env("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
+# `manage.py dispatcher` serves its own process metrics on this port when set (0: off).
+DISPATCHER_METRICS_PORT = int(env("DISPATCHER_METRICS_PORT", "0"))
+# Touched by every dispatcher round; the container's liveness probe reads its age.
+DISPATCHER_HEARTBEAT_FILE = env("DISPATCHER_HEARTBEAT_FILE", "")
+# An open alert at a tier above this counts as "nobody accepted" for the alert rules.
+ALERT_UNACCEPTED_TIERS = int(env("ALERT_UNACCEPTED_TIERS", "2"))
+# The longest a commit waits to ring its sockets; what is not rung by then the relay rings.
+STREAM_PUBLISH_TIMEOUT = float(env("STREAM_PUBLISH_TIMEOUT", "2"))

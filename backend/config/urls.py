@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from ninja.openapi.docs import Redoc
 
 from backend.core.errors import ApiError, NotFound, error_response
+from backend.core.metrics import metrics_view
 from backend.photos.views import serve_photo
 from board.api import api as board_api
 from mobile_api.api import api
@@ -30,6 +31,7 @@ urlpatterns = [
     path("board/", include("board.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("open311/v2/", include("mobile_api.open311.urls")),
+    path("metrics", metrics_view, name="metrics"),  # Prometheus; token or network only
 ]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from . import metrics, observe
 from .models import Timer
 
 logger = logging.getLogger(__name__)
@@ -94,14 +95,18 @@ def fire_due(*, now: datetime | None = None, limit: int = 100) -> int:
         with transaction.atomic():
             # Another dispatcher may hold it (skipped) or have fired it already (filtered).
             timer = pending.select_for_update(skip_locked=True).filter(pk=pk).first()
-            if timer is not None and _run(timer, at):
-                fired += 1
+            if timer is None:
+                continue
+            # The handler's log lines name the timer (and bind the alert or case it is for).
+            with observe.scope(timer=f"{timer.kind}:{timer.key}"):
+                fired += _run(timer, at)
     return fired
 
 
 def _run(timer: Timer, now: datetime) -> bool:
     """Call the handler in a savepoint; a failure is counted and retried later."""
     handler = HANDLERS.get(timer.kind)
+    due_at = timer.due_at
     try:
         with transaction.atomic():
             if handler is None:
@@ -117,6 +122,9 @@ def _run(timer: Timer, now: datetime) -> bool:
             timer.due_at = now + RETRY_DELAY
         timer.save(update_fields=["attempts", "last_error", "cancelled_at", "due_at"])
         return False
+    late = (timezone.now() - due_at).total_seconds()
+    metrics.timer_fired(timer.kind, late)
+    logger.info("timer fired", extra={"late_s": round(late, 3)})
     # A handler may re-arm its own timer (a new due_at); then it stays pending.
     Timer.objects.filter(pk=timer.pk, due_at=timer.due_at).update(fired_at=timezone.now())
     return True

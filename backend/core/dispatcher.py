@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from . import clock, stream
+from . import clock, metrics, stream
 from .models import SocketPresence
 
 logger = logging.getLogger(__name__)
@@ -59,12 +61,27 @@ def run_once() -> int:
     return work
 
 
+def _beat(path: str) -> None:
+    """Touch the heartbeat file the container's liveness probe reads
+    (backend/config/healthcheck.py): a round that hangs stops the beat."""
+    if path:
+        with open(path, "a"):
+            os.utime(path)
+
+
 def run(*, stop: threading.Event, poll: float = 0.1, housekeeping_every: float = 60.0) -> None:
     last_housekeeping = 0.0
+    beat_file = getattr(settings, "DISPATCHER_HEARTBEAT_FILE", "")
+    last_beat = 0.0
     while not stop.is_set():
         try:
             close_old_connections()
+            started = time.monotonic()
             work = run_once()
+            metrics.dispatcher_round(time.monotonic() - started)
+            if started - last_beat > 5.0:
+                _beat(beat_file)
+                last_beat = started
             if time.monotonic() - last_housekeeping > housekeeping_every:
                 housekeeping()
                 last_housekeeping = time.monotonic()

@@ -38,3 +38,64 @@ class EncryptedTextField(models.TextField):
         if value is None:
             return None
         return fernet().decrypt(value.encode()).decode()
+
+
+def encrypted_fields() -> list[tuple[type[models.Model], list[str]]]:
+    """Every model with encrypted columns, and their attribute names."""
+    from django.apps import apps
+
+    found = []
+    for model in apps.get_models():
+        names = [
+            f.attname for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)
+        ]
+        if names:
+            found.append((model, names))
+    return found
+
+
+def rotate_keys(*, batch: int = 500) -> dict[str, int]:
+    """Re-encrypt every encrypted value that the newest key (the first of
+    FIELD_ENCRYPTION_KEYS) did not encrypt; returns how many rows changed per model. Rows are
+    locked while they are rewritten, so a concurrent edit is never overwritten by its older
+    value. When it reports nothing left, the old keys can be dropped from the setting."""
+    from django.db import transaction
+    from django.db.models import F, TextField, Value
+    from django.db.models.functions import Cast
+
+    newest = Fernet(settings.FIELD_ENCRYPTION_KEYS[0].encode())
+    rotated: dict[str, int] = {}
+    for model, names in encrypted_fields():
+        label = model._meta.label
+        rotated[label] = 0
+        raw = {f"raw_{name}": Cast(F(name), output_field=TextField()) for name in names}
+        last_pk: Any = None
+        while True:
+            with transaction.atomic():
+                rows = model._default_manager.select_for_update().order_by("pk")
+                if last_pk is not None:
+                    rows = rows.filter(pk__gt=last_pk)
+                chunk = list(rows.annotate(**raw).values("pk", *raw)[:batch])
+                for row in chunk:
+                    changes = {
+                        name: Value(fernet().rotate(token.encode()).decode(), TextField())
+                        for name in names
+                        if (token := row[f"raw_{name}"]) and not _by(newest, token)
+                    }
+                    if changes:
+                        model._default_manager.filter(pk=row["pk"]).update(**changes)
+                        rotated[label] += 1
+            if len(chunk) < batch:
+                break
+            last_pk = chunk[-1]["pk"]
+    return rotated
+
+
+def _by(key: Fernet, token: str) -> bool:
+    from cryptography.fernet import InvalidToken
+
+    try:
+        key.decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True

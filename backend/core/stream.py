@@ -8,6 +8,7 @@ row lock until commit, so numbers are given in commit order. The channel layer i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -20,6 +21,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -155,8 +157,13 @@ def publish(events: list[StreamEvent]) -> int:
             )
             rung.append(event.pk)
 
+    async def bounded() -> None:
+        # A Redis that is cut off (not refusing) would hold the request, and with it the
+        # process's one thread for sync code, for the socket timeout: the relay rings later.
+        await asyncio.wait_for(ring(), timeout=settings.STREAM_PUBLISH_TIMEOUT)
+
     try:
-        async_to_sync(ring)()
+        async_to_sync(bounded)()
     except Exception:
         logger.warning(
             "channel layer unavailable; %d event(s) left to the relay",

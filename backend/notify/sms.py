@@ -54,8 +54,15 @@ class BaseSmsBackend(ABC):
         """Send every message or raise; returns how many were sent."""
 
 
+def _shown(message: SmsMessage) -> str:
+    if settings.PRODUCTION:
+        return f"{message.phone[:3]}****{message.phone[-4:]} ({len(message.text)} characters)"
+    return f"{message.phone}: {message.text}"
+
+
 class ConsoleBackend(BaseSmsBackend):
-    """Writes each message to stdout (development)."""
+    """Writes each message to stdout (development). In production stdout is the log, which
+    must hold no personal data: there it writes the masked number and the text's length."""
 
     _lock = threading.Lock()
 
@@ -65,7 +72,7 @@ class ConsoleBackend(BaseSmsBackend):
     def send_messages(self, messages: Sequence[SmsMessage]) -> int:
         with self._lock:
             for message in messages:
-                self.stream.write(f"SMS to {message.phone}: {message.text}\n")
+                self.stream.write(f"SMS to {_shown(message)}\n")
             self.stream.flush()
         return len(messages)
 

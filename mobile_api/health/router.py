@@ -17,3 +17,13 @@ class HealthOut(Schema):
 def health(request: HttpRequest) -> Status[dict[str, object]]:
     report = check_health()
     return Status(200 if report["status"] == "ok" else 503, report)
+
+
+class LiveOut(Schema):
+    status: str
+
+
+@router.get("/live", auth=None, response=LiveOut)
+def live(request: HttpRequest) -> dict[str, str]:
+    """Liveness: the process answers (no database, no Redis; /health is the readiness)."""
+    return {"status": "ok"}

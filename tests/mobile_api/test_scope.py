@@ -137,11 +137,12 @@ DEVICE_OPS = {
     ("post", "/api/v1/device/alerts/{alert_id}/cancel"),
 }
 # GET operations that carry nothing of other grids.
-NOT_GRID_DATA = {"/api/v1/me", "/api/v1/health", "/api/v1/service-items"}
+NOT_GRID_DATA = {"/api/v1/me", "/api/v1/health", "/api/v1/health/live", "/api/v1/service-items"}
 ANONYMOUS_ALLOWED = {
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/auth/refresh"),
     ("get", "/api/v1/health"),
+    ("get", "/api/v1/health/live"),  # the liveness probe (infra/k8s)
 }
 
 

@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='alert',
             name='presses',
-            field=models.PositiveIntegerField(default=1),
+            field=models.PositiveIntegerField(db_default=1, default=1),
         ),
         migrations.AlterField(
             model_name='alert',
@@ -47,10 +47,6 @@ class Migration(migrations.Migration):
             model_name='escalationpolicy',
             name='kind',
             field=models.CharField(choices=[('emergency', '紧急求助 emergency (red)'), ('help', '一般求助 help (green)'), ('fire', '火警 fire / smoke (call 119)'), ('device_offline', '设备离线 device offline'), ('low_battery', '电量低 low battery'), ('tamper', '防拆 tamper'), ('power_loss', '交流断电 AC power loss'), ('comm_trouble', '通信故障 communication trouble')], max_length=20),
-        ),
-        migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['resident', 'kind', '-created_at'], name='alert_resident_recent'),
         ),
         migrations.AddField(
             model_name='alarmaccount',

@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from backend.accounts.models import GridAssignment, Role, User
+from backend.core import observe
 from backend.core.geo import Fix
 from backend.servicedesk import selectors
 from backend.servicedesk.models import Case, CaseStep, Department
@@ -16,6 +17,7 @@ from backend.servicedesk.models import Case, CaseStep, Department
 def locked(user: User, case_id: int) -> Case:
     """The case in the user's scope, locked (SELECT ... FOR UPDATE). Call inside a transaction."""
     selectors.get_case(user, case_id)  # 404 when out of scope, before taking any lock
+    observe.bind(case_id=case_id)
     return (
         Case.objects.select_for_update(of=("self",))
         .select_related("item", "resident", "household", "queue_department", "community")

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from backend.accounts.models import Role, User
 from backend.accounts.selectors import scope_for
+from backend.core import observe
 from backend.core.errors import ApiError
 from backend.core.geo import Fix
 from backend.core.idempotency import idempotent
@@ -218,6 +219,7 @@ def do_file_case(
     _place(case, household, public)
     route(case, line=item.line, department=item.department)
     case.save()
+    observe.bind(case_id=case.pk)  # this request's later log lines name the case
     record_step(
         case,
         "filed",

@@ -9,9 +9,10 @@ import signal
 import threading
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from backend.core import dispatcher
+from backend.core import dispatcher, metrics
 
 
 class Command(BaseCommand):
@@ -24,5 +25,7 @@ class Command(BaseCommand):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+        if settings.DISPATCHER_METRICS_PORT:
+            metrics.serve_process_metrics(settings.DISPATCHER_METRICS_PORT)
         self.stdout.write(f"dispatcher running (poll {options['poll']} s)")
         dispatcher.serve(stop=stop, poll=options["poll"])
