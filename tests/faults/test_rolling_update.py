@@ -100,10 +100,11 @@ def test_old_and_new_release_serve_presses_side_by_side(
         manager.open([a, b])
         answers = [device.press(server) for server in (a, b) * 5]
         assert [r.status_code for r in answers] == [201] * 10, [r.text for r in answers]
-        pressed = {r.json()["alert_id"] for r in answers}
-        manager.wait(lambda p: pressed <= set(p.alert_ids()), 20, "all 10 alerts on the socket")
+        # One resident pressing on: both releases fold the presses into one alert (issue 13).
+        (pressed,) = {r.json()["alert_id"] for r in answers}
+        manager.wait(lambda p: pressed in p.alert_ids(), 20, "the alert on the socket")
         manager.assert_no_duplicates()
-        assert Alert.objects.filter(pk__in=pressed).count() == 10
+        assert Alert.objects.get(pk=pressed).presses == 10
         procs.close()
     finally:
         _manage(new, env, "migrate", "alerts", previous, "--noinput")  # contract it away

@@ -113,7 +113,7 @@ def test_the_roles_run_the_image_entry_point_non_root_and_read_only(
         assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
         assert "/tmp" in mounts  # noqa: S108 (the pod's emptyDir)
-    assert roles == {"asgi", "dispatcher", "migrate"}
+    assert roles == {"asgi", "dispatcher", "alarm-receiver", "migrate"}
     entrypoint = (ROOT / "infra" / "entrypoint.sh").read_text()
     for role in roles:
         assert f"\n  {role})" in entrypoint
