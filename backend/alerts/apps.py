@@ -7,8 +7,11 @@ class AlertsConfig(AppConfig):
 
     def ready(self) -> None:
         from backend.core import dispatcher
+        from backend.notify import outbox
 
         from . import timers  # noqa: F401  (registers the clock handlers)
+        from .delivery import on_outbox
         from .signing import prune_nonces
 
         dispatcher.register_housekeeping("device_nonces", prune_nonces)
+        outbox.register_listener("alert", on_outbox)
