@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,7 +72,8 @@ class PushResult:
     unregistered: bool = False
     error: str | None = None
     retryable: bool = False
-    message_id: str = ""
+    # The provider's id of the accepted message (FCM's name, JPush's msg_id).
+    message_id: str = field(default="", compare=False)
 
 
 class PushProvider(Protocol):
