@@ -10,7 +10,7 @@ class NotifyConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import setting_changed
 
-        from backend.core import dispatcher, stream
+        from backend.core import dispatcher, health, stream
 
         from . import outbox, senders, sms, voice
         from .ladder import enqueue_ladders
@@ -21,6 +21,7 @@ class NotifyConfig(AppConfig):
         outbox.register_sender(Channel.SMS, senders.send_sms)
         outbox.register_sender(Channel.VOICE, senders.send_voice)
         dispatcher.register_duty("outbox", outbox.send_due)
+        health.register_check("outbox", outbox.health_check)
 
         def reset(*, setting: str, **kwargs: Any) -> None:
             if setting.startswith(("SMS_", "ALIYUN_", "TENCENT_")):

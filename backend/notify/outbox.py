@@ -280,3 +280,12 @@ def health(*, now: datetime | None = None) -> dict[str, Any]:
         state.setdefault(provider, status != Status.SENT and bool(error))
     failing = sorted(p for p, bad in state.items() if bad)
     return {"backlog_seconds": round(backlog_s, 1), "failing_providers": failing}
+
+
+BACKLOG_LIMIT_S = 60.0
+
+
+def health_check() -> tuple[bool, dict[str, Any]]:
+    """For /api/v1/health: degraded with a backlog older than a minute or a failing provider."""
+    report = health()
+    return report["backlog_seconds"] <= BACKLOG_LIMIT_S and not report["failing_providers"], report
