@@ -318,5 +318,9 @@ NOTIFY_CALLBACK_TOKENS = env_map("NOTIFY_CALLBACK_TOKENS")
 DUTY_PHONE = env("DUTY_PHONE", "12345")
 OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "5"))
 OUTBOX_BACKOFF_BASE_S = float(env("OUTBOX_BACKOFF_BASE_S", "1"))
-# Fault tests only: seconds a dispatcher waits between claiming outbox rows and sending them.
+# How long a dispatcher's claim on an outbox row holds before another may take it again.
+OUTBOX_LEASE_S = float(env("OUTBOX_LEASE_S", "30"))
+# Fault tests only: seconds a dispatcher waits between claiming outbox rows and sending them,
+# and between a provider's answer and recording it.
 OUTBOX_PAUSE_AFTER_CLAIM_S = float(env("OUTBOX_PAUSE_AFTER_CLAIM_S", "0"))
+OUTBOX_PAUSE_AFTER_SEND_S = float(env("OUTBOX_PAUSE_AFTER_SEND_S", "0"))

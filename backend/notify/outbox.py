@@ -140,6 +140,7 @@ def claim(*, now: datetime | None = None, limit: int = BATCH) -> list[OutboxMess
     """Lock what is due, drop what an acknowledgement made moot, hold back a push for a live
     socket's grace period, and mark the rest `sending` under a lease; commits before return."""
     now = now or timezone.now()
+    lease = timedelta(seconds=float(getattr(settings, "OUTBOX_LEASE_S", LEASE.total_seconds())))
     with transaction.atomic():
         rows = list(
             OutboxMessage.objects.select_for_update(skip_locked=True)
@@ -179,7 +180,7 @@ def claim(*, now: datetime | None = None, limit: int = BATCH) -> list[OutboxMess
             elif row.user_id in live and row.channel == Channel.PUSH and row.attempts == 0:
                 row.not_before = row.created_at + DELIVERY_GRACE  # the socket goes first
             else:
-                row.status, row.claimed_until = Status.SENDING, now + LEASE
+                row.status, row.claimed_until = Status.SENDING, now + lease
                 row.attempts += 1
                 sending.append(row)
         OutboxMessage.objects.bulk_update(
@@ -196,8 +197,12 @@ def send_due() -> int:
     pause = float(getattr(settings, "OUTBOX_PAUSE_AFTER_CLAIM_S", 0) or 0)
     if pause:  # fault tests only: a window to kill -9 the dispatcher between claim and send
         time.sleep(pause)
+    after_send = float(getattr(settings, "OUTBOX_PAUSE_AFTER_SEND_S", 0) or 0)
     for row in claimed:
-        record(row, send(row))
+        result = send(row)
+        if after_send:  # fault tests only: a window between the provider's answer and ours
+            time.sleep(after_send)
+        record(row, result)
     return len(claimed)
 
 
