@@ -4,8 +4,9 @@ SKIP LOCKED under a lease), retried with exponential backoff on retryable errors
 OUTBOX_MAX_ATTEMPTS tries.
 
 A row is claimed (status `sending`, `claimed_until` = now + lease) and that claim committed
-before anything is sent; the send happens outside any transaction; its result is written in
-a second one. A dispatcher killed in between leaves the row `sending` with an expired lease:
+before anything is sent; right before its send the claim is renewed if it still holds (else
+another dispatcher has taken it over and this one skips it); the send happens outside any
+transaction; its result is written in a second one. A dispatcher killed in between leaves the row `sending` with an expired lease:
 another takes it again and sends it with the same `public_id`, the idempotency key providers
 are given (Aliyun OutId, Tencent SessionContext, the push's event id), so a phone or a
 receipt can tell it is the same message. Delivery is at least once; the provider's message id
@@ -38,7 +39,7 @@ from .models import Channel, OutboxMessage
 logger = logging.getLogger(__name__)
 
 Status = OutboxMessage.Status
-BATCH = 50
+BATCH = 20
 LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 5
 BACKOFF_BASE_S = 1.0
@@ -65,9 +66,16 @@ def register_sender(channel: str, sender: Sender) -> None:
 
 
 def tell_listener(row: OutboxMessage, what: str, detail: dict[str, Any] | None = None) -> None:
+    """Run the subject's listener in a savepoint: a listener that fails (its subject is gone)
+    is logged and does not undo what the row records."""
     listener = _listeners.get(row.subject.split(":", 1)[0])
-    if listener is not None:
-        listener(row, what, detail or {})
+    if listener is None:
+        return
+    try:
+        with transaction.atomic():
+            listener(row, what, detail or {})
+    except Exception:
+        logger.exception("outbox listener for %s (%s) failed", row.subject, what)
 
 
 def max_attempts() -> int:
@@ -140,7 +148,7 @@ def claim(*, now: datetime | None = None, limit: int = BATCH) -> list[OutboxMess
     """Lock what is due, drop what an acknowledgement made moot, hold back a push for a live
     socket's grace period, and mark the rest `sending` under a lease; commits before return."""
     now = now or timezone.now()
-    lease = timedelta(seconds=float(getattr(settings, "OUTBOX_LEASE_S", LEASE.total_seconds())))
+    held_until = now + lease()
     with transaction.atomic():
         rows = list(
             OutboxMessage.objects.select_for_update(skip_locked=True)
@@ -180,7 +188,7 @@ def claim(*, now: datetime | None = None, limit: int = BATCH) -> list[OutboxMess
             elif row.user_id in live and row.channel == Channel.PUSH and row.attempts == 0:
                 row.not_before = row.created_at + DELIVERY_GRACE  # the socket goes first
             else:
-                row.status, row.claimed_until = Status.SENDING, now + lease
+                row.status, row.claimed_until = Status.SENDING, held_until
                 row.attempts += 1
                 sending.append(row)
         OutboxMessage.objects.bulk_update(
@@ -199,11 +207,29 @@ def send_due() -> int:
         time.sleep(pause)
     after_send = float(getattr(settings, "OUTBOX_PAUSE_AFTER_SEND_S", 0) or 0)
     for row in claimed:
+        if not renew(row):
+            continue  # our claim ran out while we sent the ones before: another has it
         result = send(row)
         if after_send:  # fault tests only: a window between the provider's answer and ours
             time.sleep(after_send)
         record(row, result)
     return len(claimed)
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=float(getattr(settings, "OUTBOX_LEASE_S", LEASE.total_seconds())))
+
+
+def renew(row: OutboxMessage) -> bool:
+    """Extend our claim right before sending, if it still holds (one conditional UPDATE): a
+    row is sent only by a dispatcher whose lease held a moment ago, and the lease is longer
+    than any one provider call may take (their timeouts are 5 s)."""
+    now = timezone.now()
+    return bool(
+        OutboxMessage.objects.filter(
+            pk=row.pk, status=Status.SENDING, attempts=row.attempts, claimed_until__gt=now
+        ).update(claimed_until=now + lease())
+    )
 
 
 def send(row: OutboxMessage) -> SendResult:
