@@ -5,6 +5,7 @@ else's servers, FCM's abroad); the app fetches the rest over the API."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from backend.core.models import StreamEvent
@@ -23,6 +24,8 @@ TITLES = {
 BODY = "请立即打开应用查看。"
 # The ids a push may carry, by the key the event's data holds them under.
 ID_KEYS = ("alert_id", "task_id", "case_id")
+# A kind is one of our own codes (emergency, device_check ...), never free text.
+KIND = re.compile(r"[a-z_]{1,40}")
 
 
 def _id(value: Any) -> str:
@@ -32,7 +35,8 @@ def _id(value: Any) -> str:
 def push_data(event: StreamEvent) -> dict[str, str]:
     """A data message of strings: kind, tier, grid, ids, and a fixed title and body."""
     data = event.data if isinstance(event.data, dict) else {}
-    kind = str(data.get("kind", "")) if isinstance(data.get("kind"), str) else ""
+    kind = data.get("kind")
+    kind = kind if isinstance(kind, str) and KIND.fullmatch(kind) else ""
     title_zh, _ = TITLES.get(kind, ("新消息", "New event"))
     payload = {
         "type": event.type,
