@@ -57,8 +57,14 @@ def note_for(row: OutboxMessage, what: str, detail: dict[str, Any]) -> str:
 def on_outbox(row: OutboxMessage, what: str, detail: dict[str, Any]) -> None:
     """Outbox listener: a timeline entry per rung outcome; a keypress answers the alert."""
     alert_id = int(row.subject.split(":", 1)[1])
+    who = User.objects.filter(pk=row.user_id).values_list("name", flat=True).first()
     data = {
         "user_id": row.user_id,
+        "recipient": (
+            {"id": row.user_id, "name": who}
+            if who
+            else {"role": "contact" if row.template == "alert_contacts" else "resident"}
+        ),
         "channel": row.channel,
         "rung": row.rung,
         "outcome": what,

@@ -29,8 +29,14 @@ def _enc(value: str) -> str:
     return quote(value, safe="~")
 
 
-def canonical_request(method: str, path: str, query: list[tuple[str, str]], headers: dict[str, str],
-                      signed: list[str], payload_hash: str) -> str:
+def canonical_request(
+    method: str,
+    path: str,
+    query: list[tuple[str, str]],
+    headers: dict[str, str],
+    signed: list[str],
+    payload_hash: str,
+) -> str:
     canonical_query = "&".join(f"{_enc(k)}={_enc(v)}" for k, v in sorted(query))
     canonical_headers = "".join(f"{name}:{headers.get(name, '').strip()}\n" for name in signed)
     return "\n".join(
@@ -113,7 +119,9 @@ class AliyunStandIn:
             return "signature mismatch"
         return None
 
-    def answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
+    def answer(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict]:
         request_id = str(uuid.uuid4()).upper()
         why = self.verify(method, target, headers, body)
         if why:
@@ -122,7 +130,11 @@ class AliyunStandIn:
             return 400, {"Code": "IncompleteSignature", "Message": why, "RequestId": request_id}
         action = headers.get("x-acs-action", "")
         if ACTIONS.get(action) != headers.get("x-acs-version"):
-            return 404, {"Code": "InvalidAction.NotFound", "Message": action, "RequestId": request_id}
+            return 404, {
+                "Code": "InvalidAction.NotFound",
+                "Message": action,
+                "RequestId": request_id,
+            }
         params = dict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
         with self._lock:
             self.requests.append(AliyunRequest(action=action, params=params))

@@ -175,7 +175,9 @@ def _voice_rung(world: World, device_a: SignedDevice, traveller: Any) -> tuple[A
 def voice_report(client: Any, items: list[dict[str, Any]], token: str | None = None) -> Any:
     token = CALLBACK_TOKENS["aliyun-voice"] if token is None else token
     return client.post(
-        f"/api/v1/notify/callbacks/aliyun/voice?token={token}", items, content_type="application/json"
+        f"/api/v1/notify/callbacks/aliyun/voice?token={token}",
+        items,
+        content_type="application/json",
     )
 
 
@@ -221,7 +223,9 @@ def test_keypress_1_after_an_api_accept_by_someone_else_is_refused_409_rules(
     client_for: Any,
 ) -> None:
     alert, call_id = _voice_rung(world, device_a, traveller)
-    assert client_for(world.supervisor_1).post(f"/api/v1/alerts/{alert.pk}/accept").status_code == 200
+    assert (
+        client_for(world.supervisor_1).post(f"/api/v1/alerts/{alert.pk}/accept").status_code == 200
+    )
     voice_report(client, [{"call_id": call_id, "status_code": "200000", "dtmf": "1"}])
     alert.refresh_from_db()
     assert alert.accepted_by == world.supervisor_1  # one winner
@@ -297,7 +301,9 @@ def test_opening_the_alert_stops_that_recipients_ladder(
     world: World, device_a: SignedDevice, client_for: Any, aliyun: AliyunStandIn
 ) -> None:
     alert = alert_of(device_a.press())
-    assert client_for(world.worker_a).post(f"/api/v1/alerts/{alert.pk}/acknowledge").status_code == 200
+    assert (
+        client_for(world.worker_a).post(f"/api/v1/alerts/{alert.pk}/acknowledge").status_code == 200
+    )
     mine = rows(alert, world.worker_a.pk)
     assert mine["sms"].status == "cancelled" and mine["voice"].status == "cancelled"
     assert mine["sms"].outcome == "acknowledged"
@@ -327,3 +333,42 @@ def test_the_ladder_is_a_policy_per_community_and_kind(
     assert mine["sms"].not_before - mine["push"].not_before == timedelta(seconds=5)
     help_alert = alert_of(device_a.press(kind="help"))
     assert set(rows(help_alert, world.worker_a.pk)) == {"push", "sms"}  # built-in: SMS at 120 s
+
+
+def test_the_alert_shows_each_recipients_rungs_and_who_could_not_be_reached(
+    world: World,
+    device_a: SignedDevice,
+    aliyun: AliyunStandIn,
+    traveller: time_machine.Coordinates,
+    client: Any,
+    client_for: Any,
+) -> None:
+    from tests.board.conftest import BoardClient, enrol
+
+    world.worker_a.push_tokens.all().delete()
+    alert, call_id = _voice_rung(world, device_a, traveller)
+    for seconds in (36, 40):
+        traveller.move_to(at(alert, seconds))
+        run_once()
+    supervisor = client_for(world.supervisor_1)
+    (before,) = supervisor.get(f"/api/v1/alerts/{alert.pk}").json()["reach"]
+    assert before["unreachable"] is False  # the call's result is not in yet
+    voice_report(client, [{"call_id": call_id, "status_code": "200005"}])
+    detail = supervisor.get(f"/api/v1/alerts/{alert.pk}").json()
+    (worker,) = detail["reach"]
+    assert worker["user"] == {"id": world.worker_a.pk, "name": world.worker_a.name}
+    assert [(r["channel"], r["status"], r["outcome"]) for r in worker["rungs"]] == [
+        ("push", "dead", "skipped"),
+        ("sms", "sent", ""),
+        ("voice", "sent", "no_answer"),
+    ]
+    assert worker["unreachable"] is True
+    steps = [s for s in detail["timeline"] if s["kind"] == "delivery"]
+    mine = [s["note"].split(" ")[0] for s in steps if s["data"]["user_id"] == world.worker_a.pk]
+    assert mine == ["推送无法发送", "短信已发出", "电话已发出", "电话未接听"]
+    assert {"role": "contact"} in [s["data"]["recipient"] for s in steps]  # the contacts' SMS
+    enrol(world.supervisor_1)
+    board = BoardClient()
+    board.log_in(world.supervisor_1)
+    (on_board,) = board.get(f"/board/api/alerts/{alert.pk}").json()["reach"]
+    assert on_board["unreachable"] is True

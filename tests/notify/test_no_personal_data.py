@@ -82,7 +82,9 @@ def a_day_of_work(world: World, device_a: SignedDevice, client_for: Any) -> None
     worker = client_for(world.worker_a)
     worker.post(f"/api/v1/alerts/{alert.pk}/acknowledge")
     worker.post(f"/api/v1/alerts/{alert.pk}/accept")
-    worker.post(f"/api/v1/alerts/{alert.pk}/arrive", {"lat": 30.925, "lon": 117.805, "accuracy_m": 9})
+    worker.post(
+        f"/api/v1/alerts/{alert.pk}/arrive", {"lat": 30.925, "lon": 117.805, "accuracy_m": 9}
+    )
     worker.post(f"/api/v1/alerts/{alert.pk}/resolve", {"disposition": "assisted_on_site"})
     other = alert_of(device_a.press())
     client_for(world.supervisor_1).post(
@@ -96,7 +98,9 @@ def a_day_of_work(world: World, device_a: SignedDevice, client_for: Any) -> None
         | {"line": "elderly_care", "time_limit_days": 20},
     )
     with transaction.atomic():
-        do_file_case(item=item, channel="doorstep", filed_by=world.worker_a, resident=world.resident_a)
+        do_file_case(
+            item=item, channel="doorstep", filed_by=world.worker_a, resident=world.resident_a
+        )
 
 
 def test_no_push_of_a_day_of_work_carries_personal_data(
