@@ -34,7 +34,7 @@ OUTCOME_NAMES = {
     "answered": "已接听",
     "no_answer": "未接听",
 }
-ROLE_NAMES = {Role.SUPERVISOR: "社区值班人员", Role.DISTRICT_ADMIN: "区值班人员"}
+ROLE_NAMES: dict[str, str] = {Role.SUPERVISOR: "社区值班人员", Role.DISTRICT_ADMIN: "区值班人员"}
 
 
 def subject(alert_id: int) -> str:
@@ -57,7 +57,11 @@ def note_for(row: OutboxMessage, what: str, detail: dict[str, Any]) -> str:
 def on_outbox(row: OutboxMessage, what: str, detail: dict[str, Any]) -> None:
     """Outbox listener: a timeline entry per rung outcome; a keypress answers the alert."""
     alert_id = int(row.subject.split(":", 1)[1])
-    who = User.objects.filter(pk=row.user_id).values_list("name", flat=True).first()
+    who = (
+        User.objects.filter(pk=row.user_id).values_list("name", flat=True).first()
+        if row.user_id is not None
+        else None
+    )
     data = {
         "user_id": row.user_id,
         "recipient": (

@@ -144,10 +144,10 @@ def _write(items: list[_Pending]) -> None:
             for i, (t, d, u) in enumerate(wanted)
         ]
     StreamEvent.objects.bulk_create(events)
-    urgent = [e for e in events if e.urgent]
-    if urgent:
+    urgent_events = [e for e in events if e.urgent]
+    if urgent_events:
         for hook in list(_urgent_hooks.values()):
-            hook(urgent)
+            hook(urgent_events)
     transaction.on_commit(lambda: publish(events), robust=True)
 
 

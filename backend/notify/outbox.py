@@ -6,12 +6,12 @@ OUTBOX_MAX_ATTEMPTS tries.
 A row is claimed (status `sending`, `claimed_until` = now + lease) and that claim committed
 before anything is sent; right before its send the claim is renewed if it still holds (else
 another dispatcher has taken it over and this one skips it); the send happens outside any
-transaction; its result is written in a second one. A dispatcher killed in between leaves the row `sending` with an expired lease:
-another takes it again and sends it with the same `public_id`, the idempotency key providers
-are given (Aliyun OutId, Tencent SessionContext, the push's event id), so a phone or a
-receipt can tell it is the same message. Delivery is at least once; the provider's message id
-is unique per provider in this table, so a second acceptance of one message is not recorded
-twice.
+transaction; its result is written in a second one. A dispatcher killed in between leaves
+the row `sending` with an expired lease: another takes it again and sends it with the same
+`public_id`, the idempotency key providers are given (Aliyun OutId, Tencent SessionContext,
+the push's event id), so a phone or a receipt can tell it is the same message. Delivery is at
+least once; the provider's message id is unique per provider in this table, so a second
+acceptance of one message is not recorded twice.
 
 Listeners (`register_listener("alert", fn)`) turn what happens to a row into the subject's
 timeline, in the same transaction as the row's change.

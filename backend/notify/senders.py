@@ -21,6 +21,8 @@ def _phone(row: OutboxMessage) -> str:
 
 def send_push(row: OutboxMessage) -> SendResult:
     tokens: dict[str, list[str]] = {}
+    if row.user_id is None:
+        return SendResult(ok=False, provider="", error="a push needs a user", skipped=True)
     for provider, token in PushToken.objects.filter(user_id=row.user_id).values_list(
         "provider", "token"
     ):

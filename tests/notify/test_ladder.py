@@ -37,7 +37,7 @@ REG_ID = "1a0018970a8b3c4d5e6"  # a JPush registration id
 
 
 @pytest.fixture
-def traveller() -> Iterator[time_machine.Coordinates]:
+def traveller() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(timezone.now(), tick=False) as coordinates:
         yield coordinates
 
@@ -103,7 +103,7 @@ def test_push_5xx_is_retried_with_backoff_then_sms_then_sms_5xx_then_the_call(
     jpush: JPushStandIn,
     aliyun: AliyunStandIn,
     settings: Any,
-    traveller: time_machine.Coordinates,
+    traveller: time_machine.Traveller,
 ) -> None:
     settings.OUTBOX_MAX_ATTEMPTS = 3
     world.resident_a.emergency_contacts.all().delete()  # only the worker's ladder here
@@ -185,7 +185,7 @@ def test_keypress_1_accepts_stops_the_ladder_and_the_escalation(
     world: World,
     device_a: SignedDevice,
     aliyun: AliyunStandIn,
-    traveller: time_machine.Coordinates,
+    traveller: time_machine.Traveller,
     client: Any,
 ) -> None:
     alert, call_id = _voice_rung(world, device_a, traveller)
@@ -218,7 +218,7 @@ def test_keypress_1_after_an_api_accept_by_someone_else_is_refused_409_rules(
     world: World,
     device_a: SignedDevice,
     aliyun: AliyunStandIn,
-    traveller: time_machine.Coordinates,
+    traveller: time_machine.Traveller,
     client: Any,
     client_for: Any,
 ) -> None:
@@ -245,7 +245,7 @@ def test_keypress_2_declines_and_calls_the_next_tier_now(
     world: World,
     device_a: SignedDevice,
     aliyun: AliyunStandIn,
-    traveller: time_machine.Coordinates,
+    traveller: time_machine.Traveller,
     client: Any,
     rosters: Any,
 ) -> None:
@@ -263,7 +263,7 @@ def test_duplicate_and_forged_callbacks_change_nothing(
     world: World,
     device_a: SignedDevice,
     aliyun: AliyunStandIn,
-    traveller: time_machine.Coordinates,
+    traveller: time_machine.Traveller,
     client: Any,
 ) -> None:
     alert, call_id = _voice_rung(world, device_a, traveller)
@@ -339,7 +339,7 @@ def test_the_alert_shows_each_recipients_rungs_and_who_could_not_be_reached(
     world: World,
     device_a: SignedDevice,
     aliyun: AliyunStandIn,
-    traveller: time_machine.Coordinates,
+    traveller: time_machine.Traveller,
     client: Any,
     client_for: Any,
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def a_day_of_work(world: World, device_a: SignedDevice, client_for: Any) -> None
     alert_of(device_a.press(kind="help"))
     from backend.core import clock
 
-    clock.fire_due(now=timezone.now() + timezone.timedelta(seconds=61))  # escalation to tier 2
+    clock.fire_due(now=timezone.now() + timedelta(seconds=61))  # escalation to tier 2
     worker = client_for(world.worker_a)
     worker.post(f"/api/v1/alerts/{alert.pk}/acknowledge")
     worker.post(f"/api/v1/alerts/{alert.pk}/accept")
