@@ -372,3 +372,52 @@ def test_the_alert_shows_each_recipients_rungs_and_who_could_not_be_reached(
     board.log_in(world.supervisor_1)
     (on_board,) = board.get(f"/board/api/alerts/{alert.pk}").json()["reach"]
     assert on_board["unreachable"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_keypress_and_an_api_accept_at_the_same_moment_have_one_winner(
+    world: World, device_a: SignedDevice, aliyun: AliyunStandIn, client_for: Any
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.db import connection
+    from django.test import Client
+
+    alert = alert_of(device_a.press())
+    OutboxMessage.objects.filter(channel="voice").update(not_before=timezone.now())
+    run_once()
+    row = rows(alert, world.worker_a.pk)["voice"]
+    assert row.status == "sent"
+    supervisor = client_for(world.supervisor_1)
+    barrier = Barrier(2)
+
+    def keypress() -> int:
+        barrier.wait()
+        try:
+            return voice_report(
+                Client(), [{"call_id": row.provider_message_id, "dtmf": "1"}]
+            ).status_code
+        finally:
+            connection.close()
+
+    def api_accept() -> int:
+        barrier.wait()
+        try:
+            return supervisor.post(f"/api/v1/alerts/{alert.pk}/accept").status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pressed, accepted = pool.submit(keypress), pool.submit(api_accept)
+        assert pressed.result(timeout=30) == 200  # the provider is always answered
+        api_status = accepted.result(timeout=30)
+    alert.refresh_from_db()
+    assert alert.state == "accepted"
+    accepts = AlertStep.objects.filter(alert=alert, kind="accepted")
+    assert accepts.count() == 1
+    if alert.accepted_by == world.worker_a:  # the keypress won
+        assert api_status == 409
+    else:
+        assert api_status == 200 and alert.accepted_by == world.supervisor_1
+        assert AlertStep.objects.filter(alert=alert, kind="keypress_refused").count() == 1
