@@ -16,7 +16,7 @@ from ninja import NinjaAPI
 from backend.accounts.actions import do_issue_ticket
 from backend.accounts.selectors import scope_for
 from backend.alerts import actions, events
-from backend.alerts.selectors import get_alert, timeline
+from backend.alerts.selectors import get_alert, reach, timeline
 from backend.core.api_errors import install_error_handlers, responses
 from backend.core.errors import ApiError
 from backend.territory.selectors import grid_collection, households_in_bbox, parse_bbox
@@ -100,6 +100,7 @@ def alert_detail(request: HttpRequest, alert_id: int) -> dict[str, Any]:
     return {
         **events.alert_summary(alert),
         "timeline": [events.step_summary(s) for s in timeline(alert)],
+        "reach": reach(alert),
     }
 
 

@@ -76,8 +76,26 @@ class StepOut(Schema):
     data: dict[str, Any]
 
 
+class RungOut(Schema):
+    channel: str
+    rung: int
+    status: str
+    outcome: str
+    attempts: int
+    due_at: datetime
+    tried_at: datetime | None
+
+
+class ReachOut(Schema):
+    user: Ref
+    tier: int
+    rungs: list[RungOut]
+    unreachable: bool
+
+
 class AlertDetail(AlertOut):
     timeline: list[StepOut]
+    reach: list[ReachOut]
 
 
 # -- state -----------------------------------------------------------------------------------

@@ -174,10 +174,12 @@ class WebsocketTicket(models.Model):
 
 
 class PushToken(models.Model):
-    """A phone's push registration (FCM first; vendor services later)."""
+    """A phone's push registration: FCM (Google services) or JPush (the phone makers' own
+    channels, for mainland phones without Google services)."""
 
     class Provider(models.TextChoices):
         FCM = "fcm", "Firebase Cloud Messaging"
+        JPUSH = "jpush", "JPush (Huawei, Honor, Xiaomi, OPPO, vivo)"
 
     class Platform(models.TextChoices):
         ANDROID = "android", "Android"

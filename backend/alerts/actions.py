@@ -36,7 +36,7 @@ from backend.core.stream import record_events
 from backend.people.models import Resident
 from backend.territory.models import Household
 
-from . import selectors
+from . import delivery, selectors
 from .events import alert_summary, step_summary
 from .follow_ups import do_follow_up_after_alert
 from .models import Alert, AlertKind, AlertRecipient, AlertStep, Device
@@ -488,27 +488,17 @@ def escalate(*, alert_id: int, tier: int) -> None:
 
 
 def text_emergency_contacts(*, alert_id: int) -> int:
-    """The contacts' SMS of an emergency (a timer's handler, so it survives a crash)."""
-    from backend.notify.sms import send_sms
-
-    alert = Alert.objects.select_related("resident").filter(pk=alert_id).first()
+    """The contacts' SMS of an emergency (a timer's handler, so it survives a crash): one
+    outbox row per contact, written in the timer's transaction and sent by the dispatcher."""
+    alert = (
+        Alert.objects.select_related("resident", "community")
+        .defer(*selectors.UNSHOWN_RESIDENT_FIELDS)
+        .filter(pk=alert_id)
+        .first()
+    )
     if alert is None:
         return 0
-    at = timezone.localtime(alert.created_at).strftime("%H:%M")
-    text = (
-        f"【社区一键通】{alert.resident.name}于{at}按下紧急求助按钮，"
-        "社区网格员已收到通知并正在处理。"
-    )
-    sent = 0
-    for contact in alert.resident.emergency_contacts.all():
-        try:
-            send_sms(phone=contact.phone, text=text)
-            sent += 1
-        except Exception:
-            logger.warning(
-                "SMS to an emergency contact of alert %s failed", alert_id, exc_info=True
-            )
-    return sent
+    return delivery.text_contacts(alert)
 
 
 # -- the lifecycle -------------------------------------------------------------------------
@@ -543,6 +533,7 @@ def do_acknowledge(*, user: User, alert_id: int) -> Alert:
         if updated:
             add_step(alert, "acknowledged", actor=user)
             tell(alert, "alert.updated")
+        delivery.stop_ladder(alert, [user.pk], "acknowledged")
     return alert
 
 
@@ -570,6 +561,35 @@ def do_accept(*, user: User, alert_id: int, fix: Fix | None = None) -> Alert:
             acknowledged_at=now
         )
         add_step(alert, "accepted", actor=user, fix=fix)
+        tell(alert, "alert.updated")
+        delivery.stop_ladder(alert, None, "accepted")
+        if alert.kind == AlertKind.EMERGENCY:
+            delivery.call_back_resident(alert, user)
+    return alert
+
+
+def do_decline(*, user: User, alert_id: int) -> Alert:
+    """A recipient cannot go (keypress 2): their ladder stops, and once every recipient of
+    the current tier has declined, the next tier is called now instead of at the deadline."""
+    with transaction.atomic(), stream_batch():
+        alert = _locked(user, alert_id)
+        if alert.state != Alert.State.OPEN:
+            raise _refuse_state(alert)
+        delivery.stop_ladder(alert, [user.pk], "declined")
+        add_step(alert, "declined", actor=user)
+        tier = set(alert.recipients.filter(tier=alert.tier).values_list("user_id", flat=True))
+        declined = set(
+            alert.timeline.filter(kind="declined", actor_id__in=tier).values_list(
+                "actor_id", flat=True
+            )
+        )
+        if tier and tier <= declined:
+            clock.schedule(
+                kind=ESCALATE,
+                key=str(alert.pk),
+                due_at=timezone.now(),
+                payload={"tier": alert.tier},
+            )
         tell(alert, "alert.updated")
     return alert
 
@@ -620,6 +640,7 @@ def do_resolve(
         add_step(
             alert, "resolved", actor=user, fix=fix, note=note, data={"disposition": disposition}
         )
+        delivery.stop_ladder(alert, None, "settled")
         tell(alert, "alert.updated")
         if alert.kind == AlertKind.EMERGENCY:
             do_follow_up_after_alert(alert=alert)  # a visit within 24 h, in this transaction
@@ -657,6 +678,7 @@ def do_cancel_false_press(
         alert.save(update_fields=["state", "disposition", "next_escalation_at", "resolved_at"])
         clock.cancel(kind=ESCALATE, key=str(alert.pk))
         add_step(alert, "cancelled", actor=user, data={"by": "device" if signed else "resident"})
+        delivery.stop_ladder(alert, None, "settled")
         tell(alert, "alert.updated")
     return alert
 
@@ -708,6 +730,7 @@ def do_assign(*, user: User, alert_id: int, assignee_id: int, note: str = "") ->
         alert.next_escalation_at = None
         alert.save(update_fields=["state", "accepted_by", "accepted_at", "next_escalation_at"])
         clock.cancel(kind=ESCALATE, key=str(alert.pk))
+        delivery.stop_ladder(alert, None, "settled")
         _add_recipients(alert, [assignee.pk], tier=alert.tier)
         step = add_step(
             alert,

@@ -307,3 +307,50 @@ def unaccepted_past_tiers() -> dict[tuple[str, ...], float]:
     for kind in (AlertKind.EMERGENCY, AlertKind.HELP):
         counts.setdefault((str(kind),), 0.0)
     return counts
+
+
+def reach(alert: Alert) -> list[dict[str, Any]]:
+    """Per recipient: each rung of their delivery ladder (channel, status, outcome, when) and
+    whether nobody could reach them: the ladder has run out, they never acknowledged, and no
+    rung was stopped by an acknowledgement."""
+    from backend.notify.models import OutboxMessage
+
+    rungs: dict[int, list[dict[str, Any]]] = {}
+    for row in OutboxMessage.objects.filter(
+        subject=f"alert:{alert.pk}", user__isnull=False
+    ).order_by("user_id", "created_at", "rung"):
+        rungs.setdefault(int(row.user_id), []).append(  # type: ignore[arg-type]
+            {
+                "channel": row.channel,
+                "rung": row.rung,
+                "status": row.status,
+                "outcome": row.outcome,
+                "attempts": row.attempts,
+                "due_at": row.not_before,
+                "tried_at": row.attempted_at,
+            }
+        )
+    people = []
+    for recipient in alert.recipients.select_related("user").order_by("tier", "pk"):
+        mine = rungs.get(recipient.user_id, [])
+        done = bool(mine) and all(_finished(r) for r in mine)
+        answered = (
+            recipient.acknowledged_at is not None or alert.accepted_by_id == recipient.user_id
+        )
+        people.append(
+            {
+                "user": {"id": recipient.user_id, "name": recipient.user.name},
+                "tier": recipient.tier,
+                "rungs": mine,
+                "unreachable": done and not answered,
+            }
+        )
+    return people
+
+
+def _finished(rung: dict[str, Any]) -> bool:
+    """Nothing more will come of this rung: it died, or it went out (a call once its result
+    is in)."""
+    if rung["status"] == "dead":
+        return True
+    return rung["status"] == "sent" and (rung["channel"] != "voice" or bool(rung["outcome"]))

@@ -363,8 +363,52 @@ ALARM_RECEIVER_UDP_PORT = int(env("ALARM_RECEIVER_UDP_PORT", "7780"))
 ALARM_RECEIVER_TIMEBAND = tuple(int(s) for s in env_list("ALARM_RECEIVER_TIMEBAND", "40,20"))
 ALARM_RECEIVER_WORKERS = int(env("ALARM_RECEIVER_WORKERS", "4"))  # messages worked at once
 
-# Push and SMS (backend/notify): FCM through firebase-admin when credentials are configured.
+# Push, SMS and voice (backend/notify, README "Reaching people"): FCM through firebase-admin
+# when credentials are configured; JPush when JPUSH_APP_KEY is set; console SMS and voice
+# unless a vendor backend is named.
 SMS_BACKEND = env("SMS_BACKEND", "backend.notify.sms.ConsoleBackend")
+VOICE_BACKEND = env("VOICE_BACKEND", "backend.notify.voice.ConsoleVoiceBackend")
+
+
+def env_map(name: str) -> dict[str, str]:
+    """ "a=1,b=2" -> {"a": "1", "b": "2"} (template names to the vendor's approved codes)."""
+    pairs = (item.split("=", 1) for item in env_list(name) if "=" in item)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+SMS_SIGN_NAME = env("SMS_SIGN_NAME", "社区一键通")
+SMS_TEMPLATE_CODES = env_map("SMS_TEMPLATE_CODES")
+VOICE_TEMPLATE_CODES = env_map("VOICE_TEMPLATE_CODES")
+JPUSH_APP_KEY = env("JPUSH_APP_KEY", "")
+JPUSH_MASTER_SECRET = env("JPUSH_MASTER_SECRET", "")
+JPUSH_APNS_PRODUCTION = env("JPUSH_APNS_PRODUCTION", "1" if PRODUCTION else "0") == "1"
+JPUSH_XIAOMI_CHANNEL_ID = env("JPUSH_XIAOMI_CHANNEL_ID", "")
+JPUSH_OPPO_CHANNEL_ID = env("JPUSH_OPPO_CHANNEL_ID", "")
+ALIYUN_ACCESS_KEY_ID = env("ALIYUN_ACCESS_KEY_ID", "")
+ALIYUN_ACCESS_KEY_SECRET = env("ALIYUN_ACCESS_KEY_SECRET", "")
+ALIYUN_PROTOCOL = env("ALIYUN_PROTOCOL", "https")
+ALIYUN_SMS_ENDPOINT = env("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com")
+ALIYUN_VOICE_ENDPOINT = env("ALIYUN_VOICE_ENDPOINT", "dyvmsapi.aliyuncs.com")
+ALIYUN_VOICE_SHOW_NUMBER = env("ALIYUN_VOICE_SHOW_NUMBER", "")
+TENCENT_SECRET_ID = env("TENCENT_SECRET_ID", "")
+TENCENT_SECRET_KEY = env("TENCENT_SECRET_KEY", "")
+TENCENT_SMS_SDK_APP_ID = env("TENCENT_SMS_SDK_APP_ID", "")
+TENCENT_SMS_REGION = env("TENCENT_SMS_REGION", "ap-guangzhou")
+TENCENT_SMS_ENDPOINT = env("TENCENT_SMS_ENDPOINT", "sms.tencentcloudapi.com")
+TENCENT_PROTOCOL = env("TENCENT_PROTOCOL", "https")
+# The secret each provider's callback URL carries (?token=...): Aliyun's and Tencent's HTTP
+# receipts are not signed, so the URL you register in their console is the credential.
+NOTIFY_CALLBACK_TOKENS = env_map("NOTIFY_CALLBACK_TOKENS")
+# The community duty phone the emergency contacts' SMS gives when a community has none.
+DUTY_PHONE = env("DUTY_PHONE", "12345")
+OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "5"))
+OUTBOX_BACKOFF_BASE_S = float(env("OUTBOX_BACKOFF_BASE_S", "1"))
+# How long a dispatcher's claim on an outbox row holds before another may take it again.
+OUTBOX_LEASE_S = float(env("OUTBOX_LEASE_S", "30"))
+# Fault tests only: seconds a dispatcher waits between claiming outbox rows and sending them,
+# and between a provider's answer and recording it.
+OUTBOX_PAUSE_AFTER_CLAIM_S = float(env("OUTBOX_PAUSE_AFTER_CLAIM_S", "0"))
+OUTBOX_PAUSE_AFTER_SEND_S = float(env("OUTBOX_PAUSE_AFTER_SEND_S", "0"))
 
 # --- Operations (issue 15): metrics, probes (infra/, docs/operations.md) --------------------
 # /metrics (backend/core/metrics.py): Bearer METRICS_TOKEN when set, else only these networks.

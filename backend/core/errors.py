@@ -47,6 +47,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "permission_denied": ("无权执行此操作。", "You may not do this."),
     "method_not_allowed": ("不支持该请求方法。", "Method not allowed."),
     "internal_error": ("服务器内部错误。", "Internal server error."),
+    "callback_forbidden": (
+        "回调凭据无效，已拒绝。",
+        "The callback's credential is wrong; refused.",
+    ),
     "service_busy": ("服务器繁忙，请稍后重试。", "The server is busy; retry shortly."),
     "payload_too_large": (
         "请求体超过该接口的大小上限。",

@@ -1,9 +1,11 @@
-"""Health of the parts a deployment depends on: database, channel layer, migrations."""
+"""Health of the parts a deployment depends on: database, channel layer, migrations, and what
+apps register (the outbox: backlog and failing providers)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -46,14 +48,26 @@ def _pending_migrations() -> list[str]:
     return [f"{m.app_label}.{m.name}" for m, _ in plan]
 
 
+# name -> check returning (healthy, report); apps above core register theirs (the outbox).
+_checks: dict[str, Callable[[], tuple[bool, dict[str, Any]]]] = {}
+
+
+def register_check(name: str, check: Callable[[], tuple[bool, dict[str, Any]]]) -> None:
+    _checks[name] = check
+
+
 def check_health() -> dict[str, Any]:
     database = _database()
     pending = _pending_migrations() if database == "ok" else []
     layer = _channel_layer()
     ok = database == "ok" and layer == "ok" and not pending
-    return {
-        "status": "ok" if ok else "degraded",
+    report: dict[str, Any] = {
         "database": database,
         "channel_layer": layer,
         "pending_migrations": pending,
     }
+    if database == "ok":
+        for name, check in _checks.items():
+            healthy, report[name] = check()
+            ok = ok and healthy
+    return {"status": "ok" if ok else "degraded", **report}

@@ -14,7 +14,7 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -81,6 +81,14 @@ def _bump(counts: dict[int, int]) -> dict[int, int]:
 
 _Pending = tuple[tuple[int, ...], str, dict[str, Any], bool]
 _local = threading.local()
+# Called with the urgent events of each write, inside its transaction (backend.notify writes
+# the delivery ladder's outbox rows there). Registered by apps above core in AppConfig.ready.
+_urgent_hooks: dict[str, Callable[[list[StreamEvent]], None]] = {}
+
+
+def on_urgent(name: str, hook: Callable[[list[StreamEvent]], None]) -> None:
+    """Run `hook(urgent_events)` in the transaction that records them (after their INSERT)."""
+    _urgent_hooks[name] = hook
 
 
 @contextmanager
@@ -138,6 +146,10 @@ def _write(items: list[_Pending]) -> None:
             for i, (t, d, u) in enumerate(wanted)
         ]
     StreamEvent.objects.bulk_create(events)
+    urgent_events = [e for e in events if e.urgent]
+    if urgent_events:
+        for hook in list(_urgent_hooks.values()):
+            hook(urgent_events)
     transaction.on_commit(lambda: publish(events), robust=True)
 
 

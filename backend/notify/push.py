@@ -1,4 +1,5 @@
-"""Push to phones: one small provider interface, FCM first, phone vendors' services later.
+"""Push to phones: one small provider interface; FCM for phones with Google services, JPush
+(the phone makers' own channels: Huawei, Honor, Xiaomi, OPPO, vivo) for the rest.
 
 A provider sends one data message per token and says, token by token, whether it was accepted,
 whether the token is dead (`prune_unregistered` deletes it) or whether a later try may succeed.
@@ -13,6 +14,9 @@ Settings (all optional in development):
 - PUSH_URGENT_TTL_SECONDS (120), PUSH_NORMAL_TTL_SECONDS (3600): how long FCM and APNs keep a
   message for an unreachable phone.
 - FCM_HTTP_TIMEOUT_SECONDS (5): one HTTP request; FCM_SEND_DEADLINE_SECONDS (10): one `send`.
+- JPUSH_APP_KEY, JPUSH_MASTER_SECRET, JPUSH_APNS_PRODUCTION, JPUSH_TIMEOUT_SECONDS (5), and the
+  vendors' channel ids JPUSH_XIAOMI_CHANNEL_ID, JPUSH_OPPO_CHANNEL_ID (see JPushProvider). "jpush"
+  is `JPushProvider` when the app key is set, else `LogProvider`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -68,6 +72,8 @@ class PushResult:
     unregistered: bool = False
     error: str | None = None
     retryable: bool = False
+    # The provider's id of the accepted message (FCM's name, JPush's msg_id).
+    message_id: str = field(default="", compare=False)
 
 
 class PushProvider(Protocol):
@@ -270,14 +276,14 @@ class FCMProvider:
     def _send_one(self, message: messaging.Message) -> PushResult:
         token = str(message.token)
         try:
-            messaging.send(message, app=self._app)
+            name = messaging.send(message, app=self._app)
         except firebase_exceptions.FirebaseError as error:
             return _fcm_failure(token, error)
         except google.auth.exceptions.GoogleAuthError as error:
             # The OAuth2 token exchange failed (bad key, clock skew, token endpoint down).
             retryable = error.retryable or isinstance(error, google.auth.exceptions.TransportError)
             return PushResult(token=token, ok=False, error=f"AUTH: {error}", retryable=retryable)
-        return PushResult(token=token, ok=True)
+        return PushResult(token=token, ok=True, message_id=str(name or ""))
 
 
 _RETRYABLE_FCM_ERRORS = (
@@ -369,6 +375,131 @@ def _send_within(
     ]
 
 
+# JPush ------------------------------------------------------------------------------------
+
+# The phone makers' message classes per event kind (their "service & communication" classes,
+# which are neither throttled nor folded away as marketing): README "Push classes".
+_WORK = {"huawei": "WORK", "oppo": "TODO", "vivo": "TODO"}
+_DEVICE = {"huawei": "DEVICE_REMINDER", "oppo": "DEVICE_REMINDER", "vivo": "DEVICE_REMINDER"}
+VENDOR_CLASSES: dict[str, dict[str, str]] = {
+    "emergency": _WORK,
+    "help": _WORK,
+    "device_offline": _DEVICE,
+    "low_battery": _DEVICE,
+}
+JPUSH_TIMEOUT_SECONDS = 5
+
+
+def vendor_channels(kind: str, urgent: bool) -> dict[str, dict[str, Any]]:
+    """JPush `options.third_party_channel`: the class and importance each maker wants."""
+    classes = VENDOR_CLASSES.get(kind, _WORK)
+    channels: dict[str, dict[str, Any]] = {
+        "huawei": {"category": classes["huawei"], "importance": "NORMAL" if urgent else "LOW"},
+        "honor": {"importance": "NORMAL" if urgent else "LOW"},
+        "oppo": {"category": classes["oppo"], "notify_level": 16 if urgent else 2},
+        "vivo": {"classification": 1, "category": classes["vivo"]},
+        "xiaomi": {},
+    }
+    for vendor in ("xiaomi", "oppo"):
+        channel_id = getattr(settings, f"JPUSH_{vendor.upper()}_CHANNEL_ID", "")
+        if channel_id:
+            channels[vendor]["channel_id"] = channel_id
+    channels["xiaomi"]["distribution"] = "ospush"
+    return channels
+
+
+class JPushProvider:
+    """JPush (极光) through its official SDK `jpush`: one push per call to the tokens
+    (registration ids) given, as a notification the phone maker's channel shows even when the
+    app is not running, with our data as extras. The SDK has no retry of its own: a 5xx, a
+    timeout or a refused connection comes back `retryable`; 1011 (no such registration) is a
+    dead token."""
+
+    name = "jpush"
+
+    def __init__(self) -> None:
+        import jpush
+
+        key = getattr(settings, "JPUSH_APP_KEY", "")
+        secret = getattr(settings, "JPUSH_MASTER_SECRET", "")
+        if not key or not secret:
+            raise ImproperlyConfigured("JPush needs JPUSH_APP_KEY and JPUSH_MASTER_SECRET")
+        self._jpush = jpush
+        timeout = float(getattr(settings, "JPUSH_TIMEOUT_SECONDS", JPUSH_TIMEOUT_SECONDS))
+        self.client = jpush.JPush(key, secret, timeout=timeout)
+        self.urgent_ttl = int(getattr(settings, "PUSH_URGENT_TTL_SECONDS", URGENT_TTL_SECONDS))
+        self.normal_ttl = int(getattr(settings, "PUSH_NORMAL_TTL_SECONDS", NORMAL_TTL_SECONDS))
+
+    def send(
+        self,
+        *,
+        tokens: list[str],
+        data: dict[str, str],
+        urgent: bool,
+        collapse_key: str | None = None,
+    ) -> list[PushResult]:
+        jpush = self._jpush
+        payload = check_push_data(data)
+        _check_send_args(tokens, collapse_key)
+        title = payload.get("title", URGENT_FALLBACK_TITLE)
+        body = payload.get("body", URGENT_FALLBACK_BODY)
+        push = self.client.create_push()
+        push.audience = jpush.audience(jpush.registration_id(*tokens))
+        push.platform = jpush.all_
+        push.notification = jpush.notification(
+            alert=body,
+            android=jpush.android(
+                alert=body, title=title, priority=2 if urgent else 0, extras=payload
+            ),
+            ios=jpush.ios(
+                alert={"title": title, "body": body},
+                sound="default",
+                extras=payload,
+                interruption_level="time-sensitive" if urgent else None,
+            ),
+        )
+        options: dict[str, Any] = {
+            "time_to_live": self.urgent_ttl if urgent else self.normal_ttl,
+            "apns_production": bool(getattr(settings, "JPUSH_APNS_PRODUCTION", False)),
+            "classification": 1,  # JPush's own: a service message, not an operator's
+            "third_party_channel": vendor_channels(payload.get("kind", ""), urgent),
+        }
+        if collapse_key:
+            options["apns_collapse_id"] = collapse_key
+        push.options = options
+        try:
+            response = push.send()
+        except jpush.common.JPushFailure as error:
+            return self._failure(tokens, error)
+        except jpush.common.Unauthorized as error:
+            return [PushResult(token=t, ok=False, error=f"UNAUTHORIZED: {error}") for t in tokens]
+        except (jpush.common.APIConnectionException, jpush.common.APIRequestException) as error:
+            return [
+                PushResult(token=t, ok=False, error=f"CONNECTION: {error}", retryable=True)
+                for t in tokens
+            ]
+        message_id = str((response.payload or {}).get("msg_id", ""))
+        return [PushResult(token=t, ok=True, message_id=message_id) for t in tokens]
+
+    def _failure(self, tokens: list[str], error: Any) -> list[PushResult]:
+        status = getattr(error.response, "status_code", 0) or 0
+        code = error.error_code
+        unregistered = code == 1011
+        retryable = not unregistered and (status >= 500 or status == 429 or code in (1030, 2002))
+        log = logger.info if unregistered else logger.warning
+        log("JPush refused: HTTP %s code %s %s", status, code, error.error)
+        return [
+            PushResult(
+                token=t,
+                ok=False,
+                unregistered=unregistered,
+                error=f"{status} {code}: {error.error}",
+                retryable=retryable,
+            )
+            for t in tokens
+        ]
+
+
 # Registry ---------------------------------------------------------------------------------
 
 _providers: dict[str, PushProvider] = {}
@@ -379,9 +510,13 @@ def configured_providers() -> dict[str, str]:
     configured = getattr(settings, "PUSH_PROVIDERS", None)
     if configured:
         return dict(configured)
-    if _fcm_credentials_setting() or getattr(settings, "PRODUCTION", False):
-        return {"fcm": "backend.notify.push.FCMProvider"}
-    return {"fcm": "backend.notify.push.LogProvider"}
+    production = getattr(settings, "PRODUCTION", False)
+    fcm = _fcm_credentials_setting() or production
+    jpush = getattr(settings, "JPUSH_APP_KEY", "") or production
+    return {
+        "fcm": f"backend.notify.push.{'FCMProvider' if fcm else 'LogProvider'}",
+        "jpush": f"backend.notify.push.{'JPushProvider' if jpush else 'LogProvider'}",
+    }
 
 
 def get_provider(name: str) -> PushProvider:
@@ -414,7 +549,7 @@ def reset_providers() -> None:
 
 @receiver(setting_changed)
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting.startswith(("PUSH_", "FCM_")):
+    if setting.startswith(("PUSH_", "FCM_", "JPUSH_")):
         reset_providers()
 
 

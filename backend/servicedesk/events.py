@@ -7,8 +7,6 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
-
 from backend.core.personal import mask_name
 from backend.core.stream import batch as stream_batch
 from backend.core.stream import record_events
@@ -74,23 +72,23 @@ def staff(case: Case) -> list[int]:
     return [uid for uid in selectors.audience(case) if uid not in selectors.resident_accounts(case)]
 
 
-def text_resident(case: Case, text: str) -> None:
-    """Tell a resident without an app account by SMS, after commit."""
+def text_resident(case: Case, result: str) -> None:
+    """Tell a resident without an app account by template SMS, through the outbox (written
+    in this transaction, sent by the dispatcher)."""
+    from backend.notify import outbox
+
     if selectors.resident_accounts(case):
         return  # they read it in the resident app
     phone = (case.resident.phone if case.resident else "") or case.contact_phone
     if not phone:
         return
-
-    def send() -> None:
-        from backend.notify.sms import send_sms
-
-        try:
-            send_sms(phone=phone, text=text)
-        except Exception:
-            logger.warning("SMS to the resident of case %s failed", case.number, exc_info=True)
-
-    transaction.on_commit(send, robust=True)
+    outbox.enqueue(
+        channel="sms",
+        subject=f"case:{case.pk}",
+        to=phone,
+        template="case_result",
+        params={"item": case.item.name_zh[:35], "number": str(case.number)[:35], "result": result},
+    )
 
 
 RESIDENT_TEXTS = {
@@ -108,7 +106,7 @@ def tell_resident(case: Case, action: str) -> None:
         accounts = selectors.resident_accounts(case)
         if accounts:
             record_events(user_ids=accounts, type="case.rating_requested", data=case_summary(case))
-    text = f"【网格服务】您的{case.item.name_zh}（编号{case.number}）{RESIDENT_TEXTS[action]}。"
+    result = RESIDENT_TEXTS[action]
     if action in ("approve", "reject") and case.item.in_person_delivery:
-        text += "网格员将上门送达结果。"
-    text_resident(case, text)
+        result += "，网格员将上门送达结果"
+    text_resident(case, result[:35])

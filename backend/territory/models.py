@@ -21,6 +21,8 @@ class Community(models.Model):
     district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="communities")
     code = models.CharField(max_length=32, unique=True)
     name = models.CharField(max_length=100)
+    # The duty line the emergency contacts' SMS gives (settings.DUTY_PHONE when empty).
+    duty_phone = models.CharField(max_length=20, blank=True, default="", db_default="")
 
     class Meta:
         verbose_name_plural = "communities"
@@ -61,6 +63,9 @@ class Household(models.Model):
     )
     address = models.CharField(max_length=300)
     location = models.PointField(srid=4326, spatial_index=True)
+    # A fixed line (座机): the call-back after an emergency rings it when the resident has no
+    # phone of their own.
+    fixed_phone = models.CharField(max_length=20, blank=True, default="", db_default="")
     external_ref = models.CharField(max_length=64, blank=True, db_index=True)
 
     def __str__(self) -> str:

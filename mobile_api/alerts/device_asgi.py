@@ -35,6 +35,7 @@ from pydantic import ValidationError as PydanticError
 
 from backend.alerts import actions, devices
 from backend.alerts.signing import SignedRequest, check_signed_request
+from backend.core import observe
 from backend.core.api_errors import as_api_error
 from backend.core.errors import error_response
 
@@ -124,16 +125,19 @@ def _answer(scope: Scope, body: bytes) -> Answer:
     """In a worker thread: the route's answer, or the project's error body in the caller's
     language; the database connection goes back to the pool either way."""
     handler = ROUTES[scope["path"]]
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    request_id = observe.request_id_from(headers.get("x-request-id"))
+    echo = [(b"x-request-id", request_id.encode("latin-1"))]  # as the Django path does
     try:
-        status, content = handler(headers, body)
-        return status, content, HEADERS
+        with observe.scope(request_id=request_id):
+            status, content = handler(headers, body)
+        return status, content, HEADERS + echo
     except Exception as exc:
         request = ASGIRequest(scope, io.BytesIO(body))
         with translation.override(translation.get_language_from_request(request)):
             response = error_response(request, as_api_error(exc))
         extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.items()]
-        return response.status_code, response.content, extra + HEADERS[1:]
+        return response.status_code, response.content, extra + HEADERS[1:] + echo
     finally:
         close_old_connections()
 

@@ -6,6 +6,7 @@ from ninja import Schema
 from pydantic import Field
 
 from backend.alerts.models import Alert, AlertStep, Device
+from backend.alerts.selectors import reach
 from backend.core.personal import mask_name
 from backend.core.text import Text
 from mobile_api.schemas import FixIn, PointOut
@@ -88,8 +89,30 @@ class AlertOut(Schema):
         return obj.household.address
 
 
+class RungOut(Schema):
+    channel: str = Field(description="push, sms or voice")
+    rung: int
+    status: str = Field(description="pending, sending, sent, dead, cancelled")
+    outcome: str = Field(description="delivered, failed, answered, no_answer, acknowledged ...")
+    attempts: int
+    due_at: datetime
+    tried_at: datetime | None
+
+
+class ReachOut(Schema):
+    user: PersonRef
+    tier: int
+    rungs: list[RungOut]
+    unreachable: bool = Field(description="the ladder ran out and they never answered")
+
+
 class AlertDetail(AlertOut):
     timeline: list[StepOut]
+    reach: list[ReachOut]
+
+    @staticmethod
+    def resolve_reach(obj: Alert) -> list[dict[str, object]]:
+        return reach(obj)
 
 
 class AcceptIn(Schema):

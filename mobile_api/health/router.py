@@ -6,11 +6,17 @@ from backend.core.health import check_health
 router = Router(tags=["health"])
 
 
+class OutboxHealthOut(Schema):
+    backlog_seconds: float
+    failing_providers: list[str]
+
+
 class HealthOut(Schema):
     status: str
     database: str
     channel_layer: str
     pending_migrations: list[str]
+    outbox: OutboxHealthOut | None = None
 
 
 @router.get("", auth=None, response={200: HealthOut, 503: HealthOut})

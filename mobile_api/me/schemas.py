@@ -45,7 +45,7 @@ class MeOut(Schema):
 class PushTokenIn(Schema):
     token: Text = Field(min_length=1, max_length=4096)
     platform: Literal["android", "ios"]
-    provider: Literal["fcm"] = "fcm"
+    provider: Literal["fcm", "jpush"] = "fcm"
 
 
 class PushTokenOut(Schema):

@@ -15,6 +15,7 @@ from backend.alerts.models import Alert, AlertRecipient, DeviceNonce
 from backend.core import clock
 from backend.core.models import IdempotencyRecord, StreamEvent, Timer
 from backend.notify import sms
+from backend.notify.outbox import send_due
 from tests.alerts.conftest import Rosters, SignedDevice, alert_of
 from tests.conftest import CaptureEvents, World
 
@@ -61,11 +62,15 @@ def test_press_commits_and_calls_the_grid_manager_on_duty(
     assert alert.next_escalation_at is not None
     assert abs((timer.due_at - alert.next_escalation_at).total_seconds()) < 0.001
     # The emergency contact's SMS is a durable job on the clock, due at once (a crash after
-    # commit cannot lose it); the dispatcher sends it.
+    # commit cannot lose it): it writes an outbox row, which the dispatcher's duty sends.
     assert sms.outbox == []
     assert clock.fire_due() == 1
+    assert sms.outbox == []
+    send_due()
     assert [m.phone for m in sms.outbox] == ["13900000001"]
-    assert "张桂英" in sms.outbox[0].text
+    (text,) = [m.text for m in sms.outbox]
+    assert sms.outbox[0].template == "alert_contacts"
+    assert "张桂英" not in text and "张**" in text and "12345" in text  # masked; the duty phone
 
 
 def test_retrying_the_same_press_creates_one_alert(device_a: SignedDevice) -> None:

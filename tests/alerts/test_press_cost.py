@@ -23,6 +23,7 @@ from backend.alerts import selectors
 from backend.alerts.models import Alert, AlertKind
 from backend.core import clock
 from backend.core.models import StreamEvent
+from backend.notify.ladder import ladder_for
 from harness.processes import RedisServer, free_port
 from tests.alerts.conftest import Rosters, SignedDevice, alert_of
 from tests.conftest import PASSWORD, World
@@ -31,11 +32,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # A press: the device's row (signature check); then one transaction: BEGIN, the nonce, the
 # device heard, its open technical alarms, the idempotency claim, the resident's open or
-# recent alert (the fold: issue 13, the one statement it adds), tier 1's members, the alert,
-# the watchers, the recipients, the escalation timer, the contacts' SMS job, the timeline, the
-# idempotency answer, the stream cursors (one statement for every recipient), the events,
-# COMMIT; then marking the events rung.
-PRESS_STATEMENTS = 19
+# recent alert (the fold: issue 13), tier 1's members, the alert, the watchers, the recipients,
+# the escalation timer, the contacts' SMS job, the timeline, the idempotency answer, the stream
+# cursors (one statement for every recipient), the events, every rung of every recipient's
+# delivery ladder (one outbox INSERT: issue 12), COMMIT; then marking the events rung.
+PRESS_STATEMENTS = 20
 HEARTBEAT_STATEMENTS = 2  # the device row; nonce, device heard and its open alarms in one
 
 
@@ -44,6 +45,7 @@ def warm(world: World, device_a: SignedDevice) -> SignedDevice:
     """A device whose community's escalation policies this process has read (and keeps)."""
     for kind in (AlertKind.EMERGENCY, AlertKind.DEVICE_OFFLINE):
         selectors.policy_for(world.c1.pk, kind)
+        ladder_for(world.c1.pk, kind)
     return device_a
 
 
@@ -117,18 +119,20 @@ def test_an_accept_and_an_escalation(
     clock.fire_due()  # the contacts' SMS jobs, due at once
     # The timer round: the due ids; BEGIN, the timer locked, SAVEPOINT; the alert locked, its
     # recipients, tier 2's on-duty workers by distance, the watchers, the alert's new tier, the
-    # recipients, the timer moved, the timeline, the stream cursors, the events; RELEASE, the
-    # timer marked, COMMIT; then marking the events rung.
-    with django_assert_num_queries(18):
+    # recipients, the timer moved, the timeline, the stream cursors, the events, the new
+    # recipients' ladders (one outbox INSERT); RELEASE, the timer marked, COMMIT; then marking
+    # the events rung.
+    with django_assert_num_queries(19):
         assert clock.fire_due(now=timezone.now() + timedelta(seconds=61)) == 1
     alert.refresh_from_db()
     assert alert.tier == 2
     worker = client_for(world.worker_a)
     # The token's session with its user; the caller's posts (their Scope); the scope check;
     # BEGIN, the alert locked, may they respond, the alert accepted, the timer cancelled,
-    # acknowledged, the timeline, the audience (recipients, watchers), the stream cursors, the
+    # acknowledged, the timeline, the audience (recipients, watchers), every ladder stopped
+    # (one UPDATE), the call back to the resident (one outbox INSERT), the stream cursors, the
     # events, COMMIT; marking the events rung.
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(18):
         assert worker.post(f"/api/v1/alerts/{alert.pk}/accept").status_code == 200
 
 

@@ -14,6 +14,7 @@ def test_health_reports_database_layer_and_migrations() -> None:
         "database": "ok",
         "channel_layer": "ok",
         "pending_migrations": [],
+        "outbox": {"backlog_seconds": 0.0, "failing_providers": []},
     }
 
 

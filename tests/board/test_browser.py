@@ -28,6 +28,7 @@ from backend.alerts.devices import do_register_device
 from backend.alerts.models import Alert
 from backend.core.models import StreamEvent
 from backend.core.stream import close_session_sockets
+from backend.notify.models import OutboxMessage
 from backend.territory.models import Community, District, Grid, Household
 from tests.board.conftest import current_code, enrol
 from tests.board.live import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer
@@ -90,10 +91,21 @@ def page(chromium: Any, server: LiveServer) -> Iterator[Any]:
     page.set_default_timeout(10_000)
     yield page
     context.close()
+    quiet_outbox()
     # Refused requests and sockets (server down, 401 after log-out) log console errors of the
     # browser's own; a script error may not happen.
     unexpected = [e for e in errors if "WebSocket" not in e and "Failed to load resource" not in e]
     assert not unexpected, errors
+
+
+def quiet_outbox(timeout: float = 15) -> None:
+    """Stop the ladders this test started and let the live server's dispatcher finish what it
+    holds: its writes must not meet the flush (TRUNCATE) that follows the test."""
+    OutboxMessage.objects.filter(status="pending").update(status="cancelled")
+    deadline = time.monotonic() + timeout
+    while OutboxMessage.objects.filter(status="sending").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.3)  # its round's last writes (the timeline) after the row's
 
 
 def log_in(page: Any, server: LiveServer, user: User) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from backend.alerts.models import EscalationPolicy
 from backend.core.models import SocketPresence, StreamEvent
+from backend.notify.models import OutboxMessage
 from harness.processes import Process, Processes, Server, wait_until
 from tests.conftest import World
 
@@ -60,11 +61,13 @@ def press_and_let_the_dispatcher_decide(
     response = device.press(server)
     assert response.status_code == 201, response.text
     alert_id = response.json()["alert_id"]
-    event = StreamEvent.objects.filter(user=world.worker_a, data__alert_id=alert_id)
+    push = OutboxMessage.objects.filter(
+        user=world.worker_a, subject=f"alert:{alert_id}", channel="push"
+    )
     wait_until(
-        lambda: event.filter(pushed_at__isnull=False).exists(),
+        lambda: push.filter(attempts__gt=0).exists(),
         timeout=15,
-        what="the dispatcher to handle the urgent event",
+        what="the dispatcher to send the urgent event's push rung",
     )
 
 
@@ -209,5 +212,6 @@ def test_a_manager_whose_connection_went_silent_is_pushed(
         wait_until(lambda: pushed_to_manager(dispatcher), timeout=15, what="the push")
     finally:
         event.refresh_from_db()
-        print(f"event: delivered_at={event.delivered_at} pushed_at={event.pushed_at}")
+        rung = OutboxMessage.objects.filter(user=world.worker_a, channel="push").first()
+        print(f"event: delivered_at={event.delivered_at} push rung: {rung and rung.status}")
     assert manager.seen() == [], "the silent line let a frame through"

@@ -165,6 +165,7 @@ class FcmStandIn:
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     connects: list[str] = field(default_factory=list)
     issued_tokens: list[str] = field(default_factory=list)
+    fcm_responses: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     _replies: dict[str, deque[tuple[int, dict, dict[str, str]]]] = field(
         default_factory=lambda: defaultdict(deque)
@@ -254,7 +255,9 @@ class FcmStandIn:
             queued = self._replies.get(token)
             if queued:
                 return queued.popleft()
-        return 200, {"name": f"projects/{self.account.project_id}/messages/{n}"}, {}
+            name = f"projects/{self.account.project_id}/messages/{n}"
+            self.fcm_responses.append(name)
+        return 200, {"name": name}, {}
 
 
 class _Handler(BaseHTTPRequestHandler):

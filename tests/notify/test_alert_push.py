@@ -1,5 +1,5 @@
-"""An alert's urgent event reaches the phone of a manager with no live socket: the dispatcher's
-push duty, through the real firebase-admin SDK, against the FCM stand-in."""
+"""An alert's urgent event reaches the phone of a manager with no live socket: the outbox's push
+rung, sent by the dispatcher duty through the real firebase-admin SDK, against the FCM stand-in."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from backend.accounts.actions import do_register_push_token
 from backend.accounts.models import PushToken
 from backend.core.models import SocketPresence, StreamEvent
 from backend.core.stream import mark_delivered
-from backend.notify.delivery import DELIVERY_GRACE, push_pending
+from backend.notify.models import OutboxMessage
+from backend.notify.outbox import DELIVERY_GRACE, send_due
 from backend.notify.push import FCMProvider
 from tests.alerts.conftest import SignedDevice, alert_of
 from tests.alerts.conftest import device_a as device_a
@@ -33,7 +34,7 @@ def test_offline_manager_gets_a_high_priority_push_once(
 ) -> None:
     do_register_push_token(user=world.worker_a, token=PHONE, platform="android", provider="fcm")
     alert = alert_of(device_a.press())
-    assert push_pending() == 1
+    assert send_due() == 1
     [request] = fcm.requests_for(PHONE)
     message = request.message
     assert message["android"]["priority"] == "high"
@@ -43,9 +44,11 @@ def test_offline_manager_gets_a_high_priority_push_once(
     assert data["kind"] == "emergency" and data["tier"] == "1"
     assert all(isinstance(v, str) for v in data.values())
     # Claimed once: a second dispatcher round (or a second dispatcher) pushes nothing.
-    assert push_pending() == 0
+    assert send_due() == 0
     assert len(fcm.requests_for(PHONE)) == 1
-    assert not StreamEvent.objects.filter(urgent=True, pushed_at__isnull=True).exists()
+    push = OutboxMessage.objects.get(user=world.worker_a, channel="push")
+    assert push.status == "sent" and push.provider == "fcm" and push.attempts == 1
+    assert push.provider_message_id == fcm.fcm_responses[-1]
 
 
 def test_a_manager_with_a_live_socket_is_not_pushed(
@@ -57,13 +60,16 @@ def test_a_manager_with_a_live_socket_is_not_pushed(
     do_register_push_token(user=world.worker_a, token=PHONE, platform="android", provider="fcm")
     SocketPresence.objects.create(channel_name="specific.live!1", user=world.worker_a)
     device_a.press()
-    assert push_pending() == 0
+    assert send_due() == 0
     assert fcm.requests_for(PHONE) == []
     # The phone acknowledged the frame: no push, ever.
     event = StreamEvent.objects.get(user=world.worker_a, urgent=True)
     mark_delivered(world.worker_a.pk, event.seq)
-    StreamEvent.objects.filter(pk=event.pk).update(at=timezone.now() - timedelta(minutes=1))
-    assert push_pending() == 0
+    OutboxMessage.objects.filter(channel="push").update(
+        not_before=timezone.now() - timedelta(minutes=1),
+        created_at=timezone.now() - timedelta(minutes=1),
+    )
+    assert send_due() == 0
     assert fcm.requests_for(PHONE) == []
 
 
@@ -74,11 +80,12 @@ def test_a_live_looking_socket_that_does_not_take_the_frame_is_pushed_after_grac
     do_register_push_token(user=world.worker_a, token=PHONE, platform="android", provider="fcm")
     SocketPresence.objects.create(channel_name="specific.dead!1", user=world.worker_a)
     device_a.press()
-    assert push_pending() == 0  # within the grace period the socket may still take it
-    StreamEvent.objects.filter(urgent=True).update(
-        at=timezone.now() - DELIVERY_GRACE - timedelta(seconds=1)
+    assert send_due() == 0  # within the grace period the socket may still take it
+    OutboxMessage.objects.filter(channel="push").update(
+        not_before=timezone.now() - timedelta(seconds=1),
+        created_at=timezone.now() - DELIVERY_GRACE - timedelta(seconds=1),
     )
-    assert push_pending() == 1
+    assert send_due() == 1
     assert len(fcm.requests_for(PHONE)) == 1
 
 
@@ -95,6 +102,6 @@ def test_a_token_fcm_calls_unregistered_is_pruned(
         fcm_error(404, "NOT_FOUND", "Requested entity was not found.", fcm_code="UNREGISTERED"),
     )
     device_a.press()
-    push_pending()
+    send_due()
     assert len(fcm.requests_for(PHONE)) == 1
     assert not PushToken.objects.filter(user=world.worker_a).exists()

@@ -136,7 +136,8 @@ def test_a_resolved_emergency_raises_a_follow_up_within_24_hours(
     event = StreamEvent.objects.get(user=world.worker_a, type="visit.task")
     assert event.urgent and event.data["task_id"] == task.pk
     pushed = push_data(event)
-    assert pushed["title"] == "紧急求助回访" and pushed["body"] == world.household_a.address
+    assert pushed["title"] == "紧急求助回访" and pushed["task_id"] == str(task.pk)
+    assert world.household_a.address not in pushed.values()
     today = client.get("/api/v1/visits/today").json()
     assert today["stops"][0]["reasons"][0]["kind"] == "alert_follow_up"
 

@@ -372,7 +372,8 @@
   function stepText(s) {
     var key = 'step_' + s.kind;
     var d = s.data || {};
-    var text = fmt(key, { tier: d.tier || d.from_tier || '', name: d.assignee ? d.assignee.name : '', count: d.count || '' });
+    var name = d.assignee ? d.assignee.name : (d.recipient ? d.recipient.name : '');
+    var text = fmt(key, { tier: d.tier || d.from_tier || '', name: name, count: d.count || '' });
     if (text === key) text = s.kind;
     var who = s.actor ? s.actor.name + ' ' : '';
     return clock(s.at) + ' ' + who + text + (s.note ? '：' + s.note : '');
@@ -420,6 +421,10 @@
     timelineEl = el('ol');
     timelineEl.dataset.testid = 'timeline';
     detail.appendChild(timelineEl);
+    detail.appendChild(el('h3', null, T.reach));
+    var reachEl = el('ul');
+    reachEl.dataset.testid = 'reach';
+    detail.appendChild(reachEl);
     var msg = el('p', 'error');
     msg.setAttribute('role', 'alert');
 
@@ -475,6 +480,15 @@
       if (timelineEl !== mine) return;
       timelineEl.textContent = '';
       d.timeline.forEach(appendStep);
+      reachEl.textContent = '';
+      (d.reach || []).forEach(function (r) {
+        var rungs = r.rungs.map(function (g) {
+          return (T['rung_' + g.channel] || g.channel) + ' ' + (g.outcome || g.status);
+        }).join(' · ');
+        var li = el('li', r.unreachable ? 'reach unreachable' : 'reach',
+          r.user.name + ' (' + r.tier + ') ' + rungs + (r.unreachable ? ' — ' + T.unreachable : ''));
+        reachEl.appendChild(li);
+      });
     }).catch(function (e) { msg.textContent = T.error + ': ' + e.message; });
   }
 
