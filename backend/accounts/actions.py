@@ -18,16 +18,15 @@ from typing import Any
 
 import jwt
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.core.errors import ApiError
 from backend.core.geo import Fix
 from backend.core.stream import close_session_sockets
 
+from .lockout import authenticate_guarded
 from .models import (
     DutyShift,
     GridAssignment,
@@ -35,6 +34,7 @@ from .models import (
     PushToken,
     RefreshToken,
     Role,
+    TOTPKey,
     User,
     WebsocketTicket,
     WorkerPosition,
@@ -79,12 +79,8 @@ def _issue(session: MobileSession) -> TokenPair:
 
 
 def do_login(*, request: HttpRequest, phone: str, password: str, client: str) -> TokenPair:
-    """Check the password through django-axes (5 failures lock for 15 minutes)."""
-    user = authenticate(request, phone=phone, password=password)
-    if getattr(request, "axes_locked_out", False):
-        raise ApiError("account_locked", status=429)
-    if not isinstance(user, User):
-        raise ApiError("invalid_credentials", status=401)
+    """Check the password under the lock-out (5 failures lock for 15 minutes)."""
+    user = authenticate_guarded(request=request, phone=phone, password=password)
     with transaction.atomic():
         session = MobileSession.objects.create(user=user, client=client[:200])
         return _issue(session)
@@ -203,22 +199,19 @@ DEMO_TOTP_KEY_HEX = b"gridline-demo-totp!!".hex()
 
 
 def check_board_password(*, request: HttpRequest, phone: str, password: str) -> User:
-    """The first factor, through django-axes like the phones' log-in (same lock-out)."""
-    user = authenticate(request, phone=phone, password=password)
-    if getattr(request, "axes_locked_out", False):
-        raise ApiError("account_locked", status=429)
-    if not isinstance(user, User):
-        raise ApiError("invalid_credentials", status=401)
-    if user.role not in BOARD_ROLES:
+    """The first factor, under the same lock-out as the phones' log-in. Staff (the Django
+    admin's users) log in here too: the admin has no log-in form of its own."""
+    user = authenticate_guarded(request=request, phone=phone, password=password)
+    if user.role not in BOARD_ROLES and not user.is_staff:
         raise ApiError("board_role_required", status=403)
     return user
 
 
-def totp_device(user: User) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+def totp_device(user: User) -> TOTPKey | None:
+    return TOTPKey.objects.filter(user=user, confirmed=True).order_by("pk").first()
 
 
-def check_second_factor(*, user: User, token: str) -> TOTPDevice:
+def check_second_factor(*, user: User, token: str) -> TOTPKey:
     """The TOTP code of the user's confirmed device. django-otp throttles failures
     (1, 2, 4 ... seconds between attempts) and refuses a code already used."""
     device = totp_device(user)
@@ -232,12 +225,15 @@ def check_second_factor(*, user: User, token: str) -> TOTPDevice:
     return device
 
 
-def do_enrol_totp(*, user: User, key_hex: str | None = None) -> TOTPDevice:
+def do_enrol_totp(*, user: User, key_hex: str | None = None) -> TOTPKey:
     """A new confirmed TOTP device for `user`, replacing any other (an administrator's act:
     give the user the `config_url` as a QR code or the base32 key, once)."""
+    if key_hex == DEMO_TOTP_KEY_HEX and settings.PRODUCTION:
+        # The demo key is published in the README: never a real account's second factor.
+        raise ApiError("permission_denied", status=403)
     with transaction.atomic():
-        TOTPDevice.objects.filter(user=user).delete()
-        device = TOTPDevice(user=user, name=TOTP_DEVICE_NAME, confirmed=True)
+        TOTPKey.objects.filter(user=user).delete()
+        device = TOTPKey(user=user, name=TOTP_DEVICE_NAME, confirmed=True)
         if key_hex is not None:
             device.key = key_hex
         device.save()

@@ -45,7 +45,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,local
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "backend.config.apps.GridlineAdminConfig",  # the admin behind the board's log-in
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,9 +55,7 @@ INSTALLED_APPS = [
     "channels",
     "ninja",  # Swagger UI and ReDoc from its own static files (no CDN)
     "leaflet",
-    "axes",
     "django_otp",
-    "django_otp.plugins.otp_totp",
     "backend.core",
     "backend.territory",
     "backend.people",
@@ -82,7 +80,6 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "axes.middleware.AxesMiddleware",
     # WhiteNoise is sync-only. Under ASGI every switch between async and sync middleware is a
     # thread hop; last in the chain, it shares the one hop the sync views take anyway (first,
     # as its docs suggest, it cost every API request two more). Static files are served the
@@ -167,10 +164,7 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -181,14 +175,11 @@ PASSWORD_HASHERS = env_list(
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 )
 
-# Lock-out (MLPS 2.0 level 3): 5 failures lock the account for 15 minutes.
-AXES_FAILURE_LIMIT = 5
-AXES_COOLOFF_TIME = timedelta(minutes=15)
-AXES_LOCKOUT_PARAMETERS = ["username"]
-AXES_RESET_ON_SUCCESS = True
-AXES_USERNAME_FORM_FIELD = "phone"
-AXES_VERBOSE = False
-AXES_LOCKOUT_CALLABLE = "backend.accounts.lockout.locked_out"
+# Lock-out (MLPS 2.0 level 3): 5 failures lock the account for 15 minutes, counted atomically
+# before each password check (backend/accounts/lockout.py). Per account, not per IP address:
+# the IP would lock a whole community office behind one NAT address after five typos.
+LOGIN_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_COOLOFF = timedelta(minutes=int(env("LOGIN_COOLOFF_MINUTES", "15")))
 
 # The supervisors' board (/board/): Django sessions plus a TOTP second factor (django-otp).
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "gridline")
@@ -259,16 +250,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 # Keyed digest of ID numbers for look-up; changing it needs a re-digest of every resident.
 PII_DIGEST_KEY = env("PII_DIGEST_KEY", None if PRODUCTION else "dev-only-pii-digest-key")
 
 SILENCED_SYSTEM_CHECKS = [
-    # Lock-out is per account (MLPS 2.0: lock the account). Adding the IP would lock a whole
-    # community office behind one NAT address after five typos; see docs/decisions.
-    "axes.W006",
     # Debian 12 ships GDAL 3.6. We never parse spatial reference strings from callers
     # (every geometry is SRID 4326, fixed in code), which is what GDAL 3.9's blocking guards.
     "gis.W001",

@@ -7,6 +7,7 @@ when decryption fails, which would show garbage as an ID number instead of faili
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -38,3 +39,56 @@ class EncryptedTextField(models.TextField):
         if value is None:
             return None
         return fernet().decrypt(value.encode()).decode()
+
+
+class EncryptedJSONField(models.TextField):
+    """A JSON value (e.g. a visit's checklist with its health notes) stored as a Fernet token
+    of its JSON text; cannot be filtered on."""
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None:
+            return None
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return fernet().encrypt(text.encode()).decode()
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is None:
+            return None
+        return json.loads(fernet().decrypt(value.encode()))
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def value_to_string(self, obj: Any) -> str:
+        return json.dumps(self.value_from_object(obj), ensure_ascii=False)
+
+
+def encrypt_column(
+    apps: Any, schema_editor: Any, *, app: str, model: str, fields: list[str]
+) -> None:
+    """Migration helper: encrypt the clear values a column held before it became encrypted
+    (rows already holding a Fernet token of the current keys are left alone)."""
+    from cryptography.fernet import InvalidToken
+
+    table = apps.get_model(app, model)._meta.db_table
+    quote = schema_editor.connection.ops.quote_name
+    with schema_editor.connection.cursor() as cursor:
+        cols = ", ".join(quote(f) for f in fields)
+        cursor.execute(f"SELECT id, {cols} FROM {quote(table)}")  # noqa: S608
+        rows = cursor.fetchall()
+        for pk, *values in rows:
+            new = []
+            for value in values:
+                if value is None:
+                    new.append(None)
+                    continue
+                try:
+                    fernet().decrypt(str(value).encode())
+                    new.append(value)
+                except InvalidToken:
+                    new.append(fernet().encrypt(str(value).encode()).decode())
+            sets = ", ".join(f"{quote(f)} = %s" for f in fields)
+            cursor.execute(
+                f"UPDATE {quote(table)} SET {sets} WHERE id = %s",  # noqa: S608
+                [*new, pk],
+            )

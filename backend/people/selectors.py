@@ -67,7 +67,11 @@ def households_for(
     if q:
         qs = qs.filter(address__icontains=q)
     if care_tag:
-        tagged = ResidentTag.objects.filter(resident__household=OuterRef("pk"), tag=care_tag)
+        # Only residents in scope count: a household an A post sees through one resident must
+        # not reveal, by matching, that an out-of-scope housemate carries the tag.
+        tagged = Resident.objects.filter(
+            resident_filter(scope), household=OuterRef("pk"), tags__tag=care_tag
+        )
         qs = qs.filter(Exists(tagged))
     return qs.order_by("pk")
 

@@ -7,7 +7,7 @@ community, an A post the households its line serves); residents' own accounts se
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,10 +31,19 @@ from .schedule import Schedule, counted_visits, schedules
 
 
 def visit_filter(user: User) -> Q:
+    """Visits of households in the caller's territory (B posts, community, district). An A
+    post sees a household for one resident its line serves; a visit note speaks of the whole
+    household, so an A post reads only the visits it made itself (as an A post) there."""
     if user.role == Role.RESIDENT or not user.is_active:
         return Q(pk__in=[])
-    visible = Household.objects.filter(household_filter(scope_for(user))).values("pk")
-    return Q(household_id__in=visible)
+    scope = scope_for(user)
+    territory = replace(scope, line_tags=())
+    visible = Household.objects.filter(household_filter(territory)).values("pk")
+    q = Q(household_id__in=visible)
+    if scope.line_tags:
+        line = Household.objects.filter(household_filter(scope)).values("pk")
+        q |= Q(household_id__in=line, worker=user, post=Visit.Post.A)
+    return q
 
 
 def visits_for(

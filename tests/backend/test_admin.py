@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from backend.visits.actions import derive_due_visits
+from tests.admin_login import admin_client_for
 from tests.conftest import CaptureEvents, World
 
 pytestmark = pytest.mark.django_db
@@ -15,11 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin_client_(world: World) -> Client:
-    world.admin.is_staff = world.admin.is_superuser = True
-    world.admin.save()
-    client = Client()
-    client.force_login(world.admin)
-    return client
+    return admin_client_for(world.admin)
 
 
 @pytest.mark.parametrize(
