@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -38,7 +38,7 @@ def reserve_attempt(key: str) -> int:
     lasts LOGIN_COOLOFF after the last attempt, so guessing on while locked keeps it locked."""
     now = timezone.now()
     table = connection.ops.quote_name(LoginGuard._meta.db_table)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_RESERVE.format(table=table), [key, now, now - settings.LOGIN_COOLOFF])
         row = cursor.fetchone()
     return int(row[0])
