@@ -43,6 +43,9 @@ if not FIELD_ENCRYPTION_KEYS:
 DEBUG = env("DEBUG", "0" if PRODUCTION else "1") == "1"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# Reverse proxies (addresses or CIDR) whose X-Forwarded-For the audit trail believes; from
+# anyone else the peer address is where the request came from (backend/audit/actions.py).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 
 INSTALLED_APPS = [
     "backend.config.apps.GridlineAdminConfig",  # the admin behind the board's log-in

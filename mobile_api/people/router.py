@@ -6,7 +6,7 @@ from ninja import Query, Router, Schema
 from ninja.pagination import paginate
 from pydantic import Field
 
-from backend.audit.actions import client_of
+from backend.audit.actions import client_of, ip_of
 from backend.core.api_errors import responses
 from backend.core.text import Text
 from backend.people import selectors
@@ -67,5 +67,5 @@ def resident_detail(request: HttpRequest, resident_id: int) -> Resident:
         resident_id,
         reader=caller(request),
         client=client_of(request),
-        ip=request.META.get("REMOTE_ADDR"),
+        ip=ip_of(request),
     )

@@ -77,7 +77,9 @@ def test_presses_logins_and_refreshes_on_the_embedded_default_never_answer_500(
                     raw = json.dumps(
                         {"client_alert_id": str(uuid.uuid4()), "kind": "emergency"}
                     ).encode()
-                    headers = signed_headers(secret, device_id, raw, nonce=uuid.uuid4().hex)
+                    headers = signed_headers(
+                        secret, device_id, raw, path="/api/v1/device/alerts", nonce=uuid.uuid4().hex
+                    )
                     headers["Content-Type"] = "application/json"
                     record(
                         "press", http.post("/api/v1/device/alerts", content=raw, headers=headers)
