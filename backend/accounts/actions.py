@@ -24,9 +24,11 @@ from django.utils import timezone
 
 from backend.core.errors import ApiError
 from backend.core.geo import Fix
-from backend.core.stream import close_session_sockets
+from backend.core.stream import close_session_sockets, redact_grid_events
+from backend.territory.selectors import grids_for
 
 from .lockout import authenticate_guarded
+from .selectors import scope_for
 from .models import (
     DutyShift,
     GridAssignment,
@@ -172,8 +174,13 @@ def session_for_access_token(token: str) -> MobileSession:
 
 
 def do_register_push_token(*, user: User, token: str, platform: str, provider: str) -> PushToken:
-    """Idempotent: a token moves to whoever registered it last (phones change hands)."""
+    """Idempotent for its holder. A token another user holds moves only once that user has no
+    live session left (logged out, or deactivated: the phone changed hands); otherwise 409 —
+    taking it would silence their alerts and send their pushes to the taker's phone."""
     digest = _sha256(token)
+    held = PushToken.objects.filter(token_digest=digest).exclude(user=user).first()
+    if held is not None and _signed_in(held.user_id):
+        raise ApiError("push_token_taken", status=409)
     push_token, _ = PushToken.objects.update_or_create(
         token_digest=digest,
         defaults={
@@ -185,6 +192,15 @@ def do_register_push_token(*, user: User, token: str, platform: str, provider: s
         },
     )
     return push_token
+
+
+def _signed_in(user_id: int) -> bool:
+    return MobileSession.objects.filter(
+        user_id=user_id,
+        user__is_active=True,
+        revoked_at__isnull=True,
+        created_at__gt=timezone.now() - settings.REFRESH_TOKEN_LIFETIME,
+    ).exists()
 
 
 # -- the supervisors' board: password, then TOTP -------------------------------------------
@@ -268,9 +284,14 @@ def do_save_grid_assignment(*, assignment: GridAssignment) -> GridAssignment:
 
 
 def do_remove_grid_assignment(*, assignment: GridAssignment) -> None:
-    """Take a B post away; backend.visits tells the worker's phone in this transaction."""
+    """Take a B post away; backend.visits tells the worker's phone in this transaction.
+    Access ends with it: the worker's stored events about the grid are redacted unless
+    another post still shows them the grid."""
     with transaction.atomic():
         assignment.delete()
+        user = User.objects.get(pk=assignment.user_id)
+        if not grids_for(scope_for(user)).filter(pk=assignment.grid_id).exists():
+            redact_grid_events(user_id=user.pk, grid_id=assignment.grid_id)
 
 
 def do_save_duty_shift(*, shift: DutyShift) -> DutyShift:

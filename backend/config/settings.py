@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "backend.core.headers.security_headers",  # Content-Security-Policy on every response
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,6 +90,12 @@ MIDDLEWARE = [
     # same, after a few cheap middleware.
     "whitenoise.middleware.WhiteNoiseMiddleware",
 ]
+
+# Pages whose inline scripts we do not write (the admin's map widget, ReDoc) may run inline
+# scripts; every other page runs only our own files (backend/core/headers.py).
+CSP_INLINE_SCRIPT_PATHS = ["/admin/", "/api/v1/redoc", "/board/api/redoc"]
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 ROOT_URLCONF = "backend.config.urls"
 ASGI_APPLICATION = "backend.config.asgi.application"

@@ -45,6 +45,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The refresh token was already used; the whole session is revoked. Log in again.",
     ),
     "permission_denied": ("无权执行此操作。", "You may not do this."),
+    "push_token_taken": (
+        "该推送令牌已登记在另一个仍在登录的账号下。",
+        "This push token is registered to another account that is still signed in.",
+    ),
     "method_not_allowed": ("不支持该请求方法。", "Method not allowed."),
     "internal_error": ("服务器内部错误。", "Internal server error."),
     "service_busy": ("服务器繁忙，请稍后重试。", "The server is busy; retry shortly."),
@@ -116,6 +120,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "case_wrong_state": (
         "办件当前状态不允许此操作，未作任何更改。",
         "Not allowed in the case's current state; nothing was changed.",
+    ),
+    "case_own_decision": (
+        "不能审批自己经办或申请的办件。",
+        "You may not decide a case you filed or applied for.",
     ),
     "case_consent_missing": (
         "代办件须先取得居民授权（签字委托书照片或居民端确认）。",

@@ -217,8 +217,8 @@ def test_a_signed_device_body_over_8_kib_is_413_and_raises_nothing(world: World)
     )
     body = padded_json(9 * KIB, client_alert_id=str(uuid.uuid4()), kind="emergency")
     headers = signed_headers(
-            secret, device.device_id, body, path="/api/v1/device/alerts", nonce=uuid.uuid4().hex
-        )
+        secret, device.device_id, body, path="/api/v1/device/alerts", nonce=uuid.uuid4().hex
+    )
     answer = call("/api/v1/device/alerts", body, headers={**headers, "accept-language": "en"})
     assert_too_big(answer, english=True)
     assert Alert.objects.count() == 0
