@@ -28,7 +28,6 @@ from backend.core.stream import close_session_sockets, redact_grid_events
 from backend.territory.selectors import grids_for
 
 from .lockout import authenticate_guarded
-from .selectors import scope_for
 from .models import (
     DutyShift,
     GridAssignment,
@@ -41,6 +40,7 @@ from .models import (
     WebsocketTicket,
     WorkerPosition,
 )
+from .selectors import scope_for
 
 JWT_ALGORITHM = "HS256"
 TICKET_LIFETIME = timedelta(seconds=30)

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
-
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.gis.db.models import PointField
 from django.db import models
@@ -61,7 +60,7 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(phone, password, **extra)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-missing]
     """Anyone who logs in, by mainland mobile number."""
 
     phone = models.CharField(max_length=11, unique=True)
@@ -232,12 +231,12 @@ class TOTPKey(TimestampMixin, ThrottlingMixin, Device):
     (`last_t`) and throttling (1, 2, 4 ... seconds after failures)."""
 
     key = EncryptedTextField(default=_new_totp_key)
-    step = models.PositiveSmallIntegerField(default=30)
-    t0 = models.BigIntegerField(default=0)
-    digits = models.PositiveSmallIntegerField(default=6)
-    tolerance = models.PositiveSmallIntegerField(default=1)
-    drift = models.SmallIntegerField(default=0)
-    last_t = models.BigIntegerField(default=-1)
+    step: models.PositiveSmallIntegerField[int, int] = models.PositiveSmallIntegerField(default=30)
+    t0: models.BigIntegerField[int, int] = models.BigIntegerField(default=0)
+    digits: models.PositiveSmallIntegerField[int, int] = models.PositiveSmallIntegerField(default=6)
+    tolerance: models.PositiveSmallIntegerField[int, int] = models.PositiveSmallIntegerField(default=1)
+    drift: models.SmallIntegerField[int, int] = models.SmallIntegerField(default=0)
+    last_t: models.BigIntegerField[int, int] = models.BigIntegerField(default=-1)
 
     class Meta(Device.Meta):
         verbose_name = "TOTP key"
@@ -295,3 +294,6 @@ class LoginGuard(models.Model):
     key = models.CharField(max_length=200, primary_key=True)
     failures = models.PositiveIntegerField(default=0)
     last_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures}"

@@ -2,10 +2,9 @@
 
 Headers: X-Device-Id, X-Timestamp (unix seconds), X-Nonce, X-Signature =
 hex(HMAC-SHA256(secret, method + "\\n" + path + "\\n" + timestamp + "\\n" + nonce + "\\n" +
-raw body)), the method in capitals and the path without the query string (/api/v1/device/...).
-Method and path are signed so that a press body cannot be replayed as a heartbeat. A timestamp more than
-300 s off, a reused nonce or a wrong signature is refused with 401 and the server's time, and
-creates nothing.
+raw body)), the method in capitals and the path without the query string (/api/v1/device/...):
+a press body cannot be replayed as a heartbeat. A timestamp more than 300 s off, a reused
+nonce or a wrong signature is refused with 401 and the server's time, and creates nothing.
 
 Checking a signature reads one row and writes nothing: the nonce is recorded by the action the
 request calls (`SignedRequest.consume_nonce`), in the same transaction as its own writes, so a

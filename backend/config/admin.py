@@ -31,7 +31,9 @@ class GridlineAdminSite(admin.AdminSite):
             request.GET.get("next") or reverse("admin:index"), reverse("board:login")
         )
 
-    def logout(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+    def logout(  # type: ignore[override]
+        self, request: HttpRequest, extra_context: Any = None
+    ) -> HttpResponse:
         """The board's log-out: revokes the session row and ends the Django log-in."""
         from board.views import logout
 

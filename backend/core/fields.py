@@ -45,6 +45,10 @@ class EncryptedJSONField(models.TextField):
     """A JSON value (e.g. a visit's checklist with its health notes) stored as a Fernet token
     of its JSON text; cannot be filtered on."""
 
+    # For django-stubs: any JSON value in and out (a TextField is str).
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     def get_prep_value(self, value: Any) -> Any:
         if value is None:
             return None
@@ -77,7 +81,7 @@ def encrypt_column(
         cursor.execute(f"SELECT id, {cols} FROM {quote(table)}")  # noqa: S608
         rows = cursor.fetchall()
         for pk, *values in rows:
-            new = []
+            new: list[Any] = []
             for value in values:
                 if value is None:
                     new.append(None)

@@ -10,10 +10,10 @@ district. Names, phones and ID numbers of residents never leave through Open311.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
-import re
 from xml.etree import ElementTree as ET
 
 from django.contrib.gis.geos import Point

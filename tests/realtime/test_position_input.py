@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 
 from backend.accounts.models import WorkerPosition
 from tests.conftest import World
-from tests.realtime.test_stream_socket import Phone, connect, phone  # noqa: F401 - fixture
+from tests.realtime.test_stream_socket import Phone, connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,8 +28,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
     ],
 )
 async def test_a_bad_position_is_an_error_frame_and_stores_nothing(
-    phone: Phone, frame: str
+    worker_phone: Phone, frame: str
 ) -> None:
+    phone = worker_phone
     socket, _, _ = await connect(f"ticket={await database_sync_to_async(phone.ticket)()}")
     await socket.receive_json_from(timeout=5)
     await socket.send_to(text_data=frame)
@@ -42,6 +43,11 @@ async def test_a_bad_position_is_an_error_frame_and_stores_nothing(
     count = await database_sync_to_async(WorkerPosition.objects.count)()
     assert count == 0
     await socket.disconnect()
+
+
+@pytest.fixture
+def worker_phone(world: World) -> Phone:
+    return Phone(world.worker_a.phone)
 
 
 @pytest.fixture

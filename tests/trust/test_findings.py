@@ -26,7 +26,7 @@ from backend.people.actions import do_create_resident
 from backend.people.idnumbers import mask
 from backend.people.models import LegalBasis
 from backend.visits.models import Visit, VisitFinding
-from tests.admin_login import admin_client_for, unused_code
+from tests.admin_login import admin_client_for
 from tests.backend.lockout_probe import guess_in_parallel
 from tests.conftest import PASSWORD, World, make_id_number
 
