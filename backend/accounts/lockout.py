@@ -16,6 +16,8 @@ from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from backend.audit.actions import do_record
+from backend.audit.models import AuditEvent
 from backend.core.errors import ApiError
 
 from .models import LoginGuard, User
@@ -53,9 +55,22 @@ def authenticate_guarded(*, request: HttpRequest, phone: str, password: str) -> 
     except DatabaseError as exc:
         raise ApiError("service_busy", status=503) from exc
     if count > settings.LOGIN_FAILURE_LIMIT:
+        _failed(request, key, "locked", AuditEvent.Result.REFUSED)
         raise ApiError("account_locked", status=429)
     user = authenticate(request, phone=phone, password=password)
     if not isinstance(user, User):
+        _failed(request, key, "wrong password or unknown phone", AuditEvent.Result.FAILED)
         raise ApiError("invalid_credentials", status=401)
     LoginGuard.objects.filter(key=key).delete()
+    do_record(action=AuditEvent.Action.LOGIN, actor=user, detail=request.path, request=request)
     return user
+
+
+def _failed(request: HttpRequest, phone: str, why: str, result: str) -> None:
+    do_record(
+        action=AuditEvent.Action.LOGIN_FAILED,
+        actor_label=phone,
+        detail=f"{request.path} {why}",
+        result=result,
+        request=request,
+    )

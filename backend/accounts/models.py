@@ -234,7 +234,9 @@ class TOTPKey(TimestampMixin, ThrottlingMixin, Device):
     step: models.PositiveSmallIntegerField[int, int] = models.PositiveSmallIntegerField(default=30)
     t0: models.BigIntegerField[int, int] = models.BigIntegerField(default=0)
     digits: models.PositiveSmallIntegerField[int, int] = models.PositiveSmallIntegerField(default=6)
-    tolerance: models.PositiveSmallIntegerField[int, int] = models.PositiveSmallIntegerField(default=1)
+    tolerance: models.PositiveSmallIntegerField[int, int] = models.PositiveSmallIntegerField(
+        default=1
+    )
     drift: models.SmallIntegerField[int, int] = models.SmallIntegerField(default=0)
     last_t: models.BigIntegerField[int, int] = models.BigIntegerField(default=-1)
 

@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "backend.audit.middleware.audit_writes",  # one audit row per write request
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # WhiteNoise is sync-only. Under ASGI every switch between async and sync middleware is a
@@ -190,6 +191,10 @@ PASSWORD_HASHERS = env_list(
 # the IP would lock a whole community office behind one NAT address after five typos.
 LOGIN_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_COOLOFF = timedelta(minutes=int(env("LOGIN_COOLOFF_MINUTES", "15")))
+
+# Audit trail (MLPS 2.0 level 3): kept at least 180 days, then archived to files here.
+AUDIT_RETENTION_DAYS = max(180, int(env("AUDIT_RETENTION_DAYS", "180")))
+AUDIT_ARCHIVE_DIR = Path(env("AUDIT_ARCHIVE_DIR", str(DATA_DIR / "audit-archive")))
 
 # The supervisors' board (/board/): Django sessions plus a TOTP second factor (django-otp).
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "gridline")

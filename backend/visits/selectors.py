@@ -12,10 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.http import HttpRequest
 from django.utils import timezone
 
 from backend.accounts.models import GridAssignment, Role, User, WorkerPosition
 from backend.accounts.selectors import scope_for
+from backend.audit.actions import do_record_read
+from backend.audit.models import AuditEvent
 from backend.core.errors import NotFound
 from backend.people.models import Resident
 from backend.people.selectors import household_filter
@@ -85,6 +88,20 @@ def get_visit(user: User, visit_uuid: uuid.UUID) -> Visit:
     )
     if visit is None:
         raise NotFound()
+    return visit
+
+
+def read_visit(user: User, visit_uuid: uuid.UUID, *, request: HttpRequest) -> Visit:
+    """A visit (its note and checklist are health data) to show to `user`, audited."""
+    visit = get_visit(user, visit_uuid)
+    do_record_read(
+        actor=user,
+        action=AuditEvent.Action.VIEW_VISIT,
+        target_type="visit",
+        target_id=visit.pk,
+        target_ids=[],
+        request=request,
+    )
     return visit
 
 

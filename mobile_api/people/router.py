@@ -7,12 +7,13 @@ from ninja.pagination import paginate
 from pydantic import Field
 
 from backend.audit.actions import client_of, ip_of
+from backend.audit.models import AuditEvent
 from backend.core.api_errors import responses
 from backend.core.text import Text
 from backend.people import selectors
 from backend.people.models import CareTag, Resident
 from backend.territory.models import Household
-from mobile_api.pagination import BoundedLimitOffset
+from mobile_api.pagination import AuditedPage
 from mobile_api.security import caller, caller_scope
 
 from .schemas import HouseholdDetail, HouseholdOut, ResidentDetail, ResidentSummary
@@ -32,7 +33,7 @@ class ResidentFilters(HouseholdFilters):
 
 
 @router.get("/households", response=responses({200: list[HouseholdOut]}, 401, 404, 422))
-@paginate(BoundedLimitOffset)
+@paginate(AuditedPage, action=AuditEvent.Action.LIST_HOUSEHOLDS, target_type="household")
 def list_households(request: HttpRequest, filters: Query[HouseholdFilters]) -> QuerySet[Household]:
     return selectors.households_for(
         caller_scope(request), q=filters.q, grid_id=filters.grid, care_tag=filters.care_tag
@@ -41,14 +42,17 @@ def list_households(request: HttpRequest, filters: Query[HouseholdFilters]) -> Q
 
 @router.get("/households/{household_id}", response=responses({200: HouseholdDetail}, 401, 404, 422))
 def household_detail(request: HttpRequest, household_id: int) -> Household:
-    return selectors.get_household(caller_scope(request), household_id)
+    """A household with its residents in scope; every read is written to the audit trail."""
+    return selectors.read_household(
+        caller_scope(request), household_id, reader=caller(request), request=request
+    )
 
 
 @router.get(
     "/residents",
     response=responses({200: list[ResidentSummary]}, 401, 404, 422),
 )
-@paginate(BoundedLimitOffset)
+@paginate(AuditedPage, action=AuditEvent.Action.LIST_RESIDENTS, target_type="resident")
 def list_residents(request: HttpRequest, filters: Query[ResidentFilters]) -> QuerySet[Resident]:
     return selectors.residents_for(
         caller_scope(request),
