@@ -241,6 +241,21 @@ def check_second_factor(*, user: User, token: str) -> TOTPKey:
     return device
 
 
+STEP_UP_HEADER = "X-OTP"
+
+
+def check_step_up(*, user: User, code: str | None) -> None:
+    """Sensitive API operations (registering a device, which mints its secret; exports of
+    people's data) need a fresh TOTP code from a supervisor or district administrator, sent
+    in the X-OTP header beside the bearer token: a stolen phone token alone does not do them.
+    The code is verified like the board's (replay refused, failures throttled)."""
+    if user.role not in BOARD_ROLES:
+        return
+    if not code:
+        raise ApiError("otp_required", status=401)
+    check_second_factor(user=user, token=code)
+
+
 def do_enrol_totp(*, user: User, key_hex: str | None = None) -> TOTPKey:
     """A new confirmed TOTP device for `user`, replacing any other (an administrator's act:
     give the user the `config_url` as a QR code or the base32 key, once)."""

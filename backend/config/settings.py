@@ -176,8 +176,18 @@ else:
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# Password policy (MLPS 2.0): 12+ characters of 3 classes, not like the phone or name, not
+# common, not all digits. Applies wherever a password is set (admin, changepassword).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": int(env("PASSWORD_MIN_LENGTH", "12"))},
+    },
+    {"NAME": "backend.accounts.passwords.CharacterClassesValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("phone", "name")},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -198,7 +208,12 @@ AUDIT_ARCHIVE_DIR = Path(env("AUDIT_ARCHIVE_DIR", str(DATA_DIR / "audit-archive"
 
 # The supervisors' board (/board/): Django sessions plus a TOTP second factor (django-otp).
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "gridline")
-SESSION_COOKIE_AGE = int(env("SESSION_COOKIE_SECONDS", str(12 * 3600)))  # one duty shift
+# Idle timeout (MLPS 2.0) of the board and the admin: a browser session ends after this many
+# minutes without a request (each request moves the expiry; an open board page polls, so a
+# board on screen stays in; a closed or abandoned one does not).
+IDLE_TIMEOUT_MINUTES = int(env("IDLE_TIMEOUT_MINUTES", "15"))
+SESSION_COOKIE_AGE = IDLE_TIMEOUT_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
 
 # Mobile tokens.
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=int(env("ACCESS_TOKEN_MINUTES", "15")))

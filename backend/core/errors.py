@@ -86,6 +86,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "No second factor (TOTP) is set up for this account; ask the district administrator.",
     ),
     "otp_invalid": ("动态口令错误或已使用。", "Wrong or already used code."),
+    "otp_required": (
+        "此操作需要动态口令（X-OTP 请求头）。",
+        "This operation needs your TOTP code (the X-OTP header).",
+    ),
     "otp_throttled": (
         "动态口令错误次数过多，请稍候再试。",
         "Too many wrong codes; wait a moment and try again.",

@@ -82,9 +82,8 @@ def test_the_application_cannot_update_or_delete_audit_rows(world: World) -> Non
         "UPDATE audit_auditevent SET action = 'nothing' WHERE id = %s",
         "DELETE FROM audit_auditevent WHERE id = %s",
     ):
-        with pytest.raises(DatabaseError), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(statement, [row.pk])
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement, [row.pk])
     with pytest.raises(DatabaseError), transaction.atomic():
         AuditEvent.objects.filter(pk=row.pk).update(action="x")
     assert AuditEvent.objects.get(pk=row.pk).action == "view_resident"
