@@ -16,9 +16,10 @@ from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from backend.audit.actions import do_record
+from backend.audit.actions import do_record, ip_of
 from backend.audit.models import AuditEvent
 from backend.core.errors import ApiError
+from backend.core.ratelimit import check_rate
 
 from .models import LoginGuard, User
 
@@ -50,6 +51,7 @@ def authenticate_guarded(*, request: HttpRequest, phone: str, password: str) -> 
     """The password check of every log-in (phones, the board, and through the board the
     admin): 429 `account_locked` past the limit, 503 `service_busy` when unsure."""
     key = guard_key(phone)
+    check_rate(request, group="login_ip", key=ip_of(request) or "-")
     try:
         count = reserve_attempt(key)
     except DatabaseError as exc:

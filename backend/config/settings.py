@@ -151,6 +151,28 @@ elif env("DB_POOL", "1") == "1":
 SPATIALITE_LIBRARY_PATH = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Cache (rate-limit counters): Redis when REDIS_URL is set, shared by every process; the
+# process's memory on the embedded default (one process).
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+        }
+        if os.environ.get("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# Rate limits (backend/core/ratelimit.py), "count/period" per window: 429 with Retry-After.
+RATE_LIMITS = {
+    "login_ip": env("RATE_LOGIN_PER_IP", "30/m"),  # log-ins per client address
+    "cases": env("RATE_CASES", "10/m"),  # cases (tickets) filed per account
+    "search": env("RATE_SEARCH", "60/m"),  # name/address searches per account
+    "export": env("RATE_EXPORT", "10/h"),  # exports of people's data per account
+}
+RATELIMIT_ENABLE = True
+RATE_LIMIT_SCOPE = ""  # a prefix of the counters' keys (the tests give each test its own)
+
 # Channel layer: Redis when REDIS_URL is set, in-memory (one process only) otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

@@ -45,6 +45,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The refresh token was already used; the whole session is revoked. Log in again.",
     ),
     "permission_denied": ("无权执行此操作。", "You may not do this."),
+    "rate_limited": ("请求过于频繁，请稍后再试。", "Too many requests; try again later."),
     "push_token_taken": (
         "该推送令牌已登记在另一个仍在登录的账号下。",
         "This push token is registered to another account that is still signed in.",
@@ -272,6 +273,9 @@ def error_response(request: HttpRequest, exc: BaseException) -> JsonResponse:
     response = JsonResponse(error.body(), status=error.status)
     if error.status == 503:
         response["Retry-After"] = "2"
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response
 
 

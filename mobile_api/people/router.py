@@ -8,6 +8,7 @@ from pydantic import Field
 
 from backend.audit.actions import client_of, ip_of
 from backend.audit.models import AuditEvent
+from backend.core.ratelimit import check_rate
 from backend.core.api_errors import responses
 from backend.core.text import Text
 from backend.people import selectors
@@ -32,9 +33,11 @@ class ResidentFilters(HouseholdFilters):
     household: int | None = Field(None, description="household id (must be in scope)")
 
 
-@router.get("/households", response=responses({200: list[HouseholdOut]}, 401, 404, 422))
+@router.get("/households", response=responses({200: list[HouseholdOut]}, 401, 404, 422, 429))
 @paginate(AuditedPage, action=AuditEvent.Action.LIST_HOUSEHOLDS, target_type="household")
 def list_households(request: HttpRequest, filters: Query[HouseholdFilters]) -> QuerySet[Household]:
+    if filters.q:
+        check_rate(request, group="search", key=f"user:{caller(request).pk}")
     return selectors.households_for(
         caller_scope(request), q=filters.q, grid_id=filters.grid, care_tag=filters.care_tag
     )
@@ -50,10 +53,12 @@ def household_detail(request: HttpRequest, household_id: int) -> Household:
 
 @router.get(
     "/residents",
-    response=responses({200: list[ResidentSummary]}, 401, 404, 422),
+    response=responses({200: list[ResidentSummary]}, 401, 404, 422, 429),
 )
 @paginate(AuditedPage, action=AuditEvent.Action.LIST_RESIDENTS, target_type="resident")
 def list_residents(request: HttpRequest, filters: Query[ResidentFilters]) -> QuerySet[Resident]:
+    if filters.q:
+        check_rate(request, group="search", key=f"user:{caller(request).pk}")
     return selectors.residents_for(
         caller_scope(request),
         q=filters.q,
