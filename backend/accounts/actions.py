@@ -334,3 +334,11 @@ def do_report_position(*, user: User, fix: Fix) -> WorkerPosition:
         defaults={"location": fix.point(), "accuracy_m": fix.accuracy_m, "at": timezone.now()},
     )
     return position
+
+
+def prune_positions() -> int:
+    """PIPL retention: a worker's last position is kept POSITION_RETENTION_DAYS (30), then
+    deleted (the dispatcher's housekeeping). Routing uses positions of the last minutes only."""
+    cutoff = timezone.now() - timedelta(days=settings.POSITION_RETENTION_DAYS)
+    deleted, _ = WorkerPosition.objects.filter(at__lt=cutoff).delete()
+    return deleted

@@ -228,6 +228,9 @@ LOGIN_COOLOFF = timedelta(minutes=int(env("LOGIN_COOLOFF_MINUTES", "15")))
 AUDIT_RETENTION_DAYS = max(180, int(env("AUDIT_RETENTION_DAYS", "180")))
 AUDIT_ARCHIVE_DIR = Path(env("AUDIT_ARCHIVE_DIR", str(DATA_DIR / "audit-archive")))
 
+# PIPL retention per kind of personal data (the dispatcher's housekeeping deletes past it).
+POSITION_RETENTION_DAYS = int(env("POSITION_RETENTION_DAYS", "30"))  # workers' positions
+
 # The supervisors' board (/board/): Django sessions plus a TOTP second factor (django-otp).
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "gridline")
 # Idle timeout (MLPS 2.0) of the board and the admin: a browser session ends after this many

@@ -8,8 +8,8 @@ from pydantic import Field
 
 from backend.audit.actions import client_of, ip_of
 from backend.audit.models import AuditEvent
-from backend.core.ratelimit import check_rate
 from backend.core.api_errors import responses
+from backend.core.ratelimit import check_rate
 from backend.core.text import Text
 from backend.people import selectors
 from backend.people.models import CareTag, Resident

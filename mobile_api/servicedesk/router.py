@@ -10,10 +10,10 @@ from ninja.pagination import paginate
 from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
-from backend.core.ratelimit import check_rate
 from backend.accounts.models import Role
 from backend.core.api_errors import responses
 from backend.core.errors import ApiError
+from backend.core.ratelimit import check_rate
 from backend.core.text import Text
 from backend.servicedesk import actions, selectors
 from backend.servicedesk.models import Case, CaseDocument, CaseState, CaseStep, ServiceItem

@@ -19,7 +19,6 @@ from django.test import Client
 from backend.accounts.models import User
 from board.api import api as board_api
 from mobile_api.api import api
-from tests.admin_login import admin_client_for
 from tests.board.conftest import BoardClient, enrol
 from tests.conftest import ApiClient, World, login
 
