@@ -203,3 +203,18 @@ def do_archive(*, directory: Path, now: datetime | None = None) -> tuple[Path | 
         AuditSeal.objects.filter(event_id__in=ids).delete()
         AuditEvent.objects.filter(pk__in=ids).delete()
     return path, len(ids)
+
+
+ARCHIVE_EVERY = timedelta(hours=1)
+_last_archive: list[datetime] = []
+
+
+def housekeeping() -> None:
+    """The dispatcher's housekeeping (about once a minute): seal new rows; at most hourly,
+    archive rows past the retention (an indexed look-up when there are none)."""
+    seal_events()
+    now = timezone.now()
+    if _last_archive and now - _last_archive[-1] < ARCHIVE_EVERY:
+        return
+    _last_archive[:] = [now]
+    do_archive(directory=Path(settings.AUDIT_ARCHIVE_DIR), now=now)

@@ -8,7 +8,6 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from backend.core import dispatcher
 
-        from . import timers  # noqa: F401  (registers the daily archive)
-        from .actions import seal_events
+        from .actions import housekeeping
 
-        dispatcher.register_housekeeping("audit_seal", seal_events)
+        dispatcher.register_housekeeping("audit", housekeeping)

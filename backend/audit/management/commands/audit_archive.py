@@ -1,6 +1,6 @@
 """manage.py audit_archive [--dir DIR]: archive audit rows older than AUDIT_RETENTION_DAYS
-(at least 180) to a JSON-lines file with their seals, then delete them (the daily
-`audit.archive` timer does the same)."""
+(at least 180) to a JSON-lines file with their seals, then delete them (the dispatcher's
+housekeeping does the same, hourly)."""
 
 from __future__ import annotations
 
