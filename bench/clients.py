@@ -192,13 +192,15 @@ async def keep(
                 await asyncio.sleep(random.uniform(pause / 2, pause))
 
 
-def sign(secret: str, timestamp: str, nonce: str, body: bytes) -> str:
+def sign(secret: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
     """As documented in backend/alerts/signing.py (re-implemented: no Django in the client)."""
-    message = timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body
+    message = f"POST\n{path}\n{timestamp}\n{nonce}\n".encode() + body
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def signed(device: dict[str, Any], payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+def signed(
+    device: dict[str, Any], payload: dict[str, Any], path: str
+) -> tuple[bytes, dict[str, str]]:
     """The body and headers of a signed device request (a new nonce and timestamp each time)."""
     body = json.dumps(payload).encode()
     timestamp, nonce = str(int(time.time())), uuid.uuid4().hex
@@ -207,7 +209,7 @@ def signed(device: dict[str, Any], payload: dict[str, Any]) -> tuple[bytes, dict
         "X-Device-Id": device["device_id"],
         "X-Timestamp": timestamp,
         "X-Nonce": nonce,
-        "X-Signature": sign(device["secret"], timestamp, nonce, body),
+        "X-Signature": sign(device["secret"], path, timestamp, nonce, body),
     }
     return body, headers
 
@@ -216,7 +218,7 @@ def device_press(
     device: dict[str, Any], client_alert_id: str | None = None
 ) -> tuple[bytes, dict[str, str]]:
     payload = {"client_alert_id": client_alert_id or str(uuid.uuid4()), "kind": "emergency"}
-    return signed(device, {**payload, "battery": 90})
+    return signed(device, {**payload, "battery": 90}, "/api/v1/device/alerts")
 
 
 def floor_press(
@@ -310,7 +312,7 @@ async def beat(spec: dict[str, Any], status_path: Path) -> None:
 
     async def one(http: Client, device: dict[str, Any]) -> None:
         if spec["mode"] == "django":
-            body, headers = signed(device, {"battery": 80})
+            body, headers = signed(device, {"battery": 80}, path)
         else:
             body = json.dumps({"device_id": device["device_id"]}).encode()
             headers = {"Content-Type": "application/json"}

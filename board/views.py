@@ -13,11 +13,13 @@ from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
 from backend.accounts.actions import (
+    BOARD_ROLES,
     check_board_password,
     check_second_factor,
     do_logout,
@@ -50,7 +52,7 @@ def login(request: HttpRequest) -> HttpResponse:
     if board_user(request) is not None:
         return HttpResponseRedirect(reverse("board:page"))
     if request.method == "GET":
-        return _page(request, "board/login.html")
+        return _page(request, "board/login.html", next=_next(request))
     phone = request.POST.get("phone", "").strip()
     try:
         user = check_board_password(
@@ -60,11 +62,33 @@ def login(request: HttpRequest) -> HttpResponse:
             raise ApiError("otp_not_enrolled", status=403)
     except ApiError as exc:
         return _page(
-            request, "board/login.html", status=exc.status, error=message(exc.code), phone=phone
+            request,
+            "board/login.html",
+            status=exc.status,
+            error=message(exc.code),
+            phone=phone,
+            next=_next(request),
         )
     request.session.cycle_key()
-    request.session[PENDING] = {"user": user.pk, "at": time.time()}
+    request.session[PENDING] = {"user": user.pk, "at": time.time(), "next": _next(request)}
     return HttpResponseRedirect(reverse("board:verify"))
+
+
+def _next(request: HttpRequest) -> str:
+    """Where to go after the code: the admin sends its users here with ?next=/admin/...;
+    only a path on this site is followed."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
+
+
+def _landing(user: User, target: str) -> str:
+    if target:
+        return target
+    return reverse("board:page") if user.role in BOARD_ROLES else reverse("admin:index")
 
 
 def _pending_user(request: HttpRequest) -> User | None:
@@ -90,12 +114,12 @@ def verify(request: HttpRequest) -> HttpResponse:
         device = check_second_factor(user=user, token=request.POST.get("code", ""))
     except ApiError as exc:
         return _page(request, "board/verify.html", status=exc.status, error=message(exc.code))
-    del request.session[PENDING]
+    target = str(request.session.pop(PENDING).get("next") or "")
     auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     otp_login(request, device)
     session = do_start_board_session(user=user, client=request.headers.get("User-Agent", ""))
     request.session[SESSION_SID] = str(session.pk)
-    return HttpResponseRedirect(reverse("board:page"))
+    return HttpResponseRedirect(_landing(user, target))
 
 
 @require_POST

@@ -38,6 +38,8 @@ class DeviceSignature(APIKeyHeader):
             timestamp=request.headers.get("X-Timestamp"),
             nonce=request.headers.get("X-Nonce"),
             signature=key,
+            method=request.method or "",
+            path=request.path,
             body=request.body,
         )
 

@@ -70,13 +70,20 @@ def _absent(channel_name: str) -> None:
     stream.socket_closed(channel_name=channel_name)
 
 
+def _number(value: Any) -> float:
+    """A JSON number (not a string, not a boolean); NaN and infinities fail the range checks."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("not a number")
+    return float(value)
+
+
 @database_call
 def _position(user: Any, content: dict[str, Any]) -> None:
     do_report_position(
         user=user,
         fix=Fix.reported(
-            lat=float(content["lat"]),
-            lon=float(content["lon"]),
+            lat=_number(content["lat"]),
+            lon=_number(content["lon"]),
             accuracy_m=content.get("accuracy_m"),
             datum=content.get("datum", "wgs84"),
         ),

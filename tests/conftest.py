@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,12 @@ def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _own_rate_limits(settings: Any) -> None:
+    """Each test counts its own requests (the counters live in the shared Redis)."""
+    settings.RATE_LIMIT_SCOPE = f"t{uuid.uuid4().hex}:"
 
 
 @pytest.fixture(autouse=True)

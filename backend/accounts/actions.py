@@ -18,16 +18,16 @@ from typing import Any
 
 import jwt
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.core.errors import ApiError
 from backend.core.geo import Fix
-from backend.core.stream import close_session_sockets
+from backend.core.stream import close_session_sockets, redact_grid_events
+from backend.territory.selectors import grids_for
 
+from .lockout import authenticate_guarded
 from .models import (
     DutyShift,
     GridAssignment,
@@ -35,10 +35,12 @@ from .models import (
     PushToken,
     RefreshToken,
     Role,
+    TOTPKey,
     User,
     WebsocketTicket,
     WorkerPosition,
 )
+from .selectors import scope_for
 
 JWT_ALGORITHM = "HS256"
 TICKET_LIFETIME = timedelta(seconds=30)
@@ -79,12 +81,8 @@ def _issue(session: MobileSession) -> TokenPair:
 
 
 def do_login(*, request: HttpRequest, phone: str, password: str, client: str) -> TokenPair:
-    """Check the password through django-axes (5 failures lock for 15 minutes)."""
-    user = authenticate(request, phone=phone, password=password)
-    if getattr(request, "axes_locked_out", False):
-        raise ApiError("account_locked", status=429)
-    if not isinstance(user, User):
-        raise ApiError("invalid_credentials", status=401)
+    """Check the password under the lock-out (5 failures lock for 15 minutes)."""
+    user = authenticate_guarded(request=request, phone=phone, password=password)
     with transaction.atomic():
         session = MobileSession.objects.create(user=user, client=client[:200])
         return _issue(session)
@@ -176,8 +174,13 @@ def session_for_access_token(token: str) -> MobileSession:
 
 
 def do_register_push_token(*, user: User, token: str, platform: str, provider: str) -> PushToken:
-    """Idempotent: a token moves to whoever registered it last (phones change hands)."""
+    """Idempotent for its holder. A token another user holds moves only once that user has no
+    live session left (logged out, or deactivated: the phone changed hands); otherwise 409 —
+    taking it would silence their alerts and send their pushes to the taker's phone."""
     digest = _sha256(token)
+    held = PushToken.objects.filter(token_digest=digest).exclude(user=user).first()
+    if held is not None and _signed_in(held.user_id):
+        raise ApiError("push_token_taken", status=409)
     push_token, _ = PushToken.objects.update_or_create(
         token_digest=digest,
         defaults={
@@ -189,6 +192,15 @@ def do_register_push_token(*, user: User, token: str, platform: str, provider: s
         },
     )
     return push_token
+
+
+def _signed_in(user_id: int) -> bool:
+    return MobileSession.objects.filter(
+        user_id=user_id,
+        user__is_active=True,
+        revoked_at__isnull=True,
+        created_at__gt=timezone.now() - settings.REFRESH_TOKEN_LIFETIME,
+    ).exists()
 
 
 # -- the supervisors' board: password, then TOTP -------------------------------------------
@@ -203,22 +215,19 @@ DEMO_TOTP_KEY_HEX = b"gridline-demo-totp!!".hex()
 
 
 def check_board_password(*, request: HttpRequest, phone: str, password: str) -> User:
-    """The first factor, through django-axes like the phones' log-in (same lock-out)."""
-    user = authenticate(request, phone=phone, password=password)
-    if getattr(request, "axes_locked_out", False):
-        raise ApiError("account_locked", status=429)
-    if not isinstance(user, User):
-        raise ApiError("invalid_credentials", status=401)
-    if user.role not in BOARD_ROLES:
+    """The first factor, under the same lock-out as the phones' log-in. Staff (the Django
+    admin's users) log in here too: the admin has no log-in form of its own."""
+    user = authenticate_guarded(request=request, phone=phone, password=password)
+    if user.role not in BOARD_ROLES and not user.is_staff:
         raise ApiError("board_role_required", status=403)
     return user
 
 
-def totp_device(user: User) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+def totp_device(user: User) -> TOTPKey | None:
+    return TOTPKey.objects.filter(user=user, confirmed=True).order_by("pk").first()
 
 
-def check_second_factor(*, user: User, token: str) -> TOTPDevice:
+def check_second_factor(*, user: User, token: str) -> TOTPKey:
     """The TOTP code of the user's confirmed device. django-otp throttles failures
     (1, 2, 4 ... seconds between attempts) and refuses a code already used."""
     device = totp_device(user)
@@ -232,12 +241,30 @@ def check_second_factor(*, user: User, token: str) -> TOTPDevice:
     return device
 
 
-def do_enrol_totp(*, user: User, key_hex: str | None = None) -> TOTPDevice:
+STEP_UP_HEADER = "X-OTP"
+
+
+def check_step_up(*, user: User, code: str | None) -> None:
+    """Sensitive API operations (registering a device, which mints its secret; exports of
+    people's data) need a fresh TOTP code from a supervisor or district administrator, sent
+    in the X-OTP header beside the bearer token: a stolen phone token alone does not do them.
+    The code is verified like the board's (replay refused, failures throttled)."""
+    if user.role not in BOARD_ROLES:
+        return
+    if not code:
+        raise ApiError("otp_required", status=401)
+    check_second_factor(user=user, token=code)
+
+
+def do_enrol_totp(*, user: User, key_hex: str | None = None) -> TOTPKey:
     """A new confirmed TOTP device for `user`, replacing any other (an administrator's act:
     give the user the `config_url` as a QR code or the base32 key, once)."""
+    if key_hex == DEMO_TOTP_KEY_HEX and settings.PRODUCTION:
+        # The demo key is published in the README: never a real account's second factor.
+        raise ApiError("permission_denied", status=403)
     with transaction.atomic():
-        TOTPDevice.objects.filter(user=user).delete()
-        device = TOTPDevice(user=user, name=TOTP_DEVICE_NAME, confirmed=True)
+        TOTPKey.objects.filter(user=user).delete()
+        device = TOTPKey(user=user, name=TOTP_DEVICE_NAME, confirmed=True)
         if key_hex is not None:
             device.key = key_hex
         device.save()
@@ -272,9 +299,14 @@ def do_save_grid_assignment(*, assignment: GridAssignment) -> GridAssignment:
 
 
 def do_remove_grid_assignment(*, assignment: GridAssignment) -> None:
-    """Take a B post away; backend.visits tells the worker's phone in this transaction."""
+    """Take a B post away; backend.visits tells the worker's phone in this transaction.
+    Access ends with it: the worker's stored events about the grid are redacted unless
+    another post still shows them the grid."""
     with transaction.atomic():
         assignment.delete()
+        user = User.objects.get(pk=assignment.user_id)
+        if not grids_for(scope_for(user)).filter(pk=assignment.grid_id).exists():
+            redact_grid_events(user_id=user.pk, grid_id=assignment.grid_id)
 
 
 def do_save_duty_shift(*, shift: DutyShift) -> DutyShift:
@@ -302,3 +334,11 @@ def do_report_position(*, user: User, fix: Fix) -> WorkerPosition:
         defaults={"location": fix.point(), "accuracy_m": fix.accuracy_m, "at": timezone.now()},
     )
     return position
+
+
+def prune_positions() -> int:
+    """PIPL retention: a worker's last position is kept POSITION_RETENTION_DAYS (30), then
+    deleted (the dispatcher's housekeeping). Routing uses positions of the last minutes only."""
+    cutoff = timezone.now() - timedelta(days=settings.POSITION_RETENTION_DAYS)
+    deleted, _ = WorkerPosition.objects.filter(at__lt=cutoff).delete()
+    return deleted

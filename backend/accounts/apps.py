@@ -6,4 +6,9 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
+        from backend.core import dispatcher
+
         from . import signals  # noqa: F401  (connects the receivers)
+        from .actions import prune_positions
+
+        dispatcher.register_housekeeping("worker_positions", prune_positions)

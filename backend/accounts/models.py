@@ -6,14 +6,23 @@ community — and a B post — everything in their own grid(s). One post, many d
 
 from __future__ import annotations
 
+import time
 import uuid
+from base64 import b32encode
+from binascii import unhexlify
 from typing import Any
+from urllib.parse import quote, urlencode
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.gis.db.models import PointField
 from django.db import models
 from django.utils import timezone
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+from django_otp.oath import TOTP
+from django_otp.util import random_hex
 
+from backend.core.fields import EncryptedTextField
 from backend.people.models import Resident
 from backend.territory.models import Community, District, Grid
 
@@ -51,7 +60,7 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(phone, password, **extra)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-missing]
     """Anyone who logs in, by mainland mobile number."""
 
     phone = models.CharField(max_length=11, unique=True)
@@ -210,3 +219,85 @@ class WorkerPosition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} @ {self.at:%H:%M:%S}"
+
+
+def _new_totp_key() -> str:
+    return random_hex(20)
+
+
+class TOTPKey(TimestampMixin, ThrottlingMixin, Device):
+    """The board's and the admin's second factor (RFC 6238 TOTP) with its key encrypted at
+    rest (Fernet, like ID numbers): django-otp's own TOTPDevice keeps the key in clear and its
+    admin shows it. The key is shown once, at enrolment (`manage.py board_totp`); no page or
+    API serves it afterwards. Verification is django-otp's: drift, tolerance, replay
+    (`last_t`) and throttling (1, 2, 4 ... seconds after failures)."""
+
+    key = EncryptedTextField(default=_new_totp_key)
+    step: models.PositiveSmallIntegerField[int, int] = models.PositiveSmallIntegerField(default=30)
+    t0: models.BigIntegerField[int, int] = models.BigIntegerField(default=0)
+    digits: models.PositiveSmallIntegerField[int, int] = models.PositiveSmallIntegerField(default=6)
+    tolerance: models.PositiveSmallIntegerField[int, int] = models.PositiveSmallIntegerField(
+        default=1
+    )
+    drift: models.SmallIntegerField[int, int] = models.SmallIntegerField(default=0)
+    last_t: models.BigIntegerField[int, int] = models.BigIntegerField(default=-1)
+
+    class Meta(Device.Meta):
+        verbose_name = "TOTP key"
+
+    @property
+    def bin_key(self) -> bytes:
+        return unhexlify(self.key.encode())
+
+    def verify_token(self, token: Any) -> bool:
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        try:
+            code = int(token)
+        except (TypeError, ValueError):
+            verified = False
+        else:
+            totp = TOTP(self.bin_key, self.step, self.t0, self.digits, self.drift)
+            totp.time = time.time()
+            verified = bool(totp.verify(code, self.tolerance, self.last_t + 1))
+            if verified:
+                self.last_t = totp.t()
+                self.drift = totp.drift
+                self.throttle_reset(commit=False)
+                self.set_last_used_timestamp(commit=False)
+                self.save()
+        if not verified:
+            self.throttle_increment(commit=True)
+        return verified
+
+    def get_throttle_factor(self) -> int:
+        return 1
+
+    @property
+    def config_url(self) -> str:
+        """The otpauth:// URI for an authenticator app (shown once, at enrolment)."""
+        issuer = str(getattr(settings, "OTP_TOTP_ISSUER", "gridline")).replace(":", "")
+        label = quote(f"{issuer}:{self.user.get_username()}")
+        params = urlencode(
+            {
+                "secret": b32encode(self.bin_key).decode(),
+                "digits": self.digits,
+                "period": self.step,
+                "issuer": issuer,
+            }
+        )
+        return f"otpauth://totp/{label}?{params}"
+
+
+class LoginGuard(models.Model):
+    """Failed log-ins per account, counted atomically before the password is checked (one
+    upsert: `backend.accounts.lockout`). django-axes checked, then recorded, without a lock:
+    60 parallel guesses all passed its check."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    failures = models.PositiveIntegerField(default=0)
+    last_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures}"

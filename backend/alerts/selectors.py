@@ -192,15 +192,20 @@ def locked_for_update() -> QuerySet[Alert]:
 UNSHOWN_RESIDENT_FIELDS = ("resident__id_number", "resident__health_notes")
 
 
+LIVE_STATES = (Alert.State.OPEN, Alert.State.ACCEPTED, Alert.State.ARRIVED)
+
+
 def alert_filter(user: User) -> Q:
-    """Alerts in the user's scope, and those they were called to."""
+    """Alerts in the user's scope, and those they were called to while the alert is live
+    (open, accepted, arrived): a worker called from another grid, or one who has since lost
+    the grid, does not keep reading the resident's address once it is over."""
     return scope_filter(
         scope_for(user),
         grid="grid_id",
         community="community_id",
         district="community__district_id",
         resident="resident_id",
-        also=Q(recipients__user=user),
+        also=Q(recipients__user=user, state__in=LIVE_STATES),
     )
 
 

@@ -1,9 +1,10 @@
 """Signed device requests.
 
 Headers: X-Device-Id, X-Timestamp (unix seconds), X-Nonce, X-Signature =
-hex(HMAC-SHA256(secret, timestamp + "\\n" + nonce + "\\n" + raw body)). A timestamp more than
-300 s off, a reused nonce or a wrong signature is refused with 401 and the server's time, and
-creates nothing.
+hex(HMAC-SHA256(secret, method + "\\n" + path + "\\n" + timestamp + "\\n" + nonce + "\\n" +
+raw body)), the method in capitals and the path without the query string (/api/v1/device/...):
+a press body cannot be replayed as a heartbeat. A timestamp more than 300 s off, a reused
+nonce or a wrong signature is refused with 401 and the server's time, and creates nothing.
 
 Checking a signature reads one row and writes nothing: the nonce is recorded by the action the
 request calls (`SignedRequest.consume_nonce`), in the same transaction as its own writes, so a
@@ -58,13 +59,20 @@ class DeviceAuthError(ApiError):
         return body
 
 
-def sign(secret: str, timestamp: str, nonce: str, body: bytes) -> str:
-    message = timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+def sign(secret: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
+    head = f"{method.upper()}\n{path}\n{timestamp}\n{nonce}\n".encode()
+    return hmac.new(secret.encode(), head + body, hashlib.sha256).hexdigest()
 
 
 def signed_headers(
-    secret: str, device_id: str, body: bytes, *, nonce: str, at: int | None = None
+    secret: str,
+    device_id: str,
+    body: bytes,
+    *,
+    path: str,
+    nonce: str,
+    method: str = "POST",
+    at: int | None = None,
 ) -> dict[str, str]:
     """What a device sends (used by the press_button simulator and the tests' devices)."""
     timestamp = str(at if at is not None else int(time.time()))
@@ -72,7 +80,7 @@ def signed_headers(
         "X-Device-Id": device_id,
         "X-Timestamp": timestamp,
         "X-Nonce": nonce,
-        "X-Signature": sign(secret, timestamp, nonce, body),
+        "X-Signature": sign(secret, method, path, timestamp, nonce, body),
     }
 
 
@@ -103,13 +111,16 @@ def check_signed_request(
     timestamp: str | None,
     nonce: str | None,
     signature: str | None,
+    method: str,
+    path: str,
     body: bytes,
 ) -> SignedRequest:
     """The device that signed this request (its nonce still to be consumed by the action)."""
     if not (device_id and timestamp and nonce and signature) or len(nonce) > 64:
         raise DeviceAuthError("device_auth_missing")
     device = signed_device(device_id)
-    expected = sign(device.secret if device else "unknown-device", timestamp, nonce, body)
+    secret = device.secret if device else "unknown-device"
+    expected = sign(secret, method, path, timestamp, nonce, body)
     if device is None or not hmac.compare_digest(expected, signature.lower()):
         raise DeviceAuthError("device_signature_invalid")
     try:

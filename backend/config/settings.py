@@ -43,9 +43,12 @@ if not FIELD_ENCRYPTION_KEYS:
 DEBUG = env("DEBUG", "0" if PRODUCTION else "1") == "1"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# Reverse proxies (addresses or CIDR) whose X-Forwarded-For the audit trail believes; from
+# anyone else the peer address is where the request came from (backend/audit/actions.py).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "backend.config.apps.GridlineAdminConfig",  # the admin behind the board's log-in
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,9 +58,7 @@ INSTALLED_APPS = [
     "channels",
     "ninja",  # Swagger UI and ReDoc from its own static files (no CDN)
     "leaflet",
-    "axes",
     "django_otp",
-    "django_otp.plugins.otp_totp",
     "backend.core",
     "backend.territory",
     "backend.people",
@@ -78,21 +79,28 @@ MIDDLEWARE = [
     # no thread hop.
     "backend.core.observe.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "backend.core.headers.security_headers",  # Content-Security-Policy on every response
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "backend.audit.middleware.audit_writes",  # one audit row per write request
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "axes.middleware.AxesMiddleware",
     # WhiteNoise is sync-only. Under ASGI every switch between async and sync middleware is a
     # thread hop; last in the chain, it shares the one hop the sync views take anyway (first,
     # as its docs suggest, it cost every API request two more). Static files are served the
     # same, after a few cheap middleware.
     "whitenoise.middleware.WhiteNoiseMiddleware",
 ]
+
+# Pages whose inline scripts we do not write (the admin's map widget, ReDoc) may run inline
+# scripts; every other page runs only our own files (backend/core/headers.py).
+CSP_INLINE_SCRIPT_PATHS = ["/admin/", "/api/v1/redoc", "/board/api/redoc"]
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 ROOT_URLCONF = "backend.config.urls"
 ASGI_APPLICATION = "backend.config.asgi.application"
@@ -169,6 +177,28 @@ REPLICA_READ_PATHS = env_list(
 SPATIALITE_LIBRARY_PATH = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Cache (rate-limit counters): Redis when REDIS_URL is set, shared by every process; the
+# process's memory on the embedded default (one process).
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+        }
+        if os.environ.get("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# Rate limits (backend/core/ratelimit.py), "count/period" per window: 429 with Retry-After.
+RATE_LIMITS = {
+    "login_ip": env("RATE_LOGIN_PER_IP", "30/m"),  # log-ins per client address
+    "cases": env("RATE_CASES", "10/m"),  # cases (tickets) filed per account
+    "search": env("RATE_SEARCH", "60/m"),  # name/address searches per account
+    "export": env("RATE_EXPORT", "10/h"),  # exports of people's data per account
+}
+RATELIMIT_ENABLE = True
+RATE_LIMIT_SCOPE = ""  # a prefix of the counters' keys (the tests give each test its own)
+
 # Channel layer: Redis when REDIS_URL (or REDIS_SENTINELS) is set, in-memory (one process
 # only) otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -210,12 +240,19 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# Password policy (MLPS 2.0): 12+ characters of 3 classes, not like the phone or name, not
+# common, not all digits. Applies wherever a password is set (admin, changepassword).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": int(env("PASSWORD_MIN_LENGTH", "12"))},
+    },
+    {"NAME": "backend.accounts.passwords.CharacterClassesValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("phone", "name")},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -224,18 +261,27 @@ PASSWORD_HASHERS = env_list(
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 )
 
-# Lock-out (MLPS 2.0 level 3): 5 failures lock the account for 15 minutes.
-AXES_FAILURE_LIMIT = 5
-AXES_COOLOFF_TIME = timedelta(minutes=15)
-AXES_LOCKOUT_PARAMETERS = ["username"]
-AXES_RESET_ON_SUCCESS = True
-AXES_USERNAME_FORM_FIELD = "phone"
-AXES_VERBOSE = False
-AXES_LOCKOUT_CALLABLE = "backend.accounts.lockout.locked_out"
+# Lock-out (MLPS 2.0 level 3): 5 failures lock the account for 15 minutes, counted atomically
+# before each password check (backend/accounts/lockout.py). Per account, not per IP address:
+# the IP would lock a whole community office behind one NAT address after five typos.
+LOGIN_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_COOLOFF = timedelta(minutes=int(env("LOGIN_COOLOFF_MINUTES", "15")))
+
+# Audit trail (MLPS 2.0 level 3): kept at least 180 days, then archived to files here.
+AUDIT_RETENTION_DAYS = max(180, int(env("AUDIT_RETENTION_DAYS", "180")))
+AUDIT_ARCHIVE_DIR = Path(env("AUDIT_ARCHIVE_DIR", str(DATA_DIR / "audit-archive")))
+
+# PIPL retention per kind of personal data (the dispatcher's housekeeping deletes past it).
+POSITION_RETENTION_DAYS = int(env("POSITION_RETENTION_DAYS", "30"))  # workers' positions
 
 # The supervisors' board (/board/): Django sessions plus a TOTP second factor (django-otp).
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "gridline")
-SESSION_COOKIE_AGE = int(env("SESSION_COOKIE_SECONDS", str(12 * 3600)))  # one duty shift
+# Idle timeout (MLPS 2.0) of the board and the admin: a browser session ends after this many
+# minutes without a request (each request moves the expiry; an open board page polls, so a
+# board on screen stays in; a closed or abandoned one does not).
+IDLE_TIMEOUT_MINUTES = int(env("IDLE_TIMEOUT_MINUTES", "15"))
+SESSION_COOKIE_AGE = IDLE_TIMEOUT_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
 
 # Mobile tokens.
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=int(env("ACCESS_TOKEN_MINUTES", "15")))
@@ -322,7 +368,6 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
-        "axes": {"level": "WARNING"},
         # uvicorn's own lines in the same format (its CLI configured them before Django).
         "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "uvicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
@@ -335,9 +380,6 @@ LOGGING = {
 PII_DIGEST_KEY = env("PII_DIGEST_KEY", None if PRODUCTION else "dev-only-pii-digest-key")
 
 SILENCED_SYSTEM_CHECKS = [
-    # Lock-out is per account (MLPS 2.0: lock the account). Adding the IP would lock a whole
-    # community office behind one NAT address after five typos; see docs/decisions.
-    "axes.W006",
     # Debian 12 ships GDAL 3.6. We never parse spatial reference strings from callers
     # (every geometry is SRID 4326, fixed in code), which is what GDAL 3.9's blocking guards.
     "gis.W001",

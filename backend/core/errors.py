@@ -45,6 +45,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The refresh token was already used; the whole session is revoked. Log in again.",
     ),
     "permission_denied": ("无权执行此操作。", "You may not do this."),
+    "rate_limited": ("请求过于频繁，请稍后再试。", "Too many requests; try again later."),
+    "push_token_taken": (
+        "该推送令牌已登记在另一个仍在登录的账号下。",
+        "This push token is registered to another account that is still signed in.",
+    ),
     "method_not_allowed": ("不支持该请求方法。", "Method not allowed."),
     "internal_error": ("服务器内部错误。", "Internal server error."),
     "callback_forbidden": (
@@ -86,6 +91,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "No second factor (TOTP) is set up for this account; ask the district administrator.",
     ),
     "otp_invalid": ("动态口令错误或已使用。", "Wrong or already used code."),
+    "otp_required": (
+        "此操作需要动态口令（X-OTP 请求头）。",
+        "This operation needs your TOTP code (the X-OTP header).",
+    ),
     "otp_throttled": (
         "动态口令错误次数过多，请稍候再试。",
         "Too many wrong codes; wait a moment and try again.",
@@ -120,6 +129,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "case_wrong_state": (
         "办件当前状态不允许此操作，未作任何更改。",
         "Not allowed in the case's current state; nothing was changed.",
+    ),
+    "case_own_decision": (
+        "不能审批自己经办或申请的办件。",
+        "You may not decide a case you filed or applied for.",
     ),
     "case_consent_missing": (
         "代办件须先取得居民授权（签字委托书照片或居民端确认）。",
@@ -264,6 +277,9 @@ def error_response(request: HttpRequest, exc: BaseException) -> JsonResponse:
     response = JsonResponse(error.body(), status=error.status)
     if error.status == 503:
         response["Retry-After"] = "2"
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response
 
 

@@ -7,6 +7,7 @@ when decryption fails, which would show garbage as an ID number instead of faili
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -40,6 +41,63 @@ class EncryptedTextField(models.TextField):
         return fernet().decrypt(value.encode()).decode()
 
 
+class EncryptedJSONField(models.TextField):
+    """A JSON value (e.g. a visit's checklist with its health notes) stored as a Fernet token
+    of its JSON text; cannot be filtered on."""
+
+    # For django-stubs: any JSON value in and out (a TextField is str).
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None:
+            return None
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return fernet().encrypt(text.encode()).decode()
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is None:
+            return None
+        return json.loads(fernet().decrypt(value.encode()))
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def value_to_string(self, obj: Any) -> str:
+        return json.dumps(self.value_from_object(obj), ensure_ascii=False)
+
+
+def encrypt_column(
+    apps: Any, schema_editor: Any, *, app: str, model: str, fields: list[str]
+) -> None:
+    """Migration helper: encrypt the clear values a column held before it became encrypted
+    (rows already holding a Fernet token of the current keys are left alone)."""
+    from cryptography.fernet import InvalidToken
+
+    table = apps.get_model(app, model)._meta.db_table
+    quote = schema_editor.connection.ops.quote_name
+    with schema_editor.connection.cursor() as cursor:
+        cols = ", ".join(quote(f) for f in fields)
+        cursor.execute(f"SELECT id, {cols} FROM {quote(table)}")  # noqa: S608
+        rows = cursor.fetchall()
+        for pk, *values in rows:
+            new: list[Any] = []
+            for value in values:
+                if value is None:
+                    new.append(None)
+                    continue
+                try:
+                    fernet().decrypt(str(value).encode())
+                    new.append(value)
+                except InvalidToken:
+                    new.append(fernet().encrypt(str(value).encode()).decode())
+            sets = ", ".join(f"{quote(f)} = %s" for f in fields)
+            cursor.execute(
+                f"UPDATE {quote(table)} SET {sets} WHERE id = %s",  # noqa: S608
+                [*new, pk],
+            )
+
+
 def encrypted_fields() -> list[tuple[type[models.Model], list[str]]]:
     """Every model with encrypted columns, and their attribute names."""
     from django.apps import apps
@@ -47,7 +105,9 @@ def encrypted_fields() -> list[tuple[type[models.Model], list[str]]]:
     found = []
     for model in apps.get_models():
         names = [
-            f.attname for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)
+            f.attname
+            for f in model._meta.concrete_fields
+            if isinstance(f, EncryptedTextField | EncryptedJSONField)
         ]
         if names:
             found.append((model, names))

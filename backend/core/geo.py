@@ -25,6 +25,7 @@ from django.db import connection
 Datum = Literal["wgs84", "gcj02", "bd09"]
 DATUMS: tuple[Datum, ...] = get_args(Datum)
 EARTH_RADIUS_M = 6_371_008.8
+MAX_ACCURACY_M = 100_000
 
 
 def to_wgs84(*, lat: float, lon: float, datum: Datum) -> tuple[float, float]:
@@ -57,7 +58,14 @@ class Fix:
     def reported(
         cls, *, lat: float, lon: float, accuracy_m: float | None = None, datum: Datum = "wgs84"
     ) -> Fix:
-        """The fix for a reading in the phone's datum."""
+        """The fix for a reading in the phone's datum; ValueError for anything that is not a
+        position (off the globe, NaN or infinite, an accuracy that is not 0-100 km)."""
+        if accuracy_m is not None and not (
+            isinstance(accuracy_m, int | float)
+            and not isinstance(accuracy_m, bool)
+            and 0 <= accuracy_m <= MAX_ACCURACY_M
+        ):
+            raise ValueError(f"accuracy {accuracy_m!r} is not a distance")
         wgs_lat, wgs_lon = to_wgs84(lat=lat, lon=lon, datum=datum)
         return cls(wgs_lat, wgs_lon, accuracy_m)
 

@@ -253,3 +253,31 @@ def socket_seen(*, channel_name: str) -> None:
 
 def socket_closed(*, channel_name: str) -> None:
     SocketPresence.objects.filter(channel_name=channel_name).delete()
+
+
+def _mentions_grid(value: Any, grid_id: int) -> bool:
+    """An event about something in the grid (an alert, a case, a task carry `grid_id`); the
+    bare notice that a list changed (`grid_ids` only) holds nothing personal and stays."""
+    if isinstance(value, dict):
+        if value.get("grid_id") == grid_id:
+            return True
+        return any(_mentions_grid(v, grid_id) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions_grid(v, grid_id) for v in value)
+    return False
+
+
+def redact_grid_events(*, user_id: int, grid_id: int) -> int:
+    """Empty the stored events of `user_id` that speak of `grid_id` (a grid they no longer
+    see): a replay after reconnecting must not hand them its addresses and residents. The
+    frames keep their numbers (type `redacted`), so the stream has no gap."""
+    changed = []
+    for event in StreamEvent.objects.filter(user_id=user_id).only("pk", "type", "data"):
+        if event.type != REDACTED and _mentions_grid(event.data, grid_id):
+            event.type, event.data = REDACTED, {}
+            changed.append(event)
+    StreamEvent.objects.bulk_update(changed, ["type", "data"])
+    return len(changed)
+
+
+REDACTED = "redacted"

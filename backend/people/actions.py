@@ -105,3 +105,57 @@ def do_create_resident(
             for c in contacts
         )
     return resident
+
+
+# -- PIPL: a person's own data, and leaving ------------------------------------------------
+
+
+def resident_export(resident: Resident) -> dict[str, object]:
+    """Everything this app holds about `resident` (PIPL art. 45: a copy on request), in
+    clear: the administrator who runs it hands the file to the person; the export is audited
+    by the caller."""
+    return {
+        "id": resident.pk,
+        "name": resident.name,
+        "gender": resident.gender,
+        "birth_date": resident.birth_date.isoformat(),
+        "phone": resident.phone,
+        "id_number": resident.id_number,
+        "health_notes": resident.health_notes,
+        "household": {"id": resident.household_id, "address": resident.household.address},
+        "care_tags": sorted(t.tag for t in resident.tags.all()),
+        "emergency_contacts": [
+            {"name": c.name, "relation": c.relation, "phone": c.phone}
+            for c in resident.emergency_contacts.order_by("pk")
+        ],
+        "legal_basis": resident.legal_basis,
+        "consent_recorded_at": (
+            resident.consent_recorded_at.isoformat() if resident.consent_recorded_at else None
+        ),
+        "consent_note": resident.consent_note,
+    }
+
+
+ANONYMOUS_NAME = "已注销居民"
+
+
+def do_anonymise_resident(*, resident: Resident) -> Resident:
+    """A resident who moved away or died (PIPL art. 47): name, ID number, phone, health notes,
+    contacts and care tags go; the birth date keeps its year (age bands for statistics);
+    the row stays, so alerts, cases and visits keep their non-personal facts (when, what
+    kind, how fast, in which grid). Their own account, if any, is deactivated by the caller."""
+    with transaction.atomic():
+        resident = Resident.objects.select_for_update().get(pk=resident.pk)
+        placeholder = f"anonymised:{resident.pk}"
+        resident.name = f"{ANONYMOUS_NAME}{resident.pk}"
+        resident.phone = ""
+        resident.id_number = ""
+        resident.id_number_masked = "*" * 18
+        resident.id_number_digest = idnumbers.digest(placeholder)
+        resident.health_notes = ""
+        resident.birth_date = date(resident.birth_date.year, 1, 1)
+        resident.consent_note = ""
+        resident.save()
+        resident.emergency_contacts.all().delete()
+        resident.tags.all().delete()
+    return resident

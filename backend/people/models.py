@@ -53,7 +53,8 @@ class Resident(models.Model):
     consent_note = models.CharField(max_length=300, blank=True)
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.id_number_masked})"
+        # Not the mask: admin pages that show the birth date use this as their title.
+        return f"{self.name} (#{self.pk})"
 
 
 class ResidentTag(models.Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.http import HttpRequest
 
 from backend.audit.actions import do_record_read
 from backend.audit.models import AuditEvent
@@ -67,7 +68,11 @@ def households_for(
     if q:
         qs = qs.filter(address__icontains=q)
     if care_tag:
-        tagged = ResidentTag.objects.filter(resident__household=OuterRef("pk"), tag=care_tag)
+        # Only residents in scope count: a household an A post sees through one resident must
+        # not reveal, by matching, that an out-of-scope housemate carries the tag.
+        tagged = Resident.objects.filter(
+            resident_filter(scope), household=OuterRef("pk"), tags__tag=care_tag
+        )
         qs = qs.filter(Exists(tagged))
     return qs.order_by("pk")
 
@@ -148,6 +153,23 @@ def read_resident(
         ip=ip,
     )
     return resident
+
+
+def read_household(
+    scope: Scope, household_id: int, *, reader: AbstractBaseUser, request: HttpRequest
+) -> Household:
+    """A household with its residents in scope, to show to `reader`; audited like
+    `read_resident` (an out-of-scope id is 404 and reads nothing)."""
+    household = get_household(scope, household_id)
+    do_record_read(
+        actor=reader,
+        action=AuditEvent.Action.VIEW_HOUSEHOLD,
+        target_type="household",
+        target_id=household.pk,
+        target_ids=[r.pk for r in household.residents.all()],
+        request=request,
+    )
+    return household
 
 
 def get_grid_or_line_grid(scope: Scope, grid_id: int) -> None:

@@ -79,8 +79,10 @@ def _captured_at(exif: Image.Exif) -> datetime | None:
 
 
 def _encode(image: Image.Image, side: int) -> tuple[bytes, tuple[int, int]]:
-    """A JPEG no larger than side × side. A fresh image carries no EXIF, XMP or ICC data."""
+    """A JPEG no larger than side × side, with no EXIF, XMP or ICC data and no comment (COM)
+    segment: Pillow writes the source's `info["comment"]` into the copy unless it is gone."""
     copy = image.copy()
+    copy.info.clear()
     copy.thumbnail((side, side), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     copy.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)

@@ -18,7 +18,7 @@ from backend.core.errors import NotFound
 from backend.core.personal import mask_name
 from backend.territory.scope import scope_filter
 
-from .models import OPEN_STATES, Case, Department, ServiceItem
+from .models import OPEN_STATES, Case, CaseState, Department, ServiceItem
 
 
 def line_queue_key(community_id: int, line: str) -> str:
@@ -99,9 +99,13 @@ def audience(case: Case) -> list[int]:
     return sorted(ids)
 
 
+FOLLOWED_STATES = tuple(s for s in CaseState if s not in (CaseState.DELIVERED, CaseState.CLOSED))
+
+
 def case_filter(user: User) -> Q:
-    """Cases in the user's scope; a worker or officer also sees the cases they filed and those
-    in their queues."""
+    """Cases in the user's scope; a worker or officer also sees the cases they filed until
+    the result is delivered (then only if still in scope: a worker who lost the grid no longer
+    reads it) and those in their queues."""
     works_cases = user.role in (Role.WORKER, Role.OFFICER)
     return scope_filter(
         scope_for(user),
@@ -109,7 +113,11 @@ def case_filter(user: User) -> Q:
         community="community_id",
         district="district_id",
         resident="resident_id",
-        also=Q(filed_by=user) | Q(queue_key__in=queue_keys(user)) if works_cases else None,
+        also=(
+            Q(filed_by=user, state__in=FOLLOWED_STATES) | Q(queue_key__in=queue_keys(user))
+            if works_cases
+            else None
+        ),
     )
 
 

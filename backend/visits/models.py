@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.utils import timezone
 
+from backend.core.fields import EncryptedJSONField, EncryptedTextField
 from backend.territory.models import Community, Grid, Household
 
 
@@ -172,8 +173,9 @@ class Visit(models.Model):
     flag = models.CharField(max_length=12, choices=Flag.choices, default=Flag.NONE, blank=True)
     # the record
     present = models.BooleanField(null=True, help_text="was the resident at home")
-    checklist = models.JSONField(default=dict, blank=True)
-    note = models.TextField(blank=True)
+    # Health facts ("血压 160/95"): encrypted at rest like a resident's health notes.
+    checklist = EncryptedJSONField(default=dict, blank=True)
+    note = EncryptedTextField(blank=True)
     expected_photos = models.JSONField(default=list, blank=True, help_text="client photo ids")
 
     class Meta:
@@ -215,7 +217,7 @@ class VisitFinding(models.Model):
 
     visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="findings")
     category = models.CharField(max_length=10, choices=Category.choices)
-    description = models.TextField()
+    description = EncryptedTextField()
     action = models.CharField(max_length=12, choices=Action.choices, default=Action.NONE)
     follow_up_task = models.ForeignKey(
         VisitTask, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -7,15 +7,18 @@ community, an A post the households its line serves); residents' own accounts se
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.http import HttpRequest
 from django.utils import timezone
 
 from backend.accounts.models import GridAssignment, Role, User, WorkerPosition
 from backend.accounts.selectors import scope_for
+from backend.audit.actions import do_record_read
+from backend.audit.models import AuditEvent
 from backend.core.errors import NotFound
 from backend.people.models import Resident
 from backend.people.selectors import household_filter
@@ -31,10 +34,19 @@ from .schedule import Schedule, counted_visits, schedules
 
 
 def visit_filter(user: User) -> Q:
+    """Visits of households in the caller's territory (B posts, community, district). An A
+    post sees a household for one resident its line serves; a visit note speaks of the whole
+    household, so an A post reads only the visits it made itself (as an A post) there."""
     if user.role == Role.RESIDENT or not user.is_active:
         return Q(pk__in=[])
-    visible = Household.objects.filter(household_filter(scope_for(user))).values("pk")
-    return Q(household_id__in=visible)
+    scope = scope_for(user)
+    territory = replace(scope, line_tags=())
+    visible = Household.objects.filter(household_filter(territory)).values("pk")
+    q = Q(household_id__in=visible)
+    if scope.line_tags:
+        line = Household.objects.filter(household_filter(scope)).values("pk")
+        q |= Q(household_id__in=line, worker=user, post=Visit.Post.A)
+    return q
 
 
 def visits_for(
@@ -76,6 +88,20 @@ def get_visit(user: User, visit_uuid: uuid.UUID) -> Visit:
     )
     if visit is None:
         raise NotFound()
+    return visit
+
+
+def read_visit(user: User, visit_uuid: uuid.UUID, *, request: HttpRequest) -> Visit:
+    """A visit (its note and checklist are health data) to show to `user`, audited."""
+    visit = get_visit(user, visit_uuid)
+    do_record_read(
+        actor=user,
+        action=AuditEvent.Action.VIEW_VISIT,
+        target_type="visit",
+        target_id=visit.pk,
+        target_ids=[],
+        request=request,
+    )
     return visit
 
 

@@ -58,12 +58,14 @@ HEADERS = [
 ]
 
 
-def _signed(headers: dict[str, str], body: bytes) -> SignedRequest:
+def _signed(headers: dict[str, str], body: bytes, path: str) -> SignedRequest:
     return check_signed_request(
         device_id=headers.get("x-device-id"),
         timestamp=headers.get("x-timestamp"),
         nonce=headers.get("x-nonce"),
         signature=headers.get("x-signature"),
+        method="POST",
+        path=path,
         body=body,
     )
 
@@ -94,14 +96,14 @@ def _json(schema: type[BaseModel], value: Any) -> bytes:
 def heartbeat(headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
     """One transaction (one commit): the device read, then the heartbeat's one statement."""
     with transaction.atomic():
-        signed = _signed(headers, body)
+        signed = _signed(headers, body, PREFIX + "heartbeat")
         payload = _parsed(HeartbeatIn, body)
         device = devices.do_heartbeat(signed=signed, battery=payload.battery)
     return 200, _json(HeartbeatOut, device)
 
 
 def press(headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
-    signed = _signed(headers, body)
+    signed = _signed(headers, body, PREFIX + "alerts")
     payload = _parsed(DeviceAlertIn, body)
     status, answer = actions.do_device_press(
         signed=signed,

@@ -8,6 +8,7 @@ from ninja import Query, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import Field
 
+from backend.accounts.actions import STEP_UP_HEADER, check_step_up
 from backend.accounts.models import Role
 from backend.alerts import actions, devices, selectors
 from backend.alerts.models import Alert, Device
@@ -190,10 +191,14 @@ def _device(request: HttpRequest, device_id: str) -> Device:
     return device
 
 
-@router.post("/devices", response=responses({201: DeviceSecretOut}, 400, 401, 403, 404, 409, 422))
+@router.post(
+    "/devices", response=responses({201: DeviceSecretOut}, 400, 401, 403, 404, 409, 422, 429)
+)
 def register_device(request: HttpRequest, payload: DeviceIn) -> Status[dict[str, str]]:
-    """Register a button to a resident. The secret is shown in this answer only."""
-    _manager(request)
+    """Register a button to a resident. The secret is shown in this answer only. A sensitive
+    operation: send your current TOTP code in the `X-OTP` header."""
+    manager = _manager(request)
+    check_step_up(user=manager, code=request.headers.get(STEP_UP_HEADER))
     resident = get_resident(caller_scope(request), payload.resident_id)
     if Device.objects.filter(device_id=payload.device_id).exists():
         raise ApiError("validation_error", status=409, fields={"device_id": "field_invalid"})

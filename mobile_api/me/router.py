@@ -33,7 +33,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-@router.post("/push-tokens", response=responses({201: PushTokenOut}, 400, 401, 422))
+@router.post("/push-tokens", response=responses({201: PushTokenOut}, 400, 401, 409, 422))
 def register_push_token(request: HttpRequest, payload: PushTokenIn) -> Status[PushToken]:
     token = actions.do_register_push_token(
         user=caller(request),

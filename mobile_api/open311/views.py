@@ -10,6 +10,7 @@ district. Names, phones and ID numbers of residents never leave through Open311.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,6 +54,16 @@ class Open311Error(Exception):
 # -- rendering -------------------------------------------------------------------------------
 
 
+# Characters XML 1.0 cannot carry at all (C0 controls but tab, LF, CR; lone surrogates;
+# U+FFFE/FFFF). ElementTree writes them anyway and every parser then refuses the whole
+# document, so one control character in one description broke the feed for every consumer.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str) -> str:
+    return _NOT_XML.sub("\ufffd", value)
+
+
 def _xml_value(parent: ET.Element, name: str, value: Any) -> None:
     node = ET.SubElement(parent, name)
     if isinstance(value, list):
@@ -65,7 +76,7 @@ def _xml_value(parent: ET.Element, name: str, value: Any) -> None:
     elif isinstance(value, bool):
         node.text = "true" if value else "false"
     elif value is not None:
-        node.text = str(value)
+        node.text = xml_text(str(value))
 
 
 def render(data: Any, fmt: str, *, root: str, status: int = 200) -> HttpResponse:

@@ -6,13 +6,15 @@ from ninja import Query, Router, Schema
 from ninja.pagination import paginate
 from pydantic import Field
 
-from backend.audit.actions import client_of
+from backend.audit.actions import client_of, ip_of
+from backend.audit.models import AuditEvent
 from backend.core.api_errors import responses
+from backend.core.ratelimit import check_rate
 from backend.core.text import Text
 from backend.people import selectors
 from backend.people.models import CareTag, Resident
 from backend.territory.models import Household
-from mobile_api.pagination import BoundedLimitOffset
+from mobile_api.pagination import AuditedPage
 from mobile_api.security import caller, caller_scope
 
 from .schemas import HouseholdDetail, HouseholdOut, ResidentDetail, ResidentSummary
@@ -31,9 +33,11 @@ class ResidentFilters(HouseholdFilters):
     household: int | None = Field(None, description="household id (must be in scope)")
 
 
-@router.get("/households", response=responses({200: list[HouseholdOut]}, 401, 404, 422))
-@paginate(BoundedLimitOffset)
+@router.get("/households", response=responses({200: list[HouseholdOut]}, 401, 404, 422, 429))
+@paginate(AuditedPage, action=AuditEvent.Action.LIST_HOUSEHOLDS, target_type="household")
 def list_households(request: HttpRequest, filters: Query[HouseholdFilters]) -> QuerySet[Household]:
+    if filters.q:
+        check_rate(request, group="search", key=f"user:{caller(request).pk}")
     return selectors.households_for(
         caller_scope(request), q=filters.q, grid_id=filters.grid, care_tag=filters.care_tag
     )
@@ -41,15 +45,20 @@ def list_households(request: HttpRequest, filters: Query[HouseholdFilters]) -> Q
 
 @router.get("/households/{household_id}", response=responses({200: HouseholdDetail}, 401, 404, 422))
 def household_detail(request: HttpRequest, household_id: int) -> Household:
-    return selectors.get_household(caller_scope(request), household_id)
+    """A household with its residents in scope; every read is written to the audit trail."""
+    return selectors.read_household(
+        caller_scope(request), household_id, reader=caller(request), request=request
+    )
 
 
 @router.get(
     "/residents",
-    response=responses({200: list[ResidentSummary]}, 401, 404, 422),
+    response=responses({200: list[ResidentSummary]}, 401, 404, 422, 429),
 )
-@paginate(BoundedLimitOffset)
+@paginate(AuditedPage, action=AuditEvent.Action.LIST_RESIDENTS, target_type="resident")
 def list_residents(request: HttpRequest, filters: Query[ResidentFilters]) -> QuerySet[Resident]:
+    if filters.q:
+        check_rate(request, group="search", key=f"user:{caller(request).pk}")
     return selectors.residents_for(
         caller_scope(request),
         q=filters.q,
@@ -67,5 +76,5 @@ def resident_detail(request: HttpRequest, resident_id: int) -> Resident:
         resident_id,
         reader=caller(request),
         client=client_of(request),
-        ip=request.META.get("REMOTE_ADDR"),
+        ip=ip_of(request),
     )

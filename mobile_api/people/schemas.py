@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from ninja import Schema
 
@@ -65,7 +65,9 @@ class EmergencyContactOut(Schema):
 
 
 class ResidentDetail(ResidentSummary):
-    birth_date: date
+    """No birth date: the ID number's mask hides exactly its eight birth-date digits, so the
+    two together would be the whole number (the age, from the summary, is served instead)."""
+
     phone: str
     household: HouseholdOut
     emergency_contacts: list[EmergencyContactOut]

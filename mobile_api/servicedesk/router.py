@@ -13,6 +13,7 @@ from pydantic import ValidationError as PydanticValidationError
 from backend.accounts.models import Role
 from backend.core.api_errors import responses
 from backend.core.errors import ApiError
+from backend.core.ratelimit import check_rate
 from backend.core.text import Text
 from backend.servicedesk import actions, selectors
 from backend.servicedesk.models import Case, CaseDocument, CaseState, CaseStep, ServiceItem
@@ -53,12 +54,14 @@ def service_items(request: HttpRequest) -> QuerySet[ServiceItem]:
 
 @router.post(
     "/cases",
-    response=responses({201: CaseCreatedOut, 200: CaseCreatedOut}, 400, 401, 403, 404, 422),
+    response=responses({201: CaseCreatedOut, 200: CaseCreatedOut}, 400, 401, 403, 404, 422, 429),
 )
 def file_case(request: HttpRequest, payload: CaseIn) -> Status[dict[str, Any]]:
     """Intake anywhere: front desk, service point, doorstep, phone, or the resident app. A
     proxy case starts as a draft (consent + documents, then submit); others are submitted at
-    once. A retry with the same client_case_id gets the same answer and files nothing."""
+    once. A retry with the same client_case_id gets the same answer and files nothing.
+    At most RATE_LIMITS["cases"] per account (429 with Retry-After)."""
+    check_rate(request, group="cases", key=f"user:{caller(request).pk}")
     filed = actions.do_intake(
         user=caller(request),
         item_code=payload.item_code,
@@ -84,9 +87,11 @@ class CaseFilters(Schema):
     q: Text | None = Field(None, max_length=40, description="a case number or part of an address")
 
 
-@router.get("/cases", response=responses({200: list[CaseRowOut]}, 401, 422))
+@router.get("/cases", response=responses({200: list[CaseRowOut]}, 401, 422, 429))
 @paginate(KeysFirstLimitOffset, rows=selectors.case_rows)
 def list_cases(request: HttpRequest, filters: Query[CaseFilters]) -> QuerySet[Case]:
+    if filters.q:
+        check_rate(request, group="search", key=f"user:{caller(request).pk}")
     return selectors.cases_for(
         caller(request),
         view=filters.view,

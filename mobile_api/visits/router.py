@@ -14,6 +14,7 @@ from ninja import Query, Router, Status
 from ninja.pagination import paginate
 from pydantic import TypeAdapter, ValidationError
 
+from backend.audit.models import AuditEvent
 from backend.core.api_errors import field_name, reason_code, responses
 from backend.core.errors import ApiError, error_body, message
 from backend.core.personal import age_on
@@ -23,7 +24,7 @@ from backend.photos.pipeline import MAX_BYTES
 from backend.servicedesk import referrals
 from backend.visits import actions, selectors
 from backend.visits.models import Visit
-from mobile_api.pagination import BoundedLimitOffset
+from mobile_api.pagination import AuditedPage
 from mobile_api.security import caller
 
 from .schemas import (
@@ -194,7 +195,7 @@ def _uuid_of(item: Any) -> str | None:
 
 
 @router.get("/visits", response=responses({200: list[VisitOut]}, 401, 404, 422))
-@paginate(BoundedLimitOffset)
+@paginate(AuditedPage, action=AuditEvent.Action.LIST_VISITS, target_type="visit")
 def list_visits(request: HttpRequest, filters: Query[VisitFilters]) -> QuerySet[Visit]:
     """Visits in scope, newest first; supervisors use `flagged=true` to review check-ins
     outside the fence or with too inaccurate a fix."""
@@ -219,7 +220,7 @@ def coverage(request: HttpRequest, query: Query[CoverageQuery]) -> dict[str, Any
 @router.get("/visits/{visit_uuid}", response=responses({200: VisitDetail}, 401, 404, 422))
 def visit_detail(request: HttpRequest, visit_uuid: uuid.UUID) -> Visit:
     """A visit with its findings and photos (links valid for 5 minutes)."""
-    visit = selectors.get_visit(caller(request), visit_uuid)
+    visit = selectors.read_visit(caller(request), visit_uuid, request=request)
     visit.photo_rows = [_photo(p) for p in selectors.photos_of(visit)]  # type: ignore[attr-defined]
     return visit
 

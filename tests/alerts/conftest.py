@@ -36,7 +36,12 @@ class SignedDevice:
     ) -> Any:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         headers = signed_headers(
-            secret or self.secret, self.device_id, raw, nonce=nonce or uuid.uuid4().hex, at=at
+            secret or self.secret,
+            self.device_id,
+            raw,
+            path=path,
+            nonce=nonce or uuid.uuid4().hex,
+            at=at,
         )
         return Client(headers=headers).post(path, raw, content_type="application/json")
 

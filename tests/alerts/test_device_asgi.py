@@ -32,7 +32,7 @@ def _both(
     for via in ("asgi", "django"):
         nonce = sign.get("nonce") or uuid.uuid4().hex
         headers = signed_headers(
-            sign.get("secret", device.secret), device.device_id, body, nonce=nonce
+            sign.get("secret", device.secret), device.device_id, body, path=path, nonce=nonce
         )
         if sign.get("unsigned"):
             headers = {}
@@ -91,7 +91,7 @@ def test_the_signature_is_checked_before_the_body(device_a: SignedDevice) -> Non
 
 def test_a_replayed_nonce_is_refused_and_writes_nothing(device_a: SignedDevice) -> None:
     body = b'{"battery": 50}'
-    headers = signed_headers(device_a.secret, device_a.device_id, body, nonce="once")
+    headers = signed_headers(device_a.secret, device_a.device_id, body, path=BEAT, nonce="once")
     assert call(BEAT, body, headers=headers).status == 200
     heard = Device.objects.get(device_id="PENDANT-A").last_heard_at
     again = call(BEAT, b'{"battery": 50}', headers={**headers, "accept-language": "en"})
@@ -104,7 +104,7 @@ def test_a_replayed_nonce_is_refused_and_writes_nothing(device_a: SignedDevice) 
 def test_a_press_and_its_retry_answer_the_same_both_ways(device_a: SignedDevice) -> None:
     client_id = str(uuid.uuid4())
     body = json.dumps({"client_alert_id": client_id, "kind": "emergency", "battery": 80}).encode()
-    first = call(PRESS, body, headers=_signed(device_a, body))
+    first = call(PRESS, body, headers=_signed(device_a, body, PRESS))
     assert first.status == 201, first.body
     retried, through_django = _both(device_a, PRESS, body)
     assert retried == (201, json.loads(first.body)) == through_django
@@ -123,12 +123,12 @@ def test_a_press_for_another_resident_is_refused_the_same_way(device_a: SignedDe
 
 def test_other_device_paths_go_to_django(device_a: SignedDevice) -> None:
     path = "/api/v1/device/alerts/999999/cancel"  # a device operation Ninja answers
-    answer = call(path, b"{}", headers=_signed(device_a, b"{}"))
+    answer = call(path, b"{}", headers=_signed(device_a, b"{}", path))
     assert answer.status == 404 and json.loads(answer.body)["error"]["code"] == "not_found"
 
 
-def _signed(device: SignedDevice, body: bytes) -> dict[str, str]:
+def _signed(device: SignedDevice, body: bytes, path: str) -> dict[str, str]:
     return {
-        **signed_headers(device.secret, device.device_id, body, nonce=uuid.uuid4().hex),
+        **signed_headers(device.secret, device.device_id, body, path=path, nonce=uuid.uuid4().hex),
         "content-type": "application/json",
     }

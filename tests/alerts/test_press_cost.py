@@ -131,8 +131,8 @@ def test_an_accept_and_an_escalation(
     # BEGIN, the alert locked, may they respond, the alert accepted, the timer cancelled,
     # acknowledged, the timeline, the audience (recipients, watchers), every ladder stopped
     # (one UPDATE), the call back to the resident (one outbox INSERT), the stream cursors, the
-    # events, COMMIT; marking the events rung.
-    with django_assert_num_queries(18):
+    # events, COMMIT; marking the events rung; the audit row of the write (MLPS 2.0).
+    with django_assert_num_queries(19):
         assert worker.post(f"/api/v1/alerts/{alert.pk}/accept").status_code == 200
 
 

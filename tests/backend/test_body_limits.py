@@ -195,7 +195,9 @@ def test_a_body_within_the_limit_passes_through_the_same_way(world: World) -> No
     )
     for chunked in (False, True):
         body = json.dumps({"client_alert_id": str(uuid.uuid4()), "kind": "emergency"}).encode()
-        headers = signed_headers(secret, device.device_id, body, nonce=uuid.uuid4().hex)
+        headers = signed_headers(
+            secret, device.device_id, body, path="/api/v1/device/alerts", nonce=uuid.uuid4().hex
+        )
         answer = call(
             "/api/v1/device/alerts",
             body,
@@ -217,7 +219,9 @@ def test_a_signed_device_body_over_8_kib_is_413_and_raises_nothing(world: World)
         device_id="PENDANT-B", kind="pendant", resident=world.resident_a
     )
     body = padded_json(9 * KIB, client_alert_id=str(uuid.uuid4()), kind="emergency")
-    headers = signed_headers(secret, device.device_id, body, nonce=uuid.uuid4().hex)
+    headers = signed_headers(
+        secret, device.device_id, body, path="/api/v1/device/alerts", nonce=uuid.uuid4().hex
+    )
     answer = call("/api/v1/device/alerts", body, headers={**headers, "accept-language": "en"})
     assert_too_big(answer, english=True)
     assert Alert.objects.count() == 0

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from django.test import Client
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts.actions import do_enrol_totp
+from backend.accounts.models import TOTPKey as TOTPDevice
 from backend.accounts.models import User
 from tests.conftest import PASSWORD, World
 

@@ -14,9 +14,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 from django.test import Client
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts.models import MobileSession
+from backend.accounts.models import TOTPKey as TOTPDevice
 from backend.alerts.actions import do_assign, do_raise_alert
 from backend.alerts.models import Alert, AlertStep
 from backend.core.errors import ApiError

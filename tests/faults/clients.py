@@ -54,7 +54,9 @@ class Device:
     ) -> httpx.Response:
         body = {"client_alert_id": str(client_alert_id or uuid.uuid4()), "kind": kind}
         raw = json.dumps(body).encode()
-        headers = signed_headers(self.secret, self.device_id, raw, nonce=uuid.uuid4().hex)
+        headers = signed_headers(
+            self.secret, self.device_id, raw, path="/api/v1/device/alerts", nonce=uuid.uuid4().hex
+        )
         headers["Content-Type"] = "application/json"
         with http(timeout) as client:
             return client.post(f"{server.url}/api/v1/device/alerts", content=raw, headers=headers)

@@ -63,9 +63,9 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(world: World) -> Non
         == 200
     )
     # After the cool-off the right password works again.
-    from axes.models import AccessAttempt
+    from backend.accounts.models import LoginGuard
 
-    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=16))
+    LoginGuard.objects.update(last_at=timezone.now() - timedelta(minutes=16))
     assert post("/api/v1/auth/login", {"phone": phone, "password": PASSWORD}).status_code == 200
 
 

@@ -430,10 +430,12 @@ def test_resident_detail_is_masked_and_every_read_is_audited(world: World, clien
     assert body["emergency_contacts"][0]["relation"] == "儿子"
     assert AuditEvent.objects.count() == before + 1
     event = AuditEvent.objects.latest("pk")
-    assert (event.actor, event.target_id, event.client) == (
+    # Where from is the server's view (the peer address); the client's own word is marked.
+    assert (event.actor, event.target_id, event.ip, event.client) == (
         world.worker_a,
         world.resident_a.pk,
-        "gridline-android/1.0",
+        "127.0.0.1",
+        "127.0.0.1 claims: gridline-android/1.0",
     )
     # A refused read writes nothing.
     client.get(f"/api/v1/residents/{world.resident_b.pk}")

@@ -13,6 +13,7 @@ from backend.accounts.models import BusinessLine
 from backend.servicedesk import sample_catalog
 from backend.servicedesk.actions.keys import do_issue_open311_key
 from backend.servicedesk.models import Case, Category, Open311Key
+from tests.admin_login import admin_client_for
 
 from .conftest import Desk, file_case
 
@@ -44,11 +45,7 @@ def test_the_shipped_sample_catalog_is_realistic_and_consistent() -> None:
 @pytest.fixture
 def admin_client(desk: Desk) -> Client:
     admin = desk.world.admin
-    admin.is_staff = admin.is_superuser = True
-    admin.save()
-    client = Client()
-    client.force_login(admin)
-    return client
+    return admin_client_for(admin)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from django.test import Client
 
 from backend.visits.actions import derive_due_visits
 from backend.visits.models import VisitRule
+from tests.admin_login import admin_client_for
 from tests.conftest import World
 
 pytestmark = pytest.mark.django_db
@@ -16,11 +17,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin(world: World) -> Client:
-    world.admin.is_staff = world.admin.is_superuser = True
-    world.admin.save()
-    client = Client()
-    client.force_login(world.admin)
-    return client
+    return admin_client_for(world.admin)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,8 @@ before; the busy timeout still covers writers in other processes (`manage.py` co
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from typing import Any
 
@@ -22,6 +24,18 @@ WRITER = threading.Lock()
 class DatabaseWrapper(base.DatabaseWrapper):
     # (django-stubs does not declare the private methods overridden here: type: ignore[misc])
     holds_writer = False
+
+    def get_new_connection(self, conn_params: Any) -> Any:
+        """Connect, then make the file readable by its owner only (600): it holds personal
+        data, and SQLite creates it with the umask's mode (644). SQLite gives the -wal and
+        -shm files the database file's mode; those that exist already are narrowed too."""
+        connection = super().get_new_connection(conn_params)
+        name = str(self.settings_dict["NAME"])
+        if name and name != ":memory:" and not name.startswith("file:"):
+            for path in (name, f"{name}-wal", f"{name}-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(path, 0o600)
+        return connection
 
     def _start_transaction_under_autocommit(self) -> None:
         if not WRITER.acquire(timeout=float(self.settings_dict["OPTIONS"].get("timeout", 5))):

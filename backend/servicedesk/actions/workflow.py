@@ -234,6 +234,15 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
+DECISIONS = ("approve", "reject")
+
+
+def _own_case(user: User, case: Case) -> bool:
+    return case.filed_by_id == user.pk or (
+        user.resident_id is not None and case.resident_id == user.resident_id
+    )
+
+
 def _check(user: User, case: Case, action: str) -> tuple[Transition, str]:
     """The transition, and the post the user acts in ("A" for the queue, "B" for the field)."""
     transition = TRANSITIONS[action]
@@ -242,6 +251,10 @@ def _check(user: User, case: Case, action: str) -> tuple[Transition, str]:
     acting = roles(user, case) & set(transition.who)
     if not acting:
         raise ApiError("permission_denied", status=403)
+    if action in DECISIONS and _own_case(user, case):
+        # Separation of duties: whoever filed a case (or is its applicant) does not decide it,
+        # even when they also hold the A post that handles its category.
+        raise ApiError("case_own_decision", status=403)
     return transition, "A" if "queue" in acting else ("B" if "field" in acting else "")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_otp.oath import TOTP
 
@@ -35,6 +36,8 @@ class Command(BaseCommand):
         if user is None or user.role not in BOARD_ROLES:
             raise CommandError("No supervisor or district officer with that phone.")
         if options["code"]:
+            if settings.PRODUCTION:
+                raise CommandError("--code is for the demo accounts, not in production.")
             device = totp_device(user)
             if device is None or device.key != DEMO_TOTP_KEY_HEX:
                 raise CommandError("--code is for the demo accounts (the published demo key).")

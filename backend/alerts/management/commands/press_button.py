@@ -51,7 +51,7 @@ class Command(BaseCommand):
                 "battery": options["battery"],
             }
         raw = json.dumps(body).encode()
-        headers = signed_headers(secret, options["device"], raw, nonce=uuid.uuid4().hex)
+        headers = signed_headers(secret, options["device"], raw, path=path, nonce=uuid.uuid4().hex)
         request = urllib.request.Request(  # noqa: S310 - the URL is the operator's own server
             options["url"].rstrip("/") + path,
             data=raw,

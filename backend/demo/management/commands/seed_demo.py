@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
@@ -129,6 +130,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            # Demo log-ins with published passwords and a published TOTP key.
+            raise CommandError("seed_demo does not run with GRIDLINE_ENV=production.")
         if options["print_logins"]:
             self.print_logins()
             return

@@ -1,0 +1,218 @@
+"""BFLA matrix (issue 11 item 6): every operation of both Ninja APIs, and which roles may call
+it at all. A new operation without a row fails `test_the_matrix_names_every_operation`; every
+role outside an operation's row is refused (401, 403 or 404 — never a success), whatever it
+sends. Extend the one table, OPERATIONS, when you add an endpoint.
+
+Roles: ANON (no credentials), RESIDENT, WORKER, OFFICER (an A post), SUPERVISOR, ADMIN
+(district administrator). DEVICE operations take a device signature, which no role has.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from backend.accounts.models import User
+from board.api import api as board_api
+from mobile_api.api import api
+from tests.board.conftest import BoardClient, enrol
+from tests.conftest import ApiClient, World, login
+
+pytestmark = pytest.mark.django_db
+
+ANON, RESIDENT, WORKER, OFFICER, SUPERVISOR, ADMIN = (
+    "anon",
+    "resident",
+    "worker",
+    "officer",
+    "supervisor",
+    "admin",
+)
+ROLES = (ANON, RESIDENT, WORKER, OFFICER, SUPERVISOR, ADMIN)
+PUBLIC = frozenset(ROLES)
+USERS = frozenset({RESIDENT, WORKER, OFFICER, SUPERVISOR, ADMIN})
+STAFF = frozenset({WORKER, OFFICER, SUPERVISOR, ADMIN})
+MANAGERS = frozenset({SUPERVISOR, ADMIN})
+DEVICE: frozenset[str] = frozenset()  # a device signature: no user role
+BOARD = MANAGERS  # the board: supervisors and district officers, password + TOTP
+
+# (method, path) -> the roles that pass the function-level check.
+OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", "/api/v1/auth/login"): PUBLIC,
+    ("POST", "/api/v1/auth/refresh"): PUBLIC,
+    ("POST", "/api/v1/auth/logout"): USERS,
+    ("GET", "/api/v1/me"): USERS,
+    ("POST", "/api/v1/me/push-tokens"): USERS,
+    ("POST", "/api/v1/me/position"): STAFF,
+    ("GET", "/api/v1/grids"): USERS,
+    ("GET", "/api/v1/grids/{grid_id}"): USERS,
+    ("GET", "/api/v1/households"): USERS,
+    ("GET", "/api/v1/households/{household_id}"): USERS,
+    ("GET", "/api/v1/residents"): USERS,
+    ("GET", "/api/v1/residents/{resident_id}"): USERS,
+    ("GET", "/api/v1/health"): PUBLIC,
+    ("POST", "/api/v1/alerts"): frozenset({RESIDENT}),
+    ("GET", "/api/v1/alerts"): USERS,
+    ("POST", "/api/v1/residents/{resident_id}/alerts"): STAFF,
+    ("GET", "/api/v1/alerts/{alert_id}"): USERS,
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): STAFF,
+    ("POST", "/api/v1/alerts/{alert_id}/accept"): STAFF,
+    ("POST", "/api/v1/alerts/{alert_id}/arrive"): STAFF,
+    ("POST", "/api/v1/alerts/{alert_id}/resolve"): STAFF,
+    ("POST", "/api/v1/alerts/{alert_id}/cancel"): frozenset({RESIDENT}),
+    ("POST", "/api/v1/devices"): MANAGERS,
+    ("GET", "/api/v1/devices/{device_id}"): MANAGERS,
+    ("POST", "/api/v1/devices/{device_id}/rotate"): MANAGERS,
+    ("POST", "/api/v1/devices/{device_id}/revoke"): MANAGERS,
+    ("POST", "/api/v1/device/alerts"): DEVICE,
+    ("POST", "/api/v1/device/heartbeat"): DEVICE,
+    ("POST", "/api/v1/device/alerts/{alert_id}/cancel"): DEVICE,
+    ("POST", "/api/v1/realtime/ticket"): USERS,
+    ("GET", "/api/v1/visits/today"): USERS,
+    ("POST", "/api/v1/visits/checkin"): USERS,
+    ("POST", "/api/v1/visits/sync"): USERS,
+    ("GET", "/api/v1/visits"): USERS,
+    ("GET", "/api/v1/visits/coverage"): USERS,
+    ("GET", "/api/v1/visits/{visit_uuid}"): USERS,
+    ("POST", "/api/v1/households/{household_id}/visits/{visit_uuid}/photos"): USERS,
+    ("GET", "/api/v1/service-items"): USERS,
+    ("POST", "/api/v1/cases"): USERS,
+    ("GET", "/api/v1/cases"): USERS,
+    ("GET", "/api/v1/cases/{case_id}"): USERS,
+    ("POST", "/api/v1/cases/{case_id}/submit"): USERS,
+    ("POST", "/api/v1/cases/{case_id}/accept"): USERS,
+    ("POST", "/api/v1/cases/{case_id}/request-material"): USERS,
+    ("POST", "/api/v1/cases/{case_id}/supply-material"): USERS,
+    ("POST", "/api/v1/cases/{case_id}/start"): USERS,
+    ("POST", "/api/v1/cases/{case_id}/approve"): USERS,
+    ("POST", "/api/v1/cases/{case_id}/reject"): USERS,
+    ("POST", "/api/v1/cases/{case_id}/reassign"): USERS,
+    ("POST", "/api/v1/cases/{case_id}/deliver"): USERS,
+    ("POST", "/api/v1/cases/{case_id}/close"): USERS,
+    ("POST", "/api/v1/cases/{case_id}/consent"): USERS,
+    ("POST", "/api/v1/cases/{case_id}/rating"): USERS,
+    ("GET", "/api/v1/cases/{case_id}/comments"): STAFF,
+    ("POST", "/api/v1/cases/{case_id}/comments"): STAFF,
+    ("GET", "/api/v1/cases/{case_id}/documents"): USERS,
+    ("POST", "/api/v1/cases/{case_id}/documents"): USERS,
+    ("GET", "/board/api/state"): BOARD,
+    ("GET", "/board/api/panels"): BOARD,
+    ("GET", "/board/api/grids"): BOARD,
+    ("GET", "/board/api/households"): BOARD,
+    ("GET", "/board/api/alerts/{alert_id}"): BOARD,
+    ("POST", "/board/api/alerts/{alert_id}/assign"): BOARD,
+    ("POST", "/board/api/alerts/{alert_id}/notes"): BOARD,
+    ("POST", "/board/api/ticket"): BOARD,
+}
+
+# Websocket messages (/ws/v1/stream) -> the roles whose socket acts on them; anyone else's
+# gets an error frame (tests/realtime/test_position_input.py).
+WEBSOCKET_MESSAGES: dict[str, frozenset[str]] = {
+    "ping": USERS | BOARD,
+    "ack": USERS | BOARD,
+    "position": STAFF,
+}
+
+# Bodies that pass validation, so that a refusal is the role check and not a 422.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/me/position"): {"lat": 30.925, "lon": 117.805, "accuracy_m": 5},
+    ("POST", "/api/v1/alerts"): {"client_alert_id": "", "kind": "emergency"},
+    ("POST", "/api/v1/residents/{resident_id}/alerts"): {
+        "client_alert_id": "",
+        "kind": "emergency",
+    },
+    ("POST", "/api/v1/devices"): {"device_id": "PENDANT-M", "kind": "pendant", "resident_id": 0},
+    ("POST", "/api/v1/alerts/{alert_id}/resolve"): {"disposition": "other", "note": "x"},
+    ("POST", "/api/v1/alerts/{alert_id}/arrive"): {"location": {"lat": 30.925, "lon": 117.805}},
+    ("POST", "/api/v1/cases/{case_id}/comments"): {"text": "x"},
+}
+
+
+def _operations() -> set[tuple[str, str]]:
+    found = set()
+    for ninja_api in (api, board_api):
+        schema = ninja_api.get_openapi_schema()
+        for path, methods in schema["paths"].items():
+            for method in methods:
+                found.add((method.upper(), path))
+    return found
+
+
+def test_the_matrix_names_every_operation() -> None:
+    found = _operations()
+    assert found - set(OPERATIONS) == set(), "add these operations to OPERATIONS"
+    assert set(OPERATIONS) - found == set(), "these rows name no operation"
+
+
+def _users(world: World) -> dict[str, User | None]:
+    return {
+        ANON: None,
+        RESIDENT: world.resident_user_a,
+        WORKER: world.worker_b,  # not the B post of resident A's grid
+        OFFICER: world.officer_elderly_1,
+        SUPERVISOR: world.supervisor_1,
+        ADMIN: world.admin,
+    }
+
+
+def _client(role: str, user: User | None, board: bool) -> Client:
+    if user is None:
+        return BoardClient() if board else Client()
+    if board:
+        if role not in BOARD:
+            # A valid browser session of a role the board refuses: the admin's log-in
+            # would not do; a password-only Django session is what such a user can get.
+            client = BoardClient()
+            client.force_login(user)
+            return client
+        enrol(user)
+        client = BoardClient()
+        client.log_in(user)
+        return client
+    return ApiClient(login(user.phone)["access_token"])
+
+
+def _fill(path: str, world: World) -> str:
+    ids = {
+        "grid_id": world.grid_a.pk,
+        "household_id": world.household_a.pk,
+        "resident_id": world.resident_a.pk,
+        "alert_id": 1,
+        "case_id": 1,
+        "device_id": "PENDANT-X",
+        "visit_uuid": str(uuid.uuid4()),
+    }
+    return re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_roles_outside_a_row_are_refused(world: World, role: str) -> None:
+    user = _users(world)[role]
+    clients: dict[bool, Client] = {}
+    wrong = []
+    for (method, path), allowed in sorted(OPERATIONS.items()):
+        if role in allowed:
+            continue
+        board = path.startswith("/board/")
+        if board not in clients:
+            clients[board] = _client(role, user, board)
+        client = clients[board]
+        body = dict(BODIES.get((method, path), {}))
+        if "client_alert_id" in body:
+            body["client_alert_id"] = str(uuid.uuid4())
+        if "resident_id" in body:
+            body["resident_id"] = world.resident_a.pk
+        url = _fill(path, world)
+        if method == "GET":
+            answer = client.get(url)
+        elif isinstance(client, BoardClient):
+            answer = client.post_json(url, body)
+        else:
+            answer = client.post(url, body, content_type="application/json")
+        if answer.status_code not in (401, 403, 404):
+            wrong.append((method, path, answer.status_code))
+    assert wrong == [], role
