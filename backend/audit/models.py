@@ -42,13 +42,21 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
     )
-    actor_label = models.CharField(max_length=200, blank=True, help_text="e.g. the phone tried")
+    actor_label = models.CharField(
+        max_length=200, blank=True, db_default="", help_text="e.g. the phone tried"
+    )
     action = models.CharField(max_length=40, choices=Action.choices)
     target_type = models.CharField(max_length=40, blank=True)
     target_id = models.BigIntegerField(null=True, blank=True)
-    target_ids = models.JSONField(default=list, blank=True, help_text="a list page's ids")
-    detail = models.CharField(max_length=300, blank=True, help_text="method and path, status")
-    result = models.CharField(max_length=10, choices=Result.choices, default=Result.OK)
+    target_ids = models.JSONField(
+        default=list, db_default=[], blank=True, help_text="a list page's ids"
+    )
+    detail = models.CharField(
+        max_length=300, blank=True, db_default="", help_text="method and path, status"
+    )
+    result = models.CharField(
+        max_length=10, choices=Result.choices, default=Result.OK, db_default=Result.OK
+    )
     at = models.DateTimeField(default=timezone.now, db_index=True)
     client = models.CharField(max_length=200, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)

@@ -17,6 +17,13 @@ from harness.processes import ROOT
 
 BASELINE = ROOT / "infra" / "migrations-baseline.txt"
 OURS = ("backend.", "board.")
+# Migrations that cannot be rolled out with the old release running, each with what to do
+# instead (docs/operations.md, Upgrades). Adding one needs a reason an operator can act on.
+NOT_ROLLING = {
+    # The visit checklist becomes an encrypted text column: the old release cannot read it.
+    # Stop the old release's visit reads (or take a short downtime) while it runs.
+    ("visits", "0002_encrypt_health_text"),
+}
 
 
 def baseline() -> set[tuple[str, str]]:
@@ -35,7 +42,7 @@ def test_new_migrations_are_safe_for_a_rolling_update() -> None:
             if m.__module__.startswith(OURS)
         }
         assert baseline() <= set(ours), "the baseline names a migration that does not exist"
-        for key in sorted(set(ours) - baseline()):
+        for key in sorted(set(ours) - baseline() - NOT_ROLLING):
             linter.lint_migration(ours[key])
     assert not linter.has_errors, out.getvalue()
 

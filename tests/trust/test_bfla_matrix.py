@@ -55,6 +55,11 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/residents"): USERS,
     ("GET", "/api/v1/residents/{resident_id}"): USERS,
     ("GET", "/api/v1/health"): PUBLIC,
+    ("GET", "/api/v1/health/live"): PUBLIC,
+    # Providers' receipts and keypresses: no user; the URL's secret token (tests/notify).
+    ("POST", "/api/v1/notify/callbacks/aliyun/sms"): PUBLIC,
+    ("POST", "/api/v1/notify/callbacks/aliyun/voice"): PUBLIC,
+    ("POST", "/api/v1/notify/callbacks/tencent/sms"): PUBLIC,
     ("POST", "/api/v1/alerts"): frozenset({RESIDENT}),
     ("GET", "/api/v1/alerts"): USERS,
     ("POST", "/api/v1/residents/{resident_id}/alerts"): STAFF,

@@ -95,22 +95,22 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='auditevent',
             name='actor_label',
-            field=models.CharField(blank=True, help_text='e.g. the phone tried', max_length=200),
+            field=models.CharField(blank=True, db_default='', help_text='e.g. the phone tried', max_length=200),
         ),
         migrations.AddField(
             model_name='auditevent',
             name='detail',
-            field=models.CharField(blank=True, help_text='method and path, status', max_length=300),
+            field=models.CharField(blank=True, db_default='', help_text='method and path, status', max_length=300),
         ),
         migrations.AddField(
             model_name='auditevent',
             name='result',
-            field=models.CharField(choices=[('ok', '成功 ok'), ('refused', '拒绝 refused'), ('failed', '失败 failed')], default='ok', max_length=10),
+            field=models.CharField(choices=[('ok', '成功 ok'), ('refused', '拒绝 refused'), ('failed', '失败 failed')], db_default='ok', default='ok', max_length=10),
         ),
         migrations.AddField(
             model_name='auditevent',
             name='target_ids',
-            field=models.JSONField(blank=True, default=list, help_text="a list page's ids"),
+            field=models.JSONField(blank=True, db_default=[], default=list, help_text="a list page's ids"),
         ),
         migrations.AlterField(
             model_name='auditevent',

@@ -30,7 +30,7 @@ def move_totp_devices(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_workerposition'),
+        ('accounts', '0004_push_token_jpush'),
     ]
 
     operations = [
