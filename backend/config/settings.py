@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "board",
     "backend.visits",
     "backend.servicedesk",
+    "backend.assessment",
     "backend.demo",
 ]
 
