@@ -222,7 +222,7 @@ def do_self_comment(*, user: User, card_id: int, comment: str) -> Scorecard:
         _in(period, P.SELF_REVIEW)
         card.self_comment = comment[:2000]
         card.save(update_fields=["self_comment"])
-        _step(period, "self_review", user, card)
+        _step(period, "self_comment", user, card)
     return card
 
 
