@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from backend.accounts.models import Role, User
-from backend.core.errors import NotFound
+from backend.core.errors import ApiError, NotFound
 
 from . import compute
 from .indicators import SPECS
@@ -63,9 +63,11 @@ def ranking(user: User, period_id: int, community_id: int | None = None) -> Quer
     return cards.order_by("community_id", "rank", "pk")
 
 
-def evidence(user: User, card_id: int, code: str) -> list[dict[str, Any]]:
+def evidence(user: User, card_id: int, code: str | None) -> list[dict[str, Any]]:
     """The records an indicator of a card counted or excluded (the same rows as its figures)."""
     card = get_scorecard(user, card_id)
+    if not code:
+        raise ApiError("validation_error", status=422, fields={"indicator": "field_required"})
     if code not in card.indicators or code not in SPECS:
         raise NotFound()
     subject = card.user_id if card.user_id is not None else card.community_id

@@ -98,7 +98,7 @@ def scorecard(request: HttpRequest, scorecard_id: int) -> dict[str, Any]:
 
 
 class EvidenceQuery(Schema):
-    indicator: str
+    indicator: str | None = None  # checked after the scope: 404 before 422
 
 
 @router.get(

@@ -185,3 +185,47 @@ def worker_scheme(w: Any) -> Scheme:
     Indicator.objects.create(group=s, code="s_follow_up", target=100, floor=0)
     Indicator.objects.create(group=s, code="s_panel", target=100, floor=0, year_only=True)
     return scheme
+
+
+def bola(w: Any) -> dict[str, Any]:
+    """For the BOLA matrix: worker cards for worker_a and worker_b (community 1), community
+    cards for both communities, a period of another district, appeals and follow-ups."""
+    from backend.assessment.actions import do_open_period
+    from backend.assessment.models import Appeal, Period, Scorecard
+    from backend.territory.models import Community, District
+
+    period = do_open_period(scheme=worker_scheme(w), year=2026, quarter=3, by=w.admin)
+    communities = Scheme.objects.create(district=w.district, name="社区考核", applies_to="community")
+    group = IndicatorGroup.objects.create(scheme=communities, name="网格岗位", weight=100)
+    Indicator.objects.create(group=group, code="b_coverage", target=1)
+    by_community = do_open_period(scheme=communities, year=2026, quarter=3, by=w.admin)
+    elsewhere = District.objects.create(code="340711", name="郊区")
+    far = Community.objects.create(district=elsewhere, code="J01", name="远方社区")
+    far_scheme = Scheme.objects.create(district=elsewhere, name="社区考核", applies_to="community")
+    far_period = Period.objects.create(
+        scheme=far_scheme, year=2026, quarter=3, starts_at=T0, ends_at=T0 + timedelta(days=1)
+    )
+    Scorecard.objects.create(period=far_period, community=far)
+    card_a = Scorecard.objects.get(period=period, user=w.worker_a)
+    card_c2 = Scorecard.objects.get(period=by_community, community=w.c2)
+    fu = {}
+    for name, resident, channel, rated in (
+        ("follow_up_a", w.resident_a, "app", w.worker_a),
+        ("follow_up_b", w.resident_b, "app", w.worker_b),
+        ("door_a", w.resident_a, "visit", w.officer_elderly_1),
+        ("door_b", w.resident_b, "visit", w.officer_elderly_1),
+    ):
+        fu[name] = FollowUp.objects.create(
+            source="alert", source_ref=name, resident=resident, household=resident.household,
+            community=w.c1, post="B", channel=channel, code="654321",
+        )  # fmt: skip
+        fu[name].workers.add(rated)
+    return {
+        "period": period,
+        "far_period": far_period,
+        "card_a": card_a,
+        "card_b": Scorecard.objects.get(period=period, user=w.worker_b),
+        "appeal_a": Appeal.objects.create(scorecard=card_a, by=w.worker_a, text="申诉"),
+        "appeal_c2": Appeal.objects.create(scorecard=card_c2, by=w.admin, text="申诉"),
+        **fu,
+    }

@@ -27,6 +27,7 @@ from backend.servicedesk.models import ServiceItem
 from backend.visits.actions import VisitRecord, derive_due_visits, do_sync_visits
 from backend.visits.models import Visit
 from board.api import api as board_api
+from tests.assessment.fixtures import bola
 from mobile_api.api import api
 from tests.board.conftest import BoardClient, enrol
 from tests.conftest import ApiClient, World
@@ -64,6 +65,16 @@ PATH_IDS: dict[str, Case] = {
     ),
     # Service-desk cases: worker A filed case A (grid A); worker B filed case B (grid B).
     "case_id": Case("worker_a", lambda w: w.case_a.pk, lambda w: w.case_b.pk),
+    # Assessment: a worker reaches their own card, not a colleague's of the same community;
+    # a supervisor the periods and community of their cards, not another district's or
+    # community's; a resident answers their own follow-up only.
+    "scorecard_id": Case("worker_a", lambda w: w.card_a.pk, lambda w: w.card_b.pk),
+    "period_id": Case("supervisor_1", lambda w: w.period.pk, lambda w: w.far_period.pk),
+    "community_id": Case("supervisor_1", lambda w: w.c1.pk, lambda w: w.c2.pk),
+    "appeal_id": Case("supervisor_1", lambda w: w.appeal_a.pk, lambda w: w.appeal_c2.pk),
+    "follow_up_id": Case(
+        "resident_user_a", lambda w: w.follow_up_a.pk, lambda w: w.follow_up_b.pk
+    ),
 }
 # The board's operations, called by a supervisor logged in to the board (session + TOTP):
 # community 1's supervisor may not reach community 2's alert.
@@ -98,6 +109,12 @@ LISTS: dict[str, Callable[[Any, dict[str, Any]], tuple[set[int], set[int]]]] = {
         {w.grid_b.pk, w.grid_c.pk, w.worker_b.pk},
     ),
     "/api/v1/cases": lambda w, body: ({i["id"] for i in body["items"]}, {w.case_b.pk}),
+    "/api/v1/assessment/scorecards": lambda w, body: ({c["id"] for c in body}, {w.card_b.pk}),
+    "/api/v1/assessment/periods": lambda w, body: ({p["id"] for p in body}, {w.far_period.pk}),
+    "/api/v1/assessment/follow-ups": lambda w, body: (
+        {f["id"] for f in body},
+        {w.door_b.pk, w.follow_up_a.pk, w.follow_up_b.pk},
+    ),
     # the board's, seen by community 1's supervisor: nothing of community 2
     "/board/api/state": lambda w, body: ({a["alert_id"] for a in body["alerts"]}, {w.alert_c.pk}),
     "/board/api/grids": lambda w, body: ({f["id"] for f in body["features"]}, {w.grid_c.pk}),
@@ -126,6 +143,10 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     },
     "/api/v1/cases/{case_id}/rating": lambda w: {"score": 5},
     "/api/v1/cases/{case_id}/comments": lambda w: {"text": "已电话联系家属"},
+    "/api/v1/assessment/scorecards/{scorecard_id}/self-review": lambda w: {"comment": "自评"},
+    "/api/v1/assessment/scorecards/{scorecard_id}/appeals": lambda w: {"text": "申诉"},
+    "/api/v1/assessment/appeals/{appeal_id}/decision": lambda w: {"change": False},
+    "/api/v1/assessment/follow-ups/{follow_up_id}/answer": lambda w: {"score": 5},
     "/board/api/alerts/{alert_id}/assign": lambda w: {"assignee_id": w.worker_a.pk},
     "/board/api/alerts/{alert_id}/notes": lambda w: {"note": "家属已在路上"},
 }
@@ -187,6 +208,7 @@ def scoped(world: World) -> SimpleNamespace:
         )
     return SimpleNamespace(
         **vars(world),
+        **bola(world),
         alert_a=alert_a,
         alert_b=alert_b,
         alert_c=alert_c,
