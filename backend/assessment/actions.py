@@ -254,6 +254,10 @@ def do_adjust(
         _in(period, P.SCORING)
         stored = None
         if photo is not None:
+            if household_id is None:
+                raise ApiError(
+                    "validation_error", status=422, fields={"household_id": "field_required"}
+                )
             household = Household.objects.filter(
                 pk=household_id, grid__community_id=card.community_id
             ).first()

@@ -38,7 +38,7 @@ class IndicatorInline(admin.TabularInline):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return _editable(obj)
 
-    has_add_permission = has_delete_permission = has_change_permission  # type: ignore[assignment]
+    has_add_permission = has_delete_permission = has_change_permission
 
 
 class GroupInline(admin.TabularInline):
@@ -49,7 +49,7 @@ class GroupInline(admin.TabularInline):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return _editable(obj)
 
-    has_add_permission = has_delete_permission = has_change_permission  # type: ignore[assignment]
+    has_add_permission = has_delete_permission = has_change_permission
 
 
 @admin.register(Scheme)

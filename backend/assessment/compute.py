@@ -12,7 +12,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet, Sum
 
-from backend.accounts.models import BusinessLineAssignment, GridAssignment, Role, User
+from backend.accounts.models import BusinessLineAssignment, GridAssignment, Role
 from backend.territory.models import Community
 
 from .indicators import SPECS, Spec, Window
@@ -47,9 +47,10 @@ def aggregate(spec: Spec, window: Window) -> dict[int, Figure]:
     percentile = spec.aggregate in ("p50", "p90") and connection.vendor == "postgresql"
     extra = f", {_percentile_sql(0.5 if spec.aggregate == 'p50' else 0.9)}" if percentile else ""
     figures: dict[int, Figure] = {}
+    # `rows` is SQL Django compiled from the indicator's queryset; every value is in `params`.
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT subject, COUNT(*) FILTER (WHERE excluded = ''),"
+            "SELECT subject, COUNT(*) FILTER (WHERE excluded = ''),"  # noqa: S608
             " COALESCE(SUM(value) FILTER (WHERE excluded = ''), 0),"
             f" AVG(value) FILTER (WHERE excluded = ''){extra}"
             f" FROM ({rows}) t GROUP BY subject",
@@ -59,7 +60,7 @@ def aggregate(spec: Spec, window: Window) -> dict[int, Figure]:
             value = _value(spec, int(counted), float(hits), mean, pct[0] if pct else None)
             figures[int(subject)] = Figure(value, int(counted), float(hits))
         cursor.execute(
-            f"SELECT subject, excluded, COUNT(*) FROM ({rows}) t WHERE excluded <> ''"
+            f"SELECT subject, excluded, COUNT(*) FROM ({rows}) t WHERE excluded <> ''"  # noqa: S608
             " GROUP BY subject, excluded",
             params,
         )
@@ -124,16 +125,18 @@ def subjects(period: Period) -> dict[int, int]:
     if scheme.applies_to == AppliesTo.COMMUNITY:
         ids = Community.objects.filter(district_id=scheme.district_id).values_list("pk", flat=True)
         return {cid: cid for cid in ids}
+    staff = {"user__is_active": True, "user__role__in": [r for r in Role if r != Role.RESIDENT]}
+    pairs: QuerySet[Any, tuple[int, int]]
     if scheme.applies_to == AppliesTo.WORKER:
-        posts = GridAssignment.objects.filter(grid__community__district_id=scheme.district_id)
-        pairs = posts.values_list("user_id", "grid__community_id")
+        pairs = GridAssignment.objects.filter(
+            grid__community__district_id=scheme.district_id, **staff
+        ).values_list("user_id", "grid__community_id")
     else:
-        posts = BusinessLineAssignment.objects.filter(community__district_id=scheme.district_id)
-        pairs = posts.values_list("user_id", "community_id")
-    active = set(
-        User.objects.filter(is_active=True).exclude(role=Role.RESIDENT).values_list("pk", flat=True)
-    )
-    return {user: community for user, community in pairs.order_by("-pk") if user in active}
+        pairs = BusinessLineAssignment.objects.filter(
+            community__district_id=scheme.district_id, **staff
+        ).values_list("user_id", "community_id")
+    # a worker with posts in two communities is assessed in the one of their first post
+    return {user: community for user, community in pairs.order_by("-pk")}
 
 
 def indicators_of(period: Period) -> list[Indicator]:
@@ -190,7 +193,8 @@ def do_compute(period: Period) -> int:
     user_cards = period.scheme.applies_to != AppliesTo.COMMUNITY
     existing = {(c.user_id if user_cards else c.community_id): c for c in period.scorecards.all()}
     manual = _manual_points(period)
-    create, update = [], []
+    create: list[Scorecard] = []
+    update: list[Scorecard] = []
     for subject, community in subjects(period).items():
         body, exclusions, base = card_body(indicators, figures, subject)
         card = existing.get(subject) or Scorecard(
@@ -205,7 +209,7 @@ def do_compute(period: Period) -> int:
     _rank([*create, *update])
     Scorecard.objects.bulk_create(create, batch_size=500)
     fields = ["indicators", "exclusions", "base", "adjustment", "total", "grade", "rank"]
-    Scorecard.objects.bulk_update([*update], fields + ["community"], batch_size=500)
+    Scorecard.objects.bulk_update([*update], [*fields, "community"], batch_size=500)
     return len(create) + len(update)
 
 

@@ -31,7 +31,6 @@ from backend.core.models import Timer
 from backend.notify.sms import MAINLAND_MOBILE, send_sms
 from backend.people.models import Resident, ResidentTag
 from backend.servicedesk.models import Case, CaseState
-from backend.territory.models import Household
 from backend.territory.scope import scope_filter
 from backend.visits.models import Visit
 
@@ -73,17 +72,22 @@ def _candidates(now: datetime) -> list[tuple[str, str, int, int, int, list[int],
         "pk", "resident_id", "household_id", "community_id", "assignee_id"
     )[:BATCH]:
         out.append(("case", str(c[0]), c[1], c[2], c[3], [c[4]], "A"))
-    first_resident = Resident.objects.filter(household=OuterRef("household_id")).values(
-        "household"
-    ).annotate(first=Min("pk")).values("first")
+    first_resident = (
+        Resident.objects.filter(household=OuterRef("household_id"))
+        .values("household")
+        .annotate(first=Min("pk"))
+        .values("first")
+    )
     visits = (
         Visit.objects.filter(state=Visit.State.COMPLETED, present=True, counted_at__gte=since)
         .annotate(sampled=F("pk") % VISIT_SAMPLE_EVERY)
         .filter(sampled=0)
     )
-    for v in _not_asked(visits, "visit").annotate(resident=Subquery(first_resident[:1])).values_list(
-        "pk", "resident", "household_id", "community_id", "worker_id", "post"
-    )[:BATCH]:
+    for v in (
+        _not_asked(visits, "visit")
+        .annotate(resident=Subquery(first_resident[:1]))
+        .values_list("pk", "resident", "household_id", "community_id", "worker_id", "post")[:BATCH]
+    ):
         if v[1] is not None:
             out.append(("visit", str(v[0]), v[1], v[2], v[3], [v[4]], v[5].upper()))
     return out

@@ -48,7 +48,7 @@ NEVER_ACKNOWLEDGED_S = 3600.0
 # A second case of the same item for the same resident within this is a duplicate.
 DUPLICATE_WITHIN = timedelta(days=7)
 
-W, O, C = AppliesTo.WORKER, AppliesTo.OFFICER, AppliesTo.COMMUNITY
+W, OF, C = AppliesTo.WORKER, AppliesTo.OFFICER, AppliesTo.COMMUNITY
 
 
 class Seconds(Func):
@@ -61,14 +61,20 @@ class Seconds(Func):
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         return self.as_sql(
-            compiler, connection, template="EXTRACT(EPOCH FROM (%(expressions)s))",
-            arg_joiner=" - ", **extra
+            compiler,
+            connection,
+            template="EXTRACT(EPOCH FROM (%(expressions)s))",
+            arg_joiner=" - ",
+            **extra,
         )
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         return self.as_sql(
-            compiler, connection, template="((julianday(%(expressions)s)) * 86400.0)",
-            arg_joiner=") - julianday(", **extra
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s)) * 86400.0)",
+            arg_joiner=") - julianday(",
+            **extra,
         )
 
 
@@ -226,9 +232,7 @@ def _tier1(w: Window) -> QuerySet[AlertRecipient]:
 def tier1_ack(w: Window) -> QuerySet[Any]:
     """Seconds from a tier-1 call to its acknowledgement (never acknowledged: an hour)."""
     subject = F("alert__community_id") if w.subject == C else F("user_id")
-    seconds = Coalesce(
-        Seconds(F("acknowledged_at"), F("notified_at")), Value(NEVER_ACKNOWLEDGED_S)
-    )
+    seconds = Coalesce(Seconds(F("acknowledged_at"), F("notified_at")), Value(NEVER_ACKNOWLEDGED_S))
     return _out(
         _tier1(w).annotate(subject=subject), ref=F("alert_id"), value=seconds, excluded=Value("")
     )
@@ -309,7 +313,9 @@ def cases_handled(w: Window) -> QuerySet[Any]:
 def on_time(w: Window) -> QuerySet[Any]:
     """按期办结率: decided before the working-day SLA clock ran out."""
     return _out(
-        _handled(w), ref=F("pk"), value=_flag(Q(overdue_at__isnull=True)),
+        _handled(w),
+        ref=F("pk"),
+        value=_flag(Q(overdue_at__isnull=True)),
         excluded=_case_exclusions(),
     )
 
@@ -382,7 +388,9 @@ def _own_phone() -> Exists:
     """The answer came from a rated worker's account or phone."""
     rated = FollowUp.workers.through.objects.filter(followup_id=OuterRef("pk"))
     return Exists(
-        rated.filter(Q(user_id=OuterRef("answered_by_id")) | Q(user__phone=OuterRef("answer_phone")))
+        rated.filter(
+            Q(user_id=OuterRef("answered_by_id")) | Q(user__phone=OuterRef("answer_phone"))
+        )
     )
 
 
@@ -423,21 +431,21 @@ SPECS: dict[str, Spec] = {
         Spec("b_findings_followed", "走访发现跟进率", "findings followed up", "rate", "share",
              "finding", frozenset({W, C}), findings_followed),
         Spec("a_cases_handled", "办件量", "cases handled", "count", "cases", "case",
-             frozenset({O, C}), cases_handled),
+             frozenset({OF, C}), cases_handled),
         Spec("a_on_time", "按期办结率", "on-time rate", "rate", "share", "case",
-             frozenset({O, C}), on_time),
+             frozenset({OF, C}), on_time),
         Spec("a_bounces", "转办次数", "reassignments caused", "count", "cases", "step",
-             frozenset({O, C}), bounces),
+             frozenset({OF, C}), bounces),
         Spec("a_material_requests", "补正率", "cases needing more material", "rate", "share",
-             "case", frozenset({O, C}), material_requests),
+             "case", frozenset({OF, C}), material_requests),
         Spec("a_rework", "返工率", "rework (repeated material requests)", "rate", "share",
-             "case", frozenset({O, C}), rework),
+             "case", frozenset({OF, C}), rework),
         Spec("a_rating", "办件评价", "average case rating", "mean", "points", "rating",
-             frozenset({O, C}), case_rating),
+             frozenset({OF, C}), case_rating),
         Spec("s_follow_up", "回访满意度", "follow-up satisfaction", "mean", "points",
-             "follow_up", frozenset({W, O, C}), _satisfaction(panel=False)),
+             "follow_up", frozenset({W, OF, C}), _satisfaction(panel=False)),
         Spec("s_panel", "年度居民测评", "yearly resident panel", "mean", "points", "follow_up",
-             frozenset({W, O, C}), _satisfaction(panel=True)),
+             frozenset({W, OF, C}), _satisfaction(panel=True)),
         Spec("c_alert_answered", "按策略接警率", "alerts answered within the policy", "rate",
              "share", "alert", frozenset({C}), answered_per_policy),
     ]

@@ -84,7 +84,10 @@ def trend(user: User, scheme_name: str | None = None) -> list[dict[str, Any]]:
     if scheme_name:
         cards = cards.filter(period__scheme__name=scheme_name)
     rows = cards.values(
-        "period__year", "period__quarter", "period__scheme__applies_to", "community_id",
+        "period__year",
+        "period__quarter",
+        "period__scheme__applies_to",
+        "community_id",
         "community__name",
     ).annotate(mean=Avg("total"), cards=Count("pk"))
     return list(rows.order_by("period__year", "period__quarter", "community_id"))

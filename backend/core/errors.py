@@ -173,7 +173,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "follow_up_reply_invalid": (
         "回复格式应为“编号 分数(1-5)”或“编号 N”。",
-        "Reply with \"<code> <1-5>\" or \"<code> N\".",
+        'Reply with "<code> <1-5>" or "<code> N".',
     ),
     # field-level reasons
     "field_required": ("必填。", "Required."),

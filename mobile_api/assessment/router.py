@@ -78,10 +78,16 @@ def card_out(c: Scorecard) -> dict[str, Any]:
         "exclusions": c.exclusions,
         "self_comment": c.self_comment,
         "adjustments": [
-            {"id": a.pk, "points": a.points, "reason": a.reason, "by_id": a.by_id, "at": a.at,
-             "photo_id": str(a.photo_id) if a.photo_id else None}
+            {
+                "id": a.pk,
+                "points": a.points,
+                "reason": a.reason,
+                "by_id": a.by_id,
+                "at": a.at,
+                "photo_id": str(a.photo_id) if a.photo_id else None,
+            }
             for a in c.adjustments.order_by("at", "pk")
-        ],  # fmt: skip
+        ],
         "appeals": list(c.appeals.order_by("at", "pk")),
     }
 
@@ -152,7 +158,9 @@ def adjust(request: HttpRequest, scorecard_id: int) -> Status[Any]:
     try:
         form = AdjustmentForm.model_validate(request.POST.dict())
     except PydanticValidationError as exc:
-        fields = {".".join(str(p) for p in e["loc"]) or "body": "field_invalid" for e in exc.errors()}
+        fields = {
+            ".".join(str(p) for p in e["loc"]) or "body": "field_invalid" for e in exc.errors()
+        }
         raise ApiError("validation_error", status=422, fields=fields) from exc
     upload = request.FILES.get("file")
     if upload is not None and upload.size and upload.size > 15 * 1024 * 1024:
@@ -234,4 +242,6 @@ def open_follow_ups(request: HttpRequest) -> Any:
 )
 def answer(request: HttpRequest, follow_up_id: int, payload: AnswerIn) -> Any:
     """The resident's rating (1-5) or refusal (null), once."""
-    return follow_ups.do_answer(user=caller(request), follow_up_id=follow_up_id, score=payload.score)
+    return follow_ups.do_answer(
+        user=caller(request), follow_up_id=follow_up_id, score=payload.score
+    )

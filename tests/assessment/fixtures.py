@@ -38,7 +38,9 @@ def household(grid: Any, address: str, x: float) -> Household:
     return Household.objects.create(grid=grid, building=building, address=address, location=point)
 
 
-def visit(worker: User, hh: Household, at: datetime, *, flag: str = "", photo: bool = True) -> Visit:
+def visit(
+    worker: User, hh: Household, at: datetime, *, flag: str = "", photo: bool = True
+) -> Visit:
     v = Visit.objects.create(
         client_uuid=uuid.uuid4(), worker=worker, household=hh, grid=hh.grid,
         community=hh.grid.community, state=Visit.State.COMPLETED, visited_at=at,
@@ -66,7 +68,8 @@ def alert(w: Any, created: datetime, *, accepted_by: User | None = None,
           accept_after: float = 0) -> Alert:  # fmt: skip
     return Alert.objects.create(
         kind="emergency", source="device", resident=w.resident_a, household=w.household_a,
-        grid=w.grid_a, community=w.c1, created_at=created, state="accepted" if accepted_by else "open",
+        grid=w.grid_a, community=w.c1, created_at=created,
+        state="accepted" if accepted_by else "open",
         accepted_by=accepted_by,
         accepted_at=created + timedelta(seconds=accept_after) if accepted_by else None,
     )  # fmt: skip
@@ -125,8 +128,13 @@ def build(w: Any) -> SimpleNamespace:
     fine = task(a3, TaskKind.FINDING_FOLLOW_UP, T0, done=v1, done_at=T0)
     VisitFinding.objects.create(visit=v1, category="health", description="x",
                                 action="follow_up", follow_up_task=fine)  # fmt: skip
-    VisitFinding.objects.create(visit=v1, category="needs", description="y",
-                                action="service_case", case_state="awaiting_service_desk")
+    VisitFinding.objects.create(
+        visit=v1,
+        category="needs",
+        description="y",
+        action="service_case",
+        case_state="awaiting_service_desk",
+    )
     VisitFinding.objects.create(visit=v1, category="other", description="z")  # record only
     # Emergencies of grid A: tier-1 acks of worker_a 30 s, 90 s, never (3600 s):
     # p50 90, p90 90 + 0.8 * 3510 = 2898. Accepted by worker_a after 40 s and 100 s:
@@ -195,7 +203,9 @@ def bola(w: Any) -> dict[str, Any]:
     from backend.territory.models import Community, District
 
     period = do_open_period(scheme=worker_scheme(w), year=2026, quarter=3, by=w.admin)
-    communities = Scheme.objects.create(district=w.district, name="社区考核", applies_to="community")
+    communities = Scheme.objects.create(
+        district=w.district, name="社区考核", applies_to="community"
+    )
     group = IndicatorGroup.objects.create(scheme=communities, name="网格岗位", weight=100)
     Indicator.objects.create(group=group, code="b_coverage", target=1)
     by_community = do_open_period(scheme=communities, year=2026, quarter=3, by=w.admin)

@@ -63,7 +63,7 @@ def test_a_supervisor_ranks_the_community_and_scores_with_a_photo(
     assert made.status_code == 201, made.content
     assert made.json()["photo_id"]
     again = client.get(f"/api/v1/assessment/periods/{p}/communities/{quarter.c1.pk}").json()
-    assert [r["user_id"] for r in again][0] == quarter.worker_b.pk
+    assert again[0]["user_id"] == quarter.worker_b.pk
     assert again[1]["adjustment"] == 10
 
 

@@ -27,8 +27,8 @@ from backend.servicedesk.models import ServiceItem
 from backend.visits.actions import VisitRecord, derive_due_visits, do_sync_visits
 from backend.visits.models import Visit
 from board.api import api as board_api
-from tests.assessment.fixtures import bola
 from mobile_api.api import api
+from tests.assessment.fixtures import bola
 from tests.board.conftest import BoardClient, enrol
 from tests.conftest import ApiClient, World
 
@@ -72,9 +72,7 @@ PATH_IDS: dict[str, Case] = {
     "period_id": Case("supervisor_1", lambda w: w.period.pk, lambda w: w.far_period.pk),
     "community_id": Case("supervisor_1", lambda w: w.c1.pk, lambda w: w.c2.pk),
     "appeal_id": Case("supervisor_1", lambda w: w.appeal_a.pk, lambda w: w.appeal_c2.pk),
-    "follow_up_id": Case(
-        "resident_user_a", lambda w: w.follow_up_a.pk, lambda w: w.follow_up_b.pk
-    ),
+    "follow_up_id": Case("resident_user_a", lambda w: w.follow_up_a.pk, lambda w: w.follow_up_b.pk),
 }
 # The board's operations, called by a supervisor logged in to the board (session + TOTP):
 # community 1's supervisor may not reach community 2's alert.
@@ -94,7 +92,7 @@ QUERY_IDS: dict[str, Case] = {
     "household": PATH_IDS["household_id"],
 }
 # List operations that return objects of grids: what grid B's objects look like in them.
-LISTS: dict[str, Callable[[Any, dict[str, Any]], tuple[set[int], set[int]]]] = {
+LISTS: dict[str, Callable[[Any, Any], tuple[set[int], set[int]]]] = {
     "/api/v1/grids": lambda w, body: ({f["id"] for f in body["features"]}, {w.grid_b.pk}),
     "/api/v1/households": lambda w, body: ({i["id"] for i in body["items"]}, {w.household_b.pk}),
     "/api/v1/residents": lambda w, body: ({i["id"] for i in body["items"]}, {w.resident_b.pk}),
