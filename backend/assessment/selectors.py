@@ -91,3 +91,70 @@ def trend(user: User, scheme_name: str | None = None) -> list[dict[str, Any]]:
         "community__name",
     ).annotate(mean=Avg("total"), cards=Count("pk"))
     return list(rows.order_by("period__year", "period__quarter", "community_id"))
+
+
+BINS = (20, 40, 60, 80, 101)
+
+
+def charts(user: User) -> dict[str, Any]:
+    """What the board's assessment page draws, for the latest quarter or year the user sees of
+    the grid workers' scheme: mean total per community (ranking), the mean per community and
+    quarter (trend), and how the cards' points spread per indicator (distribution)."""
+    from django.db.models import Avg, Count
+
+    visible = Scorecard.objects.filter(card_filter(user), period__scheme__applies_to="worker")
+    latest = (
+        Period.objects.filter(pk__in=visible.values("period_id"))
+        .select_related("scheme")
+        .order_by("-year", "-quarter", "-pk")
+        .first()
+    )
+    if latest is None:
+        return {"period": None, "ranking": [], "trend": [], "distribution": []}
+    cards = visible.filter(period=latest)
+    ranking = list(
+        cards.values("community_id", "community__name")
+        .annotate(mean=Avg("total"), cards=Count("pk"))
+        .order_by("-mean", "community_id")
+    )
+    trend = list(
+        visible.filter(period__scheme__name=latest.scheme.name, period__quarter__gt=0)
+        .values("period__year", "period__quarter", "community_id", "community__name")
+        .annotate(mean=Avg("total"))
+        .order_by("period__year", "period__quarter", "community_id")
+    )
+    spread: dict[str, list[int]] = {}
+    for body in cards.values_list("indicators", flat=True):
+        for code, figure in body.items():
+            bins = spread.setdefault(code, [0] * len(BINS))
+            if figure.get("points") is not None:
+                bins[next(i for i, top in enumerate(BINS) if figure["points"] < top)] += 1
+    return {
+        "period": {"id": latest.pk, "label": latest.label, "state": latest.state},
+        "ranking": [
+            {
+                "community_id": r["community_id"],
+                "community": r["community__name"],
+                "mean": round(r["mean"], 2),
+                "cards": r["cards"],
+            }
+            for r in ranking
+        ],
+        "trend": [
+            {
+                "period": f"{r['period__year']}Q{r['period__quarter']}",
+                "community_id": r["community_id"],
+                "community": r["community__name"],
+                "mean": round(r["mean"], 2),
+            }
+            for r in trend
+        ],
+        "distribution": [
+            {
+                "indicator": code,
+                "label": SPECS[code].label_zh if code in SPECS else code,
+                "bins": bins,
+            }
+            for code, bins in spread.items()
+        ],
+    }

@@ -121,6 +121,10 @@ LISTS: dict[str, Callable[[Any, Any], tuple[set[int], set[int]]]] = {
         {w.household_c.pk},
     ),
     "/board/api/panels": lambda w, body: ({g["grid_id"] for g in body["coverage"]}, {w.grid_c.pk}),
+    "/board/api/assessment": lambda w, body: (
+        {r["community_id"] for r in body["ranking"]} | {t["community_id"] for t in body["trend"]},
+        {w.c2.pk},
+    ),
 }
 LIST_QUERIES: dict[str, dict[str, Any]] = {
     "/board/api/households": {"bbox": "117.79,30.91,117.84,30.94"},  # all three grids
