@@ -25,6 +25,7 @@ from typing import Any
 YEAR = 2025  # a finished year: every quarter complete
 QUARTER = 2
 SEED = 20100801
+BENCH_PASSWORD = "bench-only-not-secret"  # noqa: S105 (synthetic accounts of the bench database)
 
 # The headline counts, by hand: households with a valid visit per B-post worker, visits
 # inside the fence (of those with a photo) per worker, on-time decisions per A post.
@@ -99,7 +100,7 @@ def _load(communities: int) -> tuple[Any, float]:
         return district, 0.0
     started = time.perf_counter()
     loaded = synthetic.generate_district(
-        password="bench", seed=SEED, communities=communities, day=timezone.localdate()
+        password=BENCH_PASSWORD, seed=SEED, communities=communities, day=timezone.localdate()
     )
     end = datetime(YEAR + 1, 1, 1, tzinfo=synthetic.LOCAL_TZ)
     generate_year(district=loaded.district, year=YEAR, seed=SEED, until=end)
@@ -158,7 +159,7 @@ def _check(periods: list[Any], bare: dict[str, dict[int, tuple[int, int]]]) -> N
             figure = card.indicators.get(code)
             if figure is None:
                 continue
-            counted, hits = bare[name].get(card.user_id, (0, 0))
+            counted, hits = bare[name].get(card.user_id or 0, (0, 0))
             assert (figure["counted"], int(figure["hits"])) == (counted, hits), (card.pk, code)
             seen += 1
     assert seen, "no card carried the checked indicators"

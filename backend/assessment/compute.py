@@ -37,51 +37,49 @@ def _sql(qs: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
     return sql, tuple(params)
 
 
-def _percentile_sql(p: float) -> str:
-    return f"percentile_cont({p}) WITHIN GROUP (ORDER BY value) FILTER (WHERE excluded = '')"
-
-
 def aggregate(spec: Spec, window: Window) -> dict[int, Figure]:
-    """subject -> Figure, in two grouped statements over the indicator's rows."""
+    """subject -> Figure: one grouped statement over the indicator's rows (by subject and
+    exclusion reason), and for a percentile one more over the counted rows."""
     rows, params = _sql(spec.rows(window))
-    percentile = spec.aggregate in ("p50", "p90") and connection.vendor == "postgresql"
-    extra = f", {_percentile_sql(0.5 if spec.aggregate == 'p50' else 0.9)}" if percentile else ""
     figures: dict[int, Figure] = {}
     # `rows` is SQL Django compiled from the indicator's queryset; every value is in `params`.
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT subject, COUNT(*) FILTER (WHERE excluded = ''),"  # noqa: S608
-            " COALESCE(SUM(value) FILTER (WHERE excluded = ''), 0),"
-            f" AVG(value) FILTER (WHERE excluded = ''){extra}"
-            f" FROM ({rows}) t GROUP BY subject",
+            "SELECT subject, excluded, COUNT(*), COALESCE(SUM(value), 0)"  # noqa: S608
+            f" FROM ({rows}) t GROUP BY subject, excluded",
             params,
         )
-        for subject, counted, hits, mean, *pct in cursor.fetchall():
-            value = _value(spec, int(counted), float(hits), mean, pct[0] if pct else None)
-            figures[int(subject)] = Figure(value, int(counted), float(hits))
-        cursor.execute(
-            f"SELECT subject, excluded, COUNT(*) FROM ({rows}) t WHERE excluded <> ''"  # noqa: S608
-            " GROUP BY subject, excluded",
-            params,
-        )
-        for subject, reason, count in cursor.fetchall():
-            figures.setdefault(int(subject), Figure()).excluded[reason] = int(count)
-    if spec.aggregate in ("p50", "p90") and not percentile:
+        for subject, reason, count, total in cursor.fetchall():
+            figure = figures.setdefault(int(subject), Figure())
+            if reason:
+                figure.excluded[reason] = int(count)
+            else:
+                figure.counted, figure.hits = int(count), float(total)
+        percentile = spec.aggregate in ("p50", "p90")
+        if percentile and connection.vendor == "postgresql":
+            q = 0.5 if spec.aggregate == "p50" else 0.9
+            cursor.execute(
+                f"SELECT subject, percentile_cont({q}) WITHIN GROUP (ORDER BY value)"  # noqa: S608
+                f" FROM ({rows}) t WHERE excluded = '' GROUP BY subject",
+                params,
+            )
+            for subject, value in cursor.fetchall():
+                figures[int(subject)].value = float(value)
+    if percentile and connection.vendor != "postgresql":
         _percentiles_in_python(spec, window, figures)
     for figure in figures.values():
+        if not percentile:
+            figure.value = _value(spec, figure.counted, figure.hits)
         if spec.miss_reason and figure.counted:
             figure.excluded[spec.miss_reason] = int(figure.counted - figure.hits)
     return figures
 
 
-def _value(spec: Spec, counted: int, hits: float, mean: Any, pct: Any) -> float | None:
+def _value(spec: Spec, counted: int, hits: float) -> float | None:
+    """A count is the sum of the counted rows; a rate or a mean their average."""
     if spec.aggregate == "count":
         return hits
-    if not counted:
-        return None
-    if spec.aggregate in ("rate", "mean"):
-        return float(mean)
-    return float(pct) if pct is not None else None
+    return hits / counted if counted else None
 
 
 def _percentiles_in_python(spec: Spec, window: Window, figures: dict[int, Figure]) -> None:

@@ -66,7 +66,7 @@ def _font() -> str:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
-    path = getattr(settings, "ASSESSMENT_PDF_FONT", FONT_PATH)
+    path = getattr(settings, "ASSESSMENT_PDF_FONT", "") or FONT_PATH
     pdfmetrics.registerFont(TTFont(FONT, path, subfontIndex=0))
     return FONT
 

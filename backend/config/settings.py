@@ -281,3 +281,5 @@ EMBEDDED_DISPATCHER = env("EMBEDDED_DISPATCHER", "0" if REDIS_URL else "1") == "
 
 # Push and SMS (backend/notify): FCM through firebase-admin when credentials are configured.
 SMS_BACKEND = env("SMS_BACKEND", "backend.notify.sms.ConsoleBackend")
+# The assessment's PDFs embed this TrueType/TTC font (Chinese glyphs; Debian fonts-wqy-microhei).
+ASSESSMENT_PDF_FONT = env("ASSESSMENT_PDF_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")

@@ -109,18 +109,16 @@ class _Community:
             grid__community=community
         ).values_list("grid_id", "user_id"):
             self.workers[grid_id].append(user_id)
-        self.phones = dict(
-            User.objects.filter(community=community).values_list("pk", "phone")
-        )
+        self.phones = dict(User.objects.filter(community=community).values_list("pk", "phone"))
         self.residents: dict[int, list[int]] = defaultdict(list)
-        for rid, hid in Resident.objects.filter(
-            household__grid__community=community
-        ).values_list("pk", "household_id"):
+        for rid, hid in Resident.objects.filter(household__grid__community=community).values_list(
+            "pk", "household_id"
+        ):
             self.residents[hid].append(rid)
         self.supervisor = (
-            User.objects.filter(community=community, role=Role.SUPERVISOR).values_list(
-                "pk", flat=True
-            ).first()
+            User.objects.filter(community=community, role=Role.SUPERVISOR)
+            .values_list("pk", flat=True)
+            .first()
         )
         self.follow_ups: list[tuple[FollowUp, list[int]]] = []
 
@@ -171,7 +169,7 @@ class _Community:
         ]  # fmt: skip
         VisitTask.objects.bulk_create(tasks, batch_size=BATCH)
         self.counts["routine_tasks"] += len(tasks)
-        for v in visits[:: 10]:
+        for v in visits[::10]:
             if v.present:
                 self._follow_up("visit", v.pk, v.household_id, [v.worker_id], "B", v.counted_at)
 
@@ -202,7 +200,7 @@ class _Community:
     def alerts(self) -> None:
         rng = self.rng
         elders = [p for p in self.places if p.tagged and self.workers.get(p.grid)]
-        alerts: list[tuple[Alert, int | None, float | None]] = []
+        alerts: list[tuple[Alert, int, float | None]] = []
         for _ in range(max(1, len(self.places) // 60)):
             place = rng.choice(elders or self.places)
             if not self.workers.get(place.grid) or not self.residents.get(place.household):
@@ -237,17 +235,19 @@ class _Community:
             batch_size=BATCH,
         )  # fmt: skip
         by_place = {p.household: p for p in self.places}
-        follow, visits = [], []
+        follow: list[tuple[Alert, datetime, datetime, Visit]] = []
+        visits: list[Visit] = []
         for alert, worker, _ in alerts:
-            if alert.resolved_at is None or worker is None:
+            resolved = alert.resolved_at
+            if resolved is None:
                 continue
-            due = alert.resolved_at + timedelta(hours=24)
-            done = alert.resolved_at + timedelta(hours=rng.uniform(2, 30))
+            due = resolved + timedelta(hours=24)
+            done = resolved + timedelta(hours=rng.uniform(2, 30))
             visit = self._visit(by_place[alert.household_id], worker, min(done, self.end))
             visits.append(visit)
-            follow.append((alert, due, visit))
-            self._follow_up("alert", alert.pk, alert.household_id, [worker], "B",
-                            alert.resolved_at, resident=alert.resident_id)  # fmt: skip
+            follow.append((alert, resolved, due, visit))
+            self._follow_up("alert", alert.pk, alert.household_id, [worker], "B", resolved,
+                            resident=alert.resident_id)  # fmt: skip
         Visit.objects.bulk_create(visits, batch_size=BATCH)
         self._photos(visits)
         VisitTask.objects.bulk_create(
@@ -256,10 +256,10 @@ class _Community:
                     kind=TaskKind.ALERT_FOLLOW_UP, household_id=a.household_id,
                     grid_id=a.grid_id, community_id=self.c.pk, reason="紧急求助回访",
                     source_kind="alert", source_ref=str(a.pk), due_at=due,
-                    created_at=a.resolved_at, state=VisitTask.State.DONE,
+                    created_at=resolved, state=VisitTask.State.DONE,
                     done_at=v.counted_at, done_by_visit=v, data={"alert_id": a.pk},
                 )
-                for a, due, v in follow
+                for a, resolved, due, v in follow
             ],
             batch_size=BATCH,
         )  # fmt: skip
@@ -276,7 +276,7 @@ class _Community:
         items = [i for i in ServiceItem.objects.exclude(line="") if lines.get(i.line)]
         if not items or not self.supervisor:
             return
-        cases: list[Case] = []
+        cases: list[tuple[Case, datetime, datetime, int]] = []
         for n in range(len(self.places) // 25):
             place = rng.choice(self.places)
             if not self.residents.get(place.household) or not self.workers.get(place.grid):
@@ -286,39 +286,39 @@ class _Community:
             took = rng.uniform(1, item.time_limit_days * 1.6)
             decided = min(created + timedelta(days=took), self.end - timedelta(minutes=2))
             due = created + timedelta(days=item.time_limit_days * 1.4)  # working days ~ x1.4
-            cases.append(Case(
+            assignee = rng.choice(lines[item.line])
+            cases.append((Case(
                 number=f"D{created:%Y}{self.c.pk % 100:02d}{n:06d}", item=item,
                 state="closed", district_id=self.c.district_id, community_id=self.c.pk,
                 grid_id=place.grid, household_id=place.household,
                 resident_id=rng.choice(self.residents[place.household]), channel="doorstep",
                 filed_by_id=rng.choice(self.workers[place.grid]),
-                assignee_id=rng.choice(lines[item.line]), queue_line=item.line,
+                assignee_id=assignee, queue_line=item.line,
                 queue_key=f"line:{self.c.pk}:{item.line}", created_at=created,
                 submitted_at=created, decided_at=decided, due_at=due,
                 overdue_at=due if decided > due else None,
                 closed_at=decided + timedelta(minutes=1), updated_at=decided,
-            ))  # fmt: skip
-        Case.objects.bulk_create(cases, batch_size=BATCH)
+            ), created, decided, assignee))  # fmt: skip
+        Case.objects.bulk_create([c for c, _, _, _ in cases], batch_size=BATCH)
         self.counts["cases"] += len(cases)
-        steps, ratings = [], []
-        for case in cases:
-            assert case.decided_at is not None and case.created_at is not None
+        steps: list[CaseStep] = []
+        ratings: list[CaseRating] = []
+        for case, created, decided, assignee in cases:
             for _ in range(rng.choices((0, 1, 2), (80, 15, 5))[0]):
-                steps.append(CaseStep(case=case, kind="request_material", actor_id=case.assignee_id,
-                                      at=case.created_at + timedelta(days=1), duty="A"))  # fmt: skip
+                steps.append(CaseStep(case=case, kind="request_material", actor_id=assignee,
+                                      at=created + timedelta(days=1), duty="A"))  # fmt: skip
             if rng.random() < 0.05:
-                steps.append(CaseStep(case=case, kind="reassign", actor_id=case.assignee_id,
-                                      at=case.created_at + timedelta(hours=3), duty="A"))  # fmt: skip
-            steps.append(CaseStep(case=case, kind="approve", actor_id=case.assignee_id,
-                                  at=case.decided_at, duty="A"))  # fmt: skip
+                steps.append(CaseStep(case=case, kind="reassign", actor_id=assignee,
+                                      at=created + timedelta(hours=3), duty="A"))  # fmt: skip
+            steps.append(CaseStep(case=case, kind="approve", actor_id=assignee, at=decided,
+                                  duty="A"))  # fmt: skip
             if rng.random() < 0.6:
                 ratings.append(CaseRating(
                     case=case, score=rng.choices(SCORES, SCORE_WEIGHTS)[0], via="visit",
-                    recorded_by_id=self.supervisor, at=case.decided_at,
+                    recorded_by_id=self.supervisor, at=decided,
                 ))  # fmt: skip
-            assert case.assignee_id is not None
-            self._follow_up("case", case.pk, case.household_id or 0, [case.assignee_id], "A",
-                            case.decided_at, resident=case.resident_id)  # fmt: skip
+            self._follow_up("case", case.pk, case.household_id or 0, [assignee], "A", decided,
+                            resident=case.resident_id)  # fmt: skip
         CaseStep.objects.bulk_create(steps, batch_size=BATCH)
         CaseRating.objects.bulk_create(ratings, batch_size=BATCH)
 
@@ -329,9 +329,11 @@ class _Community:
         at: datetime, resident: int | None = None,
     ) -> None:  # fmt: skip
         rng = self.rng
-        resident = resident or (self.residents.get(household) or [None])[0]
         if resident is None:
-            return
+            found = self.residents.get(household)
+            if not found:
+                return
+            resident = found[0]
         answered = at + timedelta(hours=rng.uniform(2, 72))
         roll = rng.random()
         state = "rated" if roll < 0.7 else ("declined" if roll < 0.8 else "asked")

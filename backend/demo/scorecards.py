@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from django.utils import timezone
+
 from backend.accounts.models import User
 from backend.assessment import actions
 from backend.assessment.models import Period
@@ -37,6 +39,5 @@ def _advance(period: Period, admin: User, *, frozen: bool, published: bool) -> N
         actions.do_advance(period_id=period.pk, by=admin, to=step)
     if frozen:
         period.refresh_from_db()
-        assert period.publish_until is not None
-        later = period.publish_until + timedelta(seconds=1)
+        later = (period.publish_until or timezone.now()) + timedelta(seconds=1)
         actions.do_freeze(period_id=period.pk, by=admin, now=later)

@@ -32,6 +32,13 @@ def jpeg() -> bytes:
     return out.getvalue()
 
 
+def square(x: float, y: float = 30.92, size: float = 0.005) -> Any:
+    from django.contrib.gis.geos import MultiPolygon, Polygon
+
+    ring = ((x, y), (x + size, y), (x + size, y + size), (x, y + size), (x, y))
+    return MultiPolygon(Polygon(ring), srid=4326)
+
+
 def household(grid: Any, address: str, x: float) -> Household:
     point = Point(x, 30.925, srid=4326)
     building = Building.objects.create(grid=grid, name=address, location=point)

@@ -33,4 +33,6 @@ class Command(BaseCommand):
         activity.counts["panel"] = answer_panel(district=district, year=year, seed=options["seed"])
         for name, count in activity.counts.items():
             self.stdout.write(f"{name:>20}: {count:,}")
-        self.stdout.write(self.style.SUCCESS(f"{year} loaded in {time.monotonic() - started:.1f} s"))
+        self.stdout.write(
+            self.style.SUCCESS(f"{year} loaded in {time.monotonic() - started:.1f} s")
+        )

@@ -159,7 +159,9 @@ class Command(BaseCommand):
         except synthetic.SyntheticError as exc:
             raise CommandError(str(exc)) from exc
         counts = ", ".join(
-            f"{count} {name}" for name, count in {**result.counts, **activity.counts}.items() if count
+            f"{count} {name}"
+            for name, count in {**result.counts, **activity.counts}.items()
+            if count
         )
         self.stdout.write(
             self.style.SUCCESS(
