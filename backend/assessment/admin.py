@@ -10,6 +10,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from backend.core.errors import ApiError, message
+
 from . import actions
 from .indicators import CODE_CHOICES
 from .models import Appeal, FollowUp, Indicator, IndicatorGroup, Period, ProcessStep, Scheme
@@ -88,7 +90,46 @@ class ReadOnly(admin.ModelAdmin):
 
 @admin.register(Period)
 class PeriodAdmin(ReadOnly):
+    """The process, as actions run by the logged-in district administrator (recorded as the
+    actor of each step); a refusal is shown and changes nothing."""
+
     list_display = ["scheme", "year", "quarter", "state", "computed_at", "signed_off_at"]
+    actions = ["recompute", "to_self_review", "to_scoring", "publish", "freeze"]
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Period], step: Any) -> None:
+        for period in queryset:
+            try:
+                step(period.pk, request.user)
+            except ApiError as exc:
+                self.message_user(request, f"{period}: {message(exc.code)}", messages.ERROR)
+            else:
+                self.message_user(request, f"{period}: done", messages.SUCCESS)
+
+    @admin.action(description="重新计算 recompute the draft")
+    def recompute(self, request: HttpRequest, queryset: QuerySet[Period]) -> None:
+        self._each(request, queryset, lambda p, u: actions.do_compute_period(period_id=p, by=u))
+
+    @admin.action(description="进入自评 open self-review")
+    def to_self_review(self, request: HttpRequest, queryset: QuerySet[Period]) -> None:
+        self._each(
+            request, queryset, lambda p, u: actions.do_advance(period_id=p, by=u, to="self_review")
+        )
+
+    @admin.action(description="进入评分 start scoring")
+    def to_scoring(self, request: HttpRequest, queryset: QuerySet[Period]) -> None:
+        self._each(
+            request, queryset, lambda p, u: actions.do_advance(period_id=p, by=u, to="scoring")
+        )
+
+    @admin.action(description="公示 7 天 publish for 7 days")
+    def publish(self, request: HttpRequest, queryset: QuerySet[Period]) -> None:
+        self._each(
+            request, queryset, lambda p, u: actions.do_advance(period_id=p, by=u, to="publish")
+        )
+
+    @admin.action(description="归档签发 freeze and sign off")
+    def freeze(self, request: HttpRequest, queryset: QuerySet[Period]) -> None:
+        self._each(request, queryset, lambda p, u: actions.do_freeze(period_id=p, by=u))
 
 
 @admin.register(ProcessStep)
