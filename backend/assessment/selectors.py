@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Avg, Count, Q, QuerySet
 
 from backend.accounts.models import Role, User
 from backend.core.errors import ApiError, NotFound
@@ -76,23 +76,6 @@ def evidence(user: User, card_id: int, code: str | None) -> list[dict[str, Any]]
     return [{"record": record, **row} for row in rows]
 
 
-def trend(user: User, scheme_name: str | None = None) -> list[dict[str, Any]]:
-    """Per period and community: the mean total of the visible cards (the board's trend)."""
-    from django.db.models import Avg, Count
-
-    cards = Scorecard.objects.filter(card_filter(user))
-    if scheme_name:
-        cards = cards.filter(period__scheme__name=scheme_name)
-    rows = cards.values(
-        "period__year",
-        "period__quarter",
-        "period__scheme__applies_to",
-        "community_id",
-        "community__name",
-    ).annotate(mean=Avg("total"), cards=Count("pk"))
-    return list(rows.order_by("period__year", "period__quarter", "community_id"))
-
-
 BINS = (20, 40, 60, 80, 101)
 
 
@@ -100,8 +83,6 @@ def charts(user: User) -> dict[str, Any]:
     """What the board's assessment page draws, for the latest quarter or year the user sees of
     the grid workers' scheme: mean total per community (ranking), the mean per community and
     quarter (trend), and how the cards' points spread per indicator (distribution)."""
-    from django.db.models import Avg, Count
-
     visible = Scorecard.objects.filter(card_filter(user), period__scheme__applies_to="worker")
     latest = (
         Period.objects.filter(pk__in=visible.values("period_id"))
