@@ -53,6 +53,15 @@ _UPLOAD = {
 }
 
 
+def _binary(content_type: str) -> dict[str, Any]:
+    """Document a file answer (the PDF, the XLSX) with its media type."""
+    schema = {"type": "string", "format": "binary"}
+    return {"responses": {200: {"content": {content_type: {"schema": schema}}}}}
+
+
+PDF_DOC = _binary("application/pdf")
+
+
 def period_out(p: Period) -> dict[str, Any]:
     return {
         "id": p.pk, "scheme": p.scheme.name, "version": p.scheme.version,
@@ -98,7 +107,9 @@ def scorecards(request: HttpRequest) -> list[dict[str, Any]]:
     return [row_out(c) for c in selectors.scorecards_for(caller(request))[:1000]]
 
 
-@router.get("/assessment/scorecards/{scorecard_id}", response=responses({200: CardOut}, 401, 404))
+@router.get(
+    "/assessment/scorecards/{scorecard_id}", response=responses({200: CardOut}, 401, 404, 422)
+)
 def scorecard(request: HttpRequest, scorecard_id: int) -> dict[str, Any]:
     return card_out(selectors.get_scorecard(caller(request), scorecard_id))
 
@@ -118,7 +129,11 @@ def evidence(
     return selectors.evidence(caller(request), scorecard_id, q.indicator)
 
 
-@router.get("/assessment/scorecards/{scorecard_id}/pdf", response=responses({200: None}, 401, 404))
+@router.get(
+    "/assessment/scorecards/{scorecard_id}/pdf",
+    response=responses({200: None}, 401, 404, 422),
+    openapi_extra=PDF_DOC,
+)
 def scorecard_pdf(request: HttpRequest, scorecard_id: int) -> HttpResponse:
     card = selectors.get_scorecard(caller(request), scorecard_id)
     response = HttpResponse(exports.pdf(card), content_type="application/pdf")
@@ -128,7 +143,7 @@ def scorecard_pdf(request: HttpRequest, scorecard_id: int) -> HttpResponse:
 
 @router.post(
     "/assessment/scorecards/{scorecard_id}/self-review",
-    response=responses({200: CardOut}, 401, 403, 404, 409, 422),
+    response=responses({200: CardOut}, 400, 401, 403, 404, 409, 422),
 )
 def self_review(request: HttpRequest, scorecard_id: int, payload: CommentIn) -> dict[str, Any]:
     user = caller(request)
@@ -138,7 +153,7 @@ def self_review(request: HttpRequest, scorecard_id: int, payload: CommentIn) -> 
 
 @router.post(
     "/assessment/scorecards/{scorecard_id}/appeals",
-    response=responses({201: AppealOut}, 401, 403, 404, 409, 422),
+    response=responses({201: AppealOut}, 400, 401, 403, 404, 409, 422),
 )
 def appeal(request: HttpRequest, scorecard_id: int, payload: AppealIn) -> Status[Any]:
     """申诉 while the card is published."""
@@ -174,7 +189,7 @@ def adjust(request: HttpRequest, scorecard_id: int) -> Status[Any]:
 
 @router.post(
     "/assessment/appeals/{appeal_id}/decision",
-    response=responses({200: AppealOut}, 401, 403, 404, 409, 422),
+    response=responses({200: AppealOut}, 400, 401, 403, 404, 409, 422),
 )
 def decide(request: HttpRequest, appeal_id: int, payload: DecisionIn) -> Any:
     """Decide an appeal (by someone who did not score the card)."""
@@ -191,7 +206,7 @@ def periods(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.get(
     "/assessment/periods/{period_id}/ranking",
-    response=responses({200: list[CardRowOut]}, 401, 404),
+    response=responses({200: list[CardRowOut]}, 401, 404, 422),
 )
 def ranking(request: HttpRequest, period_id: int) -> list[dict[str, Any]]:
     """Every card of the period the caller may see, by community and rank."""
@@ -200,7 +215,7 @@ def ranking(request: HttpRequest, period_id: int) -> list[dict[str, Any]]:
 
 @router.get(
     "/assessment/periods/{period_id}/communities/{community_id}",
-    response=responses({200: list[CardRowOut]}, 401, 404),
+    response=responses({200: list[CardRowOut]}, 401, 404, 422),
 )
 def community_ranking(request: HttpRequest, period_id: int, community_id: int) -> Any:
     """One community's ranking (drill down to a card with /scorecards/{id})."""
@@ -209,7 +224,8 @@ def community_ranking(request: HttpRequest, period_id: int, community_id: int) -
 
 @router.get(
     "/assessment/periods/{period_id}/communities/{community_id}/pdf",
-    response=responses({200: None}, 401, 404),
+    response=responses({200: None}, 401, 404, 422),
+    openapi_extra=PDF_DOC,
 )
 def community_pdf(request: HttpRequest, period_id: int, community_id: int) -> HttpResponse:
     cards = selectors.ranking(caller(request), period_id, community_id)
@@ -220,7 +236,11 @@ def community_pdf(request: HttpRequest, period_id: int, community_id: int) -> Ht
     return HttpResponse(body, content_type="application/pdf")
 
 
-@router.get("/assessment/periods/{period_id}/xlsx", response=responses({200: None}, 401, 404))
+@router.get(
+    "/assessment/periods/{period_id}/xlsx",
+    response=responses({200: None}, 401, 404, 422),
+    openapi_extra=_binary(XLSX),
+)
 def period_xlsx(request: HttpRequest, period_id: int) -> HttpResponse:
     """The cards the caller may see, with an evidence sheet that adds up to them."""
     cards = selectors.ranking(caller(request), period_id)
@@ -238,7 +258,7 @@ def open_follow_ups(request: HttpRequest) -> Any:
 
 @router.post(
     "/assessment/follow-ups/{follow_up_id}/answer",
-    response=responses({200: FollowUpOut}, 401, 403, 404, 409, 422),
+    response=responses({200: FollowUpOut}, 400, 401, 403, 404, 409, 422),
 )
 def answer(request: HttpRequest, follow_up_id: int, payload: AnswerIn) -> Any:
     """The resident's rating (1-5) or refusal (null), once."""
