@@ -34,7 +34,7 @@ from .reconnect import reconnect
 from .stacks import Ctx, Stack, close, open_django, open_floor
 
 # Other benchmark modules of bench/ with `run(small) -> {"name": {...}}`, run by bench.extra.
-EXTRA = ("bench.visits_photos", "bench.visits_sync")
+EXTRA = ("bench.visits_photos", "bench.visits_sync", "bench.assessment")
 T = TypeVar("T")
 
 
@@ -163,6 +163,22 @@ async def run_extras(ctx: Ctx) -> None:
         say(f"{module}: {shown}")
 
 
+def run_only(name: str, *, small: bool) -> None:
+    """One module that exposes run(small), in this process, on the DATABASE_URL given."""
+    import importlib
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
+    import django
+
+    django.setup()
+    rows = importlib.import_module(f"bench.{name}").run(small=small)
+    say(f"{'name':<30} {'value':>10} {'unit':<8} {'baseline':>10} {'ratio':>8}")
+    for key, r in rows.items():
+        baseline = "" if r["baseline"] is None else r["baseline"]
+        ratio = "" if r["ratio"] is None else r["ratio"]
+        say(f"{key:<30} {r['value']:>10} {r['unit']:<8} {baseline:>10} {ratio:>8}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--small", action="store_true", help="tiny scale, about a minute")
@@ -174,7 +190,13 @@ def main() -> None:
     parser.add_argument("--floor-only", action="store_true", help="only the floor (to check it)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the work dir")
     parser.add_argument("--profile", metavar="DIR", help="py-spy A, B and the dispatcher to DIR")
+    parser.add_argument(
+        "--only", metavar="MODULE", help="run one module of bench/ alone (e.g. assessment)"
+    )
     args = parser.parse_args()
+    if args.only:
+        run_only(args.only, small=args.small or os.environ.get("BENCH_SMALL") == "1")
+        return
     scale = SMALL if args.small or os.environ.get("BENCH_SMALL") == "1" else FULL
     if args.sockets:
         memory_sockets = min(scale.memory_sockets, args.sockets // 2)

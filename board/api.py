@@ -17,6 +17,7 @@ from backend.accounts.actions import do_issue_ticket
 from backend.accounts.selectors import scope_for
 from backend.alerts import actions, events
 from backend.alerts.selectors import get_alert, reach, timeline
+from backend.assessment.selectors import charts as assessment_charts
 from backend.core.api_errors import install_error_handlers, responses
 from backend.core.errors import ApiError
 from backend.territory.selectors import grid_collection, households_in_bbox, parse_bbox
@@ -26,6 +27,7 @@ from .auth import BoardSession, board_caller
 from .schemas import (
     AlertDetail,
     AlertOut,
+    AssessmentChartsOut,
     AssignIn,
     GridCollection,
     HouseholdsOut,
@@ -61,6 +63,13 @@ def state(request: HttpRequest) -> dict[str, Any]:
 @api.get("/panels", response=responses({200: PanelsOut}, 401), url_name="panels")
 def panels(request: HttpRequest) -> dict[str, Any]:
     return selectors.board_panels(board_caller(request).user)
+
+
+@api.get("/assessment", response=responses({200: AssessmentChartsOut}, 401), url_name="assessment")
+def assessment(request: HttpRequest) -> dict[str, Any]:
+    """The assessment page's charts: ranking per community, trend across quarters, spread of
+    the indicators' points (the cards the caller may see)."""
+    return assessment_charts(board_caller(request).user)
 
 
 @api.get("/grids", response=responses({200: GridCollection}, 401), url_name="grids")

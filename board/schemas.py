@@ -213,3 +213,39 @@ class TicketOut(Schema):
     ticket: str
     expires_in: int
     url: str
+
+
+# -- assessment (考核) -------------------------------------------------------------------------
+
+
+class ChartPeriodOut(Schema):
+    id: int
+    label: str
+    state: str
+
+
+class ChartRankOut(Schema):
+    community_id: int
+    community: str
+    mean: float
+    cards: int
+
+
+class ChartTrendOut(Schema):
+    period: str
+    community_id: int
+    community: str
+    mean: float
+
+
+class ChartSpreadOut(Schema):
+    indicator: str
+    label: str
+    bins: list[int] = Field(description="cards with points in 0-20, 20-40, 40-60, 60-80, 80-100")
+
+
+class AssessmentChartsOut(Schema):
+    period: ChartPeriodOut | None
+    ranking: list[ChartRankOut]
+    trend: list[ChartTrendOut]
+    distribution: list[ChartSpreadOut]

@@ -160,3 +160,19 @@ def page(request: HttpRequest) -> HttpResponse:
         "text": texts(lang),
     }
     return _page(request, "board/board.html", config=config, user=user)
+
+
+@never_cache
+def assessment(request: HttpRequest) -> HttpResponse:
+    """The assessment page (考核): charts drawn by ECharts from /board/api/assessment."""
+    who = board_user(request)
+    if who is None:
+        return HttpResponseRedirect(reverse("board:login"))
+    user, _ = who
+    lang = translation.get_language() or settings.LANGUAGE_CODE
+    config = {
+        "lang": lang,
+        "urls": {"charts": reverse("board:api:assessment"), "board": reverse("board:page")},
+        "text": texts(lang),
+    }
+    return _page(request, "board/assessment.html", config=config, user=user)

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "alarm_receiver",
     "backend.visits",
     "backend.servicedesk",
+    "backend.assessment",
     "backend.demo",
 ]
 
@@ -464,3 +465,6 @@ DISPATCHER_HEARTBEAT_FILE = env("DISPATCHER_HEARTBEAT_FILE", "")
 ALERT_UNACCEPTED_TIERS = int(env("ALERT_UNACCEPTED_TIERS", "2"))
 # The longest a commit waits to ring its sockets; what is not rung by then the relay rings.
 STREAM_PUBLISH_TIMEOUT = float(env("STREAM_PUBLISH_TIMEOUT", "2"))
+
+# The assessment's PDFs embed this TrueType/TTC font (Chinese glyphs; Debian fonts-wqy-microhei).
+ASSESSMENT_PDF_FONT = env("ASSESSMENT_PDF_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")

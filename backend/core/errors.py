@@ -162,6 +162,36 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "位置不在本区任何网格内。",
         "The location is outside every grid of the service area.",
     ),
+    # assessment (考核)
+    "period_frozen": (
+        "该考核期已归档签发，不能再作任何更改。",
+        "This assessment period is frozen and signed off; nothing can change.",
+    ),
+    "period_wrong_state": (
+        "考核期当前阶段不允许此操作，未作任何更改。",
+        "Not allowed at the period's current stage; nothing was changed.",
+    ),
+    "publication_running": ("公示期尚未结束。", "The publication window has not ended."),
+    "appeals_pending": ("仍有申诉未处理。", "Some appeals are still undecided."),
+    "appeal_window_closed": ("公示期已结束，不能再申诉。", "The window for appeals has closed."),
+    "appeal_reviewer_is_scorer": (
+        "申诉须由未参与评分的人员处理。",
+        "An appeal must be decided by someone who did not score the card.",
+    ),
+    "appeal_decided": ("该申诉已处理。", "This appeal has already been decided."),
+    "indicator_unknown": (
+        "指标不存在或不适用于该方案的考核对象。",
+        "Unknown indicator, or not one for the scheme's subjects.",
+    ),
+    "follow_up_answered": ("该回访已评价或已拒绝。", "This follow-up has already been answered."),
+    "follow_up_rated_worker": (
+        "被评价的工作人员不能代录自己的评价。",
+        "A worker cannot record a rating of their own work.",
+    ),
+    "follow_up_reply_invalid": (
+        "回复格式应为“编号 分数(1-5)”或“编号 N”。",
+        'Reply with "<code> <1-5>" or "<code> N".',
+    ),
     # field-level reasons
     "field_required": ("必填。", "Required."),
     "field_invalid": ("值无效。", "Invalid value."),

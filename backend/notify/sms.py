@@ -46,6 +46,10 @@ TEMPLATES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("name", "duty_phone"),
     ),
     "case_result": ("您的{item}（编号{number}）{result}", ("item", "number", "result")),
+    "follow_up": (
+        "请为本次服务评分：回复“{code} 分数(1-5)”，如“{code} 5”；不愿评价请回复“{code} N”。",
+        ("code",),
+    ),
 }
 
 

@@ -212,6 +212,7 @@ def test_the_board_api_has_its_own_openapi_document(world: World) -> None:
     assert set(board["paths"]) == {
         "/board/api/state",
         "/board/api/panels",
+        "/board/api/assessment",
         "/board/api/grids",
         "/board/api/households",
         "/board/api/alerts/{alert_id}",

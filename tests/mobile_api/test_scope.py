@@ -28,6 +28,7 @@ from backend.visits.actions import VisitRecord, derive_due_visits, do_sync_visit
 from backend.visits.models import Visit
 from board.api import api as board_api
 from mobile_api.api import api
+from tests.assessment.fixtures import bola
 from tests.board.conftest import BoardClient, enrol
 from tests.conftest import ApiClient, World
 
@@ -64,6 +65,14 @@ PATH_IDS: dict[str, Case] = {
     ),
     # Service-desk cases: worker A filed case A (grid A); worker B filed case B (grid B).
     "case_id": Case("worker_a", lambda w: w.case_a.pk, lambda w: w.case_b.pk),
+    # Assessment: a worker reaches their own card, not a colleague's of the same community;
+    # a supervisor the periods and community of their cards, not another district's or
+    # community's; a resident answers their own follow-up only.
+    "scorecard_id": Case("worker_a", lambda w: w.card_a.pk, lambda w: w.card_b.pk),
+    "period_id": Case("supervisor_1", lambda w: w.period.pk, lambda w: w.far_period.pk),
+    "community_id": Case("supervisor_1", lambda w: w.c1.pk, lambda w: w.c2.pk),
+    "appeal_id": Case("supervisor_1", lambda w: w.appeal_a.pk, lambda w: w.appeal_c2.pk),
+    "follow_up_id": Case("resident_user_a", lambda w: w.follow_up_a.pk, lambda w: w.follow_up_b.pk),
 }
 # The board's operations, called by a supervisor logged in to the board (session + TOTP):
 # community 1's supervisor may not reach community 2's alert.
@@ -83,7 +92,7 @@ QUERY_IDS: dict[str, Case] = {
     "household": PATH_IDS["household_id"],
 }
 # List operations that return objects of grids: what grid B's objects look like in them.
-LISTS: dict[str, Callable[[Any, dict[str, Any]], tuple[set[int], set[int]]]] = {
+LISTS: dict[str, Callable[[Any, Any], tuple[set[int], set[int]]]] = {
     "/api/v1/grids": lambda w, body: ({f["id"] for f in body["features"]}, {w.grid_b.pk}),
     "/api/v1/households": lambda w, body: ({i["id"] for i in body["items"]}, {w.household_b.pk}),
     "/api/v1/residents": lambda w, body: ({i["id"] for i in body["items"]}, {w.resident_b.pk}),
@@ -98,6 +107,12 @@ LISTS: dict[str, Callable[[Any, dict[str, Any]], tuple[set[int], set[int]]]] = {
         {w.grid_b.pk, w.grid_c.pk, w.worker_b.pk},
     ),
     "/api/v1/cases": lambda w, body: ({i["id"] for i in body["items"]}, {w.case_b.pk}),
+    "/api/v1/assessment/scorecards": lambda w, body: ({c["id"] for c in body}, {w.card_b.pk}),
+    "/api/v1/assessment/periods": lambda w, body: ({p["id"] for p in body}, {w.far_period.pk}),
+    "/api/v1/assessment/follow-ups": lambda w, body: (
+        {f["id"] for f in body},
+        {w.door_b.pk, w.follow_up_a.pk, w.follow_up_b.pk},
+    ),
     # the board's, seen by community 1's supervisor: nothing of community 2
     "/board/api/state": lambda w, body: ({a["alert_id"] for a in body["alerts"]}, {w.alert_c.pk}),
     "/board/api/grids": lambda w, body: ({f["id"] for f in body["features"]}, {w.grid_c.pk}),
@@ -106,6 +121,10 @@ LISTS: dict[str, Callable[[Any, dict[str, Any]], tuple[set[int], set[int]]]] = {
         {w.household_c.pk},
     ),
     "/board/api/panels": lambda w, body: ({g["grid_id"] for g in body["coverage"]}, {w.grid_c.pk}),
+    "/board/api/assessment": lambda w, body: (
+        {r["community_id"] for r in body["ranking"]} | {t["community_id"] for t in body["trend"]},
+        {w.c2.pk},
+    ),
 }
 LIST_QUERIES: dict[str, dict[str, Any]] = {
     "/board/api/households": {"bbox": "117.79,30.91,117.84,30.94"},  # all three grids
@@ -126,6 +145,10 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     },
     "/api/v1/cases/{case_id}/rating": lambda w: {"score": 5},
     "/api/v1/cases/{case_id}/comments": lambda w: {"text": "已电话联系家属"},
+    "/api/v1/assessment/scorecards/{scorecard_id}/self-review": lambda w: {"comment": "自评"},
+    "/api/v1/assessment/scorecards/{scorecard_id}/appeals": lambda w: {"text": "申诉"},
+    "/api/v1/assessment/appeals/{appeal_id}/decision": lambda w: {"change": False},
+    "/api/v1/assessment/follow-ups/{follow_up_id}/answer": lambda w: {"score": 5},
     "/board/api/alerts/{alert_id}/assign": lambda w: {"assignee_id": w.worker_a.pk},
     "/board/api/alerts/{alert_id}/notes": lambda w: {"note": "家属已在路上"},
 }
@@ -194,6 +217,7 @@ def scoped(world: World) -> SimpleNamespace:
         )
     return SimpleNamespace(
         **vars(world),
+        **bola(world),
         alert_a=alert_a,
         alert_b=alert_b,
         alert_c=alert_c,

@@ -112,6 +112,23 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/board/api/alerts/{alert_id}/assign"): BOARD,
     ("POST", "/board/api/alerts/{alert_id}/notes"): BOARD,
     ("POST", "/board/api/ticket"): BOARD,
+    # Assessment (issue 14): every signed-in person; what they see is scoped (404 otherwise).
+    ("GET", "/api/v1/assessment/follow-ups"): USERS,
+    ("POST", "/api/v1/assessment/follow-ups/{follow_up_id}/answer"): USERS,
+    ("GET", "/api/v1/assessment/periods"): USERS,
+    ("GET", "/api/v1/assessment/periods/{period_id}/communities/{community_id}"): USERS,
+    ("GET", "/api/v1/assessment/periods/{period_id}/communities/{community_id}/pdf"): USERS,
+    ("GET", "/api/v1/assessment/periods/{period_id}/ranking"): USERS,
+    ("GET", "/api/v1/assessment/periods/{period_id}/xlsx"): USERS,
+    ("GET", "/api/v1/assessment/scorecards"): USERS,
+    ("GET", "/api/v1/assessment/scorecards/{scorecard_id}"): USERS,
+    ("GET", "/api/v1/assessment/scorecards/{scorecard_id}/evidence"): USERS,
+    ("GET", "/api/v1/assessment/scorecards/{scorecard_id}/pdf"): USERS,
+    ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/adjustments"): USERS,
+    ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/appeals"): USERS,
+    ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/self-review"): USERS,
+    ("POST", "/api/v1/assessment/appeals/{appeal_id}/decision"): USERS,
+    ("GET", "/board/api/assessment"): BOARD,
 }
 
 # Websocket messages (/ws/v1/stream) -> the roles whose socket acts on them; anyone else's
@@ -191,7 +208,8 @@ def _fill(path: str, world: World) -> str:
         "device_id": "PENDANT-X",
         "visit_uuid": str(uuid.uuid4()),
     }
-    return re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
+    # Any other id: one that does not exist (the function-level check comes before the look-up).
+    return re.sub(r"\{(\w+)\}", lambda m: str(ids.get(m.group(1), 999_999)), path)
 
 
 @pytest.mark.parametrize("role", ROLES)

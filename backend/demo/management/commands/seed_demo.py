@@ -23,6 +23,7 @@ from backend.alerts.models import AlarmAccount, Device
 from backend.alerts.panels import do_register_alarm_account
 from backend.demo import synthetic
 from backend.demo.cases import seed_demo_cases
+from backend.demo.scorecards import seed_assessment
 from backend.people.models import CareTag, Resident
 from backend.territory.models import District
 
@@ -156,9 +157,19 @@ class Command(BaseCommand):
                 resident = self.add_demo_accounts()
                 ensure_demo_duty()
                 ensure_demo_totp()
+            activity = seed_assessment(
+                district=result.district,
+                admin=User.objects.get(phone=synthetic.staff_phone(Role.DISTRICT_ADMIN)),
+                today=timezone.localdate(),
+                seed=DEMO_SEED,
+            )
         except synthetic.SyntheticError as exc:
             raise CommandError(str(exc)) from exc
-        counts = ", ".join(f"{count} {name}" for name, count in result.counts.items() if count)
+        counts = ", ".join(
+            f"{count} {name}"
+            for name, count in {**result.counts, **activity.counts}.items()
+            if count
+        )
         self.stdout.write(
             self.style.SUCCESS(
                 f"seed_demo: {result.district.name} community 1 loaded in {result.seconds:.1f} s "
