@@ -27,6 +27,7 @@ api.add_router("/device", "mobile_api.alerts.router.device_router")
 api.add_router("/realtime", "mobile_api.realtime.router.router")
 api.add_router("/", "mobile_api.visits.router.router")
 api.add_router("/", "mobile_api.servicedesk.router.router")
+api.add_router("/", "mobile_api.community.router.router")
 
 
 install_error_handlers(api)

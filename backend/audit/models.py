@@ -10,6 +10,7 @@ from django.utils import timezone
 class AuditEvent(models.Model):
     class Action(models.TextChoices):
         VIEW_RESIDENT = "view_resident", "查看居民详情 view resident"
+        VIEW_VOTER_ROLL = "view_voter_roll", "查看投票名单 view who voted in a poll"
 
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     action = models.CharField(max_length=40, choices=Action.choices)

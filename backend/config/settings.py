@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "board",
     "backend.visits",
     "backend.servicedesk",
+    "backend.community",
     "backend.demo",
 ]
 
@@ -226,6 +227,8 @@ REQUEST_BODY_LIMIT_DEFAULT = 64 * 1024
 REQUEST_BODY_LIMITS = [
     (r"^/api/v1/households/\d+/visits/[^/]+/photos$", PHOTO_UPLOAD_LIMIT),
     (r"^/api/v1/cases/\d+/documents$", PHOTO_UPLOAD_LIMIT),
+    (r"^/api/v1/community/notices/\d+/attachments$", PHOTO_UPLOAD_LIMIT),
+    (r"^/api/v1/community/polls/\d+/door-votes$", PHOTO_UPLOAD_LIMIT),
     (r"^/api/v1/visits/sync$", VISIT_SYNC_LIMIT),
     (r"^/api/v1/device/", 8 * 1024),  # a press or heartbeat is a few hundred bytes
     (r"^/admin/", 1024 * 1024),  # change forms with inlines
@@ -280,3 +283,9 @@ EMBEDDED_DISPATCHER = env("EMBEDDED_DISPATCHER", "0" if REDIS_URL else "1") == "
 
 # Push and SMS (backend/notify): FCM through firebase-admin when credentials are configured.
 SMS_BACKEND = env("SMS_BACKEND", "backend.notify.sms.ConsoleBackend")
+
+# Community life (backend/community): the catalog item objections to a notice are filed as,
+# the base of the SMS links (/n/<token>), and the font embedded in printed notices.
+COMMUNITY_OBJECTION_ITEM = env("COMMUNITY_OBJECTION_ITEM", "community-objection")
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+NOTICE_PDF_FONT = env("NOTICE_PDF_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")

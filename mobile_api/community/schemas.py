@@ -1,0 +1,283 @@
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from ninja import Schema
+from pydantic import Field
+
+from backend.community.area import AreaIn
+from backend.community.models import Hearing, Notice, Poll
+from backend.core.personal import mask_name
+
+NoticeKindIn = Literal["affairs", "finance", "services", "assessment"]
+
+
+class AreaSchema(Schema):
+    """district, community (community_id), grids or buildings (ids), polygon (GeoJSON Polygon
+    or MultiPolygon in WGS-84 lon/lat: the households inside are selected)."""
+
+    kind: Literal["district", "community", "grids", "buildings", "polygon"]
+    community_id: int | None = None
+    ids: list[int] = Field(default_factory=list, max_length=500)
+    polygon: dict[str, Any] | None = None
+
+    def parsed(self) -> AreaIn:
+        return AreaIn(
+            kind=self.kind,
+            community_id=self.community_id,
+            ids=tuple(self.ids),
+            polygon=self.polygon,
+        )
+
+
+class NoticeIn(Schema):
+    kind: NoticeKindIn
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=20_000)
+    area: AreaSchema
+    window_days: int = Field(7, ge=1, le=90)
+    door_after_hours: int = Field(48, ge=0, le=2160)
+    send_sms: bool = True
+    objection_item_code: str | None = Field(None, max_length=40)
+
+
+class AttachmentOut(Schema):
+    id: int
+    kind: str
+    label: str
+    size: int
+
+
+class NoticeOut(Schema):
+    id: int
+    kind: str
+    title: str
+    body: str
+    state: str
+    community_id: int | None
+    area_kind: str
+    window_days: int
+    published_at: datetime | None
+    ends_at: datetime | None
+    in_window: bool
+    attachments: list[AttachmentOut]
+
+    @staticmethod
+    def resolve_in_window(obj: Notice) -> bool:
+        return obj.in_window()
+
+    @staticmethod
+    def resolve_attachments(obj: Notice) -> list[Any]:
+        return list(obj.attachments.order_by("pk"))
+
+
+class NoticeRowOut(Schema):
+    id: int
+    kind: str
+    title: str
+    state: str
+    published_at: datetime | None
+    ends_at: datetime | None
+
+
+class PublishedOut(Schema):
+    id: int
+    state: str
+    households: int
+    ends_at: datetime | None
+
+
+class ReceiptOut(Schema):
+    recorded: bool = Field(description="false: the household had already been reached")
+
+
+class ToldIn(Schema):
+    household_id: int
+    visit_uuid: UUID | None = None
+
+
+class ObjectionIn(Schema):
+    text: str = Field(min_length=1, max_length=2000)
+    resident_id: int | None = Field(None, description="staff at the door: whose objection")
+
+
+class ObjectionOut(Schema):
+    id: int
+    case_id: int
+    case_number: str
+
+    @staticmethod
+    def resolve_case_number(obj: Any) -> str:
+        return str(obj.case.number)
+
+
+class ReceiptsOut(Schema):
+    total: int
+    app: int
+    sms: int
+    in_person: int
+    unreached: int
+    sms_sent: int
+
+
+class UnreachedOut(Schema):
+    household_id: int
+    grid_id: int
+    address: str
+
+    @staticmethod
+    def resolve_address(obj: Any) -> str:
+        return str(obj.household.address)
+
+
+# -- polls --------------------------------------------------------------------------------------
+
+
+class PollIn(Schema):
+    title: str = Field(min_length=1, max_length=200)
+    question: str = Field(min_length=1, max_length=5000)
+    options: list[str] = Field(min_length=2, max_length=20)
+    closes_at: datetime
+    area: AreaSchema
+    unit: Literal["household", "adult"] = "household"
+    secret: bool = False
+
+
+class OptionOut(Schema):
+    id: int
+    label: str
+
+
+class PollOut(Schema):
+    id: int
+    title: str
+    question: str
+    unit: str
+    secret: bool
+    state: str
+    closes_at: datetime
+    options: list[OptionOut]
+    result_notice_id: int | None
+
+    @staticmethod
+    def resolve_options(obj: Poll) -> list[Any]:
+        return list(obj.options.all())
+
+
+class VoteIn(Schema):
+    option_id: int
+
+
+class VotedOut(Schema):
+    poll_id: int
+    channel: str
+    voted_at: datetime
+
+
+class DoorVoteForm(Schema):
+    option_id: int
+    resident_id: int
+    client_photo_id: UUID
+
+
+class VoterOut(Schema):
+    household_id: int
+    address: str
+    resident: str
+    channel: str
+    voted_at: datetime
+
+    @staticmethod
+    def resolve_address(obj: Any) -> str:
+        return str(obj.household.address)
+
+    @staticmethod
+    def resolve_resident(obj: Any) -> str:
+        return mask_name(obj.resident.name)
+
+
+class TallyOut(Schema):
+    label: str
+    votes: int
+
+
+class ResultsOut(Schema):
+    state: str
+    roll_households: int
+    voters: int
+    options: list[TallyOut] | None = Field(description="only once the poll is closed")
+
+
+# -- hearings -----------------------------------------------------------------------------------
+
+
+class HearingIn(Schema):
+    kind: Literal["hearing", "argument", "consultation"] = "hearing"
+    title: str = Field(min_length=1, max_length=200)
+    topic: str = Field(min_length=1, max_length=10_000)
+    place: str = Field(min_length=1, max_length=200)
+    meeting_at: datetime
+    area: AreaSchema
+
+
+class HearingOut(Schema):
+    id: int
+    kind: str
+    title: str
+    topic: str
+    place: str
+    meeting_at: datetime
+    state: str
+    invitation_notice_id: int
+    outcome_notice_id: int | None
+    outcome: str
+
+    @staticmethod
+    def resolve_invitation_notice_id(obj: Hearing) -> int:
+        return obj.invitation_id
+
+    @staticmethod
+    def resolve_outcome_notice_id(obj: Hearing) -> int | None:
+        return obj.outcome_notice_id
+
+
+class HouseholdIn(Schema):
+    household_id: int | None = Field(None, description="staff: which household; a resident: own")
+
+
+class ParticipantOut(Schema):
+    household_id: int
+    registered_at: datetime | None
+    attended_at: datetime | None
+
+
+class OpinionIn(Schema):
+    text: str = Field(min_length=1, max_length=5000)
+    via: Literal["", "door", "meeting"] = Field("", description="staff: door or meeting")
+    resident_id: int | None = None
+
+
+class OpinionOut(Schema):
+    id: int
+    household_id: int
+    resident: str
+    via: str
+    text: str
+    at: datetime
+
+    @staticmethod
+    def resolve_resident(obj: Any) -> str:
+        return mask_name(obj.resident.name)
+
+
+class FollowUpSchema(Schema):
+    kind: Literal["task", "case"]
+    household_id: int
+    note: str = Field(min_length=1, max_length=300)
+    item_code: str = Field("", max_length=40)
+
+
+class ConcludeIn(Schema):
+    minutes: str = Field(min_length=1, max_length=50_000)
+    outcome: str = Field(min_length=1, max_length=10_000)
+    follow_ups: list[FollowUpSchema] = Field(default_factory=list, max_length=100)
