@@ -3,16 +3,21 @@ opening it is the household's read receipt by SMS."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.html import escape, linebreaks
 from django.views.decorators.http import require_GET
+
+from backend.core.errors import ApiError, error_response
 
 from .actions import do_read_by_link
 
 
 @require_GET
-def notice_link(request: HttpRequest, token: str) -> HttpResponse:
-    notice = do_read_by_link(token=token)
+def notice_link(request: HttpRequest, token: str) -> HttpResponseBase:
+    try:
+        notice = do_read_by_link(token=token)
+    except ApiError as exc:  # an unknown or unpublished link
+        return error_response(request, exc)
     page = (
         '<!doctype html><html lang="zh-Hans"><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

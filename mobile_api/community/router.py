@@ -123,7 +123,7 @@ def notice(request: HttpRequest, notice_id: int) -> Notice:
 
 @router.post(
     "/community/notices/{notice_id}/attachments",
-    response=responses({201: AttachmentOut}, 400, 401, 403, 404, 409, 413, 422),
+    response=responses({201: AttachmentOut}, 400, 401, 403, 404, 409, 413, 415, 422),
     openapi_extra=_multipart([], {"label": {"type": "string", "maxLength": 100}}),
 )
 def add_attachment(request: HttpRequest, notice_id: int) -> Status[NoticeAttachment]:
@@ -278,7 +278,7 @@ def vote(request: HttpRequest, poll_id: int, payload: VoteIn) -> Status[PollVote
 
 @router.post(
     "/community/polls/{poll_id}/door-votes",
-    response=responses({201: VotedOut}, 400, 401, 403, 404, 409, 413, 422),
+    response=responses({201: VotedOut}, 400, 401, 403, 404, 409, 413, 415, 422),
     openapi_extra=_multipart(
         ["option_id", "resident_id", "client_photo_id"],
         {

@@ -24,7 +24,7 @@ from backend.community.models import (
     ReadChannel,
 )
 from backend.core import clock
-from backend.core.errors import ApiError
+from backend.core.errors import ApiError, NotFound
 from backend.core.stream import record_events
 from backend.people.models import Resident
 from backend.people.selectors import get_resident
@@ -222,7 +222,7 @@ def do_read_by_link(*, token: str) -> Notice:
         .first()
     )
     if row is None:
-        raise ApiError("not_found", status=404)
+        raise NotFound()
     with transaction.atomic():
         mark_reached(row, channel=ReadChannel.SMS)
     return row.notice
