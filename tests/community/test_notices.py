@@ -131,7 +131,12 @@ def test_read_receipts_by_app_sms_link_and_in_person(
     assert other.status_code == 404
     receipts = client_for(life.supervisor_1).get(f"/api/v1/community/notices/{n.pk}/receipts")
     assert receipts.json() == {
-        "total": 3, "app": 1, "sms": 1, "in_person": 1, "unreached": 0, "sms_sent": 2
+        "total": 3,
+        "app": 1,
+        "sms": 1,
+        "in_person": 1,
+        "unreached": 0,
+        "sms_sent": 2,
     }
     rows = {r.household_id: r for r in NoticeAddressee.objects.filter(notice=n)}
     assert rows[life.household_a.pk].read_channel == "app"
@@ -235,15 +240,21 @@ def test_attachments_photo_and_pdf_on_a_draft_only(life: Life, client_for: Any) 
         {"file": SimpleUploadedFile("x.jpg", b"not a photo")},
         content_type=MULTIPART_CONTENT,
     )
-    assert junk.status_code == 415 and junk.json()["error"]["fields"] == {"file": "无法识别的图片文件。"}
-    kinds = [a["kind"] for a in client.get(f"/api/v1/community/notices/{n.pk}").json()["attachments"]]
+    assert junk.status_code == 415 and junk.json()["error"]["fields"] == {
+        "file": "无法识别的图片文件。"
+    }
+    kinds = [
+        a["kind"] for a in client.get(f"/api/v1/community/notices/{n.pk}").json()["attachments"]
+    ]
     assert kinds == ["pdf", "photo"]
     first = n.attachments.order_by("pk").first()
     assert first is not None
     got = client.get(f"/api/v1/community/notices/{n.pk}/attachments/{first.pk}")
     assert got.status_code == 200 and b"".join(got.streaming_content).startswith(b"%PDF-")
     client.post(f"/api/v1/community/notices/{n.pk}/publish")
-    late = client.post(url, {"file": SimpleUploadedFile("late.pdf", pdf)}, content_type=MULTIPART_CONTENT)
+    late = client.post(
+        url, {"file": SimpleUploadedFile("late.pdf", pdf)}, content_type=MULTIPART_CONTENT
+    )
     assert late.status_code == 409 and late.json()["error"]["code"] == "notice_wrong_state"
 
 
@@ -259,9 +270,10 @@ def test_the_printable_page_is_a4_with_the_chinese_font_embedded(
     assert b"WenQuanYiMicroHei" in pdf or b"WenQuanYi" in pdf
     assert re.search(rb"/MediaBox \[ 0 0 595\.27\d* 841\.88\d* \]", pdf)
     # The addressed resident may print it; grid B's worker may not (404, as if missing).
-    assert client_for(life.resident_user_a).get(
-        f"/api/v1/community/notices/{n.pk}/pdf"
-    ).status_code == 200
+    assert (
+        client_for(life.resident_user_a).get(f"/api/v1/community/notices/{n.pk}/pdf").status_code
+        == 200
+    )
     assert client_for(life.worker_b).get(f"/api/v1/community/notices/{n.pk}/pdf").status_code == (
         404
     )
