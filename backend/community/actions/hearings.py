@@ -51,6 +51,7 @@ class HearingDraft:
     meeting_at: datetime
     area: AreaIn
     kind: str = Hearing.Kind.HEARING
+    send_sms: bool = True  # the invitations also by SMS link
 
 
 def _invitation_body(draft: HearingDraft) -> str:
@@ -79,6 +80,7 @@ def do_create_hearing(*, user: User, draft: HearingDraft) -> Hearing:
             title=f"{Hearing.Kind(draft.kind).label.split()[0]}通知：{draft.title.strip()}"[:200],
             body=_invitation_body(draft),
             window_days=max(1, min(days, 90)),
+            send_sms=draft.send_sms,
             objection_item=objection_item(),
             created_by=user,
             **area,
