@@ -68,7 +68,7 @@ def test_a_notice_to_a_polygon_reaches_exactly_the_households_inside(
 
 def test_bad_areas_are_refused_with_the_field(life: Life, client_for: Any) -> None:
     client = client_for(life.supervisor_1)
-    cases = [
+    cases: list[tuple[dict[str, Any], str | None]] = [
         ({"kind": "grids", "ids": [life.grid_c.pk]}, "area.ids"),  # another community's grid
         ({"kind": "grids", "ids": []}, "area.ids"),
         ({"kind": "polygon", "polygon": {"type": "Point", "coordinates": [117.8, 30.9]}}, None),

@@ -186,7 +186,7 @@ def test_closing_on_the_clock_exactly_once_with_two_dispatchers(world: Any) -> N
     assert sorted(fired) == [0, 1]
     p.refresh_from_db()
     assert p.state == "closed" and p.result_notice is not None
-    result = Notice.objects.get(pk=p.result_notice_id)
+    result = p.result_notice
     assert result.kind == "poll_result" and result.state == "published"
     assert Notice.objects.filter(kind="poll_result").count() == 1
     assert NoticeAddressee.objects.filter(notice=result).count() == 2
