@@ -11,6 +11,7 @@ class AuditEvent(models.Model):
     class Action(models.TextChoices):
         VIEW_RESIDENT = "view_resident", "查看居民详情 view resident"
         VIEW_VOTER_ROLL = "view_voter_roll", "查看投票名单 view who voted in a poll"
+        VIEW_VOLUNTEER_MATCH = "view_volunteer_match", "志愿者查看服务对象 a volunteer's task"
 
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     action = models.CharField(max_length=40, choices=Action.choices)

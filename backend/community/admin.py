@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Hearing, Notice, Poll
+from .models import Hearing, Notice, Poll, SocialOrganisation, Volunteer, VolunteerTask
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -34,3 +34,23 @@ class PollAdmin(ReadOnly):
 class HearingAdmin(ReadOnly):
     list_display = ("title", "kind", "state", "meeting_at", "place")
     list_filter = ("kind", "state")
+
+
+@admin.register(SocialOrganisation)
+class SocialOrganisationAdmin(admin.ModelAdmin):
+    """The registry of social organisations is kept here (no invariants beyond the fields)."""
+
+    list_display = ("name", "kind", "community", "contact_name", "active")
+    list_filter = ("kind", "active", "community")
+    search_fields = ("name", "services")
+
+
+@admin.register(Volunteer)
+class VolunteerAdmin(ReadOnly):
+    list_display = ("resident", "grid", "max_distance_m", "consent_at")
+
+
+@admin.register(VolunteerTask)
+class VolunteerTaskAdmin(ReadOnly):
+    list_display = ("skill", "household", "grid", "state", "hours", "confirmed_at")
+    list_filter = ("state", "skill")

@@ -1,6 +1,7 @@
 """Community life: notices to the households of an area (居务公开 / 公示) with an objection window
 and read receipts, consultative polls (协商议事 polls, not elections), and hearings (听证会 /
-论证会 / 协商议事会) with the affected households.
+论证会 / 协商议事会) with the affected households, and volunteers (志愿服务) matched to the
+households that need them, with the social organisations (社会组织) of each community.
 
 Everything is addressed to an area (`Addressed`): the district, a community, some grids, some
 buildings, or a polygon drawn on the map; the households inside are fixed when the notice is
@@ -390,3 +391,109 @@ class HearingFollowUp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hearing_id} {self.kind}"
+
+
+# -- volunteers and social organisations --------------------------------------------------------
+
+
+class Skill(models.TextChoices):
+    ACCOMPANY = "accompany", "陪同就医 accompany to hospital"
+    CALL = "call", "电话问候 a weekly call"
+    ERRANDS = "errands", "代购代办 shopping and errands"
+    REPAIR = "repair", "小修小补 small repairs"
+    COMPANY = "company", "陪伴聊天 company"
+    OTHER = "other", "其他 other"
+
+
+class Volunteer(models.Model):
+    """A resident who volunteers (志愿者). Matched to tasks only with `consent_at` set (their
+    consent to be offered tasks and shown, minimally, to the person they help)."""
+
+    resident = models.OneToOneField(Resident, on_delete=models.PROTECT, related_name="+")
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+")
+    grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="+")
+    skills = models.JSONField(default=list)
+    availability = models.CharField(max_length=200, blank=True)
+    max_distance_m = models.PositiveIntegerField(default=1000)
+    consent_at = models.DateTimeField(null=True, blank=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    registered_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"volunteer {self.resident_id}"
+
+
+class SocialOrganisation(models.Model):
+    """A social organisation (社会组织) serving a community: the community's extra hands."""
+
+    class Kind(models.TextChoices):
+        VOLUNTEER_TEAM = "volunteer_team", "志愿服务队 volunteer team"
+        SOCIAL_WORK = "social_work", "社工机构 social work agency"
+        CHARITY = "charity", "公益慈善 charity"
+        RESIDENTS = "residents", "居民自组织 residents' association"
+        OTHER = "other", "其他 other"
+
+    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    services = models.TextField(blank=True)
+    contact_name = models.CharField(max_length=100, blank=True)
+    contact_phone = models.CharField(max_length=20, blank=True)
+    active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VolunteerTask(models.Model):
+    """A need (accompany to hospital, a weekly call, help after a follow-up visit) of one
+    household, offered to consenting volunteers near it. It belongs to the grid: the worker
+    stays responsible."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "待认领 open"
+        ACCEPTED = "accepted", "已认领 accepted"
+        DONE = "done", "已完成 done (hours recorded)"
+
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+")
+    grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="+")
+    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="+")
+    skill = models.CharField(max_length=10, choices=Skill.choices)
+    description = models.CharField(max_length=500)
+    due_at = models.DateTimeField()
+    radius_m = models.PositiveIntegerField(default=1000)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    volunteer = models.ForeignKey(
+        Volunteer, on_delete=models.PROTECT, null=True, blank=True, related_name="tasks"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    hours = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
+    hours_recorded_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.skill} {self.household_id} {self.state}"
+
+
+class VolunteerOffer(models.Model):
+    """A task offered to one volunteer (the match), with how far they live from it."""
+
+    task = models.ForeignKey(VolunteerTask, on_delete=models.CASCADE, related_name="offers")
+    volunteer = models.ForeignKey(Volunteer, on_delete=models.PROTECT, related_name="offers")
+    distance_m = models.FloatField()
+    offered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "volunteer"], name="one_offer")]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} -> {self.volunteer_id}"

@@ -27,6 +27,9 @@ from .models import (
     NoticeAttachment,
     Poll,
     PollVoter,
+    SocialOrganisation,
+    Volunteer,
+    VolunteerTask,
 )
 
 
@@ -227,3 +230,78 @@ def opinions(user: User, hearing_id: int) -> QuerySet[HearingOpinion]:
         .select_related("resident")
         .order_by("at", "pk")
     )
+
+
+# -- volunteers ---------------------------------------------------------------------------------
+
+
+def _grid_filter(scope: Scope, *, also: Q | None = None, household: str | None = None) -> Q:
+    return scope_filter(
+        scope,
+        grid="grid_id",
+        community="grid__community_id",
+        district="grid__community__district_id",
+        household=household,
+        also=also,
+    )
+
+
+def volunteers_for(user: User) -> QuerySet[Volunteer]:
+    """The registry, by the volunteers' grids; a resident sees their own registration."""
+    scope = scope_for(user)
+    own = Q(resident_id=scope.resident_id) if scope.resident_id else None
+    return (
+        Volunteer.objects.filter(_grid_filter(scope, also=own))
+        .select_related("resident")
+        .order_by("pk")
+    )
+
+
+def organisations_for(user: User) -> QuerySet[SocialOrganisation]:
+    """Social organisations of the communities the caller works in (or lives in)."""
+    scope = scope_for(user)
+    q = scope_filter(
+        scope,
+        grid="community__grids__id",
+        community="community_id",
+        district="community__district_id",
+        household="community__grids__households__id",
+    )
+    ids = SocialOrganisation.objects.filter(q, active=True).values("pk")
+    return SocialOrganisation.objects.filter(pk__in=ids).order_by("name", "pk")
+
+
+def volunteer_task_filter(scope: Scope) -> Q:
+    """Staff: the tasks of their grids. A resident: tasks offered to them as a volunteer, and
+    the tasks for their own household (to confirm the hours)."""
+    offered = Q(offers__volunteer__resident_id=scope.resident_id) if scope.resident_id else None
+    q = _grid_filter(scope, also=offered, household="household_id")
+    return Q(pk__in=VolunteerTask.objects.filter(q).values("pk"))
+
+
+def volunteer_tasks_for(user: User) -> QuerySet[VolunteerTask]:
+    return (
+        VolunteerTask.objects.filter(volunteer_task_filter(scope_for(user)))
+        .select_related("household")
+        .order_by("-pk")
+    )
+
+
+def get_volunteer_task(
+    user: User, task_id: int, *, client: str | None = None
+) -> VolunteerTask:
+    """One task; with `client` (a read to show it), a volunteer's read of it — of the person
+    helped — is audited."""
+    task = volunteer_tasks_for(user).filter(pk=task_id).first()
+    if task is None:
+        raise NotFound()
+    helped = user.resident is not None and user.resident.household_id == task.household_id
+    if client is not None and user.resident is not None and not helped:
+        do_record_read(
+            actor=user,
+            action="view_volunteer_match",
+            target_type="volunteer_task",
+            target_id=task.pk,
+            client=client,
+        )
+    return task

@@ -174,6 +174,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "听证会当前状态不允许此操作。",
         "Not allowed in the hearing's current state.",
     ),
+    "volunteer_task_wrong_state": (
+        "志愿服务任务当前状态不允许此操作。",
+        "Not allowed in the volunteer task's current state.",
+    ),
+    "volunteer_hours_confirmed": (
+        "服务时长已确认过，未作更改。",
+        "The hours have already been confirmed; nothing was changed.",
+    ),
     # field-level reasons
     "field_required": ("必填。", "Required."),
     "field_invalid": ("值无效。", "Invalid value."),

@@ -20,6 +20,8 @@ from backend.community.models import (
     NoticeAttachment,
     Poll,
     PollVoter,
+    Volunteer,
+    VolunteerTask,
 )
 from backend.community.pdf import notice_pdf
 from backend.core.api_errors import responses
@@ -33,7 +35,9 @@ from .schemas import (
     DoorVoteForm,
     HearingIn,
     HearingOut,
+    HoursIn,
     HouseholdIn,
+    NeedSchemaIn,
     NoticeIn,
     NoticeOut,
     NoticeRowOut,
@@ -41,6 +45,7 @@ from .schemas import (
     ObjectionOut,
     OpinionIn,
     OpinionOut,
+    OrganisationOut,
     ParticipantOut,
     PollIn,
     PollOut,
@@ -50,6 +55,9 @@ from .schemas import (
     ResultsOut,
     ToldIn,
     UnreachedOut,
+    VolunteerOut,
+    VolunteerSchemaIn,
+    VolunteerTaskOut,
     VotedOut,
     VoteIn,
     VoterOut,
@@ -430,3 +438,89 @@ def conclude(request: HttpRequest, hearing_id: int, payload: ConcludeIn) -> Hear
         outcome=payload.outcome,
         follow_ups=follow_ups,
     )
+
+
+# -- volunteers ---------------------------------------------------------------------------------
+
+
+@router.post("/community/volunteers", response=responses({200: VolunteerOut}, 401, 403, 404, 422))
+def register_volunteer(request: HttpRequest, payload: VolunteerSchemaIn) -> Volunteer:
+    """Register as a volunteer (a resident), or register a resident who agreed (staff)."""
+    data = actions.VolunteerIn(
+        skills=tuple(payload.skills),
+        consent=payload.consent,
+        availability=payload.availability,
+        max_distance_m=payload.max_distance_m,
+        resident_id=payload.resident_id,
+    )
+    return actions.do_register_volunteer(user=caller(request), data=data)
+
+
+@router.get("/community/volunteers", response=responses({200: list[VolunteerOut]}, 401, 422))
+@paginate(BoundedLimitOffset)
+def volunteers_list(request: HttpRequest) -> Any:
+    """The volunteer registry of the caller's grids (a resident: their own registration)."""
+    return selectors.volunteers_for(caller(request))
+
+
+@router.get("/community/organisations", response=responses({200: list[OrganisationOut]}, 401, 422))
+@paginate(BoundedLimitOffset)
+def organisations(request: HttpRequest) -> Any:
+    """Social organisations of the caller's communities."""
+    return selectors.organisations_for(caller(request))
+
+
+@router.post(
+    "/community/volunteer-tasks", response=responses({201: VolunteerTaskOut}, 401, 403, 404, 422)
+)
+def create_volunteer_task(request: HttpRequest, payload: NeedSchemaIn) -> Status[VolunteerTask]:
+    """A household's need, offered to consenting volunteers within the distance."""
+    need = actions.NeedIn(
+        household_id=payload.household_id,
+        skill=payload.skill,
+        description=payload.description,
+        due_at=payload.due_at,
+        radius_m=payload.radius_m,
+    )
+    return Status(201, actions.do_create_volunteer_task(user=caller(request), need=need))
+
+
+@router.get(
+    "/community/volunteer-tasks", response=responses({200: list[VolunteerTaskOut]}, 401, 422)
+)
+@paginate(BoundedLimitOffset)
+def volunteer_tasks(request: HttpRequest) -> Any:
+    """Staff: their grids' tasks; a volunteer: the tasks offered to them."""
+    return selectors.volunteer_tasks_for(caller(request))
+
+
+@router.get(
+    "/community/volunteer-tasks/{task_id}", response=responses({200: VolunteerTaskOut}, 401, 404)
+)
+def volunteer_task(request: HttpRequest, task_id: int) -> VolunteerTask:
+    return selectors.get_volunteer_task(caller(request), task_id, client=client_of(request))
+
+
+@router.post(
+    "/community/volunteer-tasks/{task_id}/accept",
+    response=responses({200: VolunteerTaskOut}, 401, 403, 404, 409),
+)
+def accept_volunteer_task(request: HttpRequest, task_id: int) -> VolunteerTask:
+    return actions.do_accept_task(user=caller(request), task_id=task_id)
+
+
+@router.post(
+    "/community/volunteer-tasks/{task_id}/hours",
+    response=responses({200: VolunteerTaskOut}, 401, 403, 404, 409, 422),
+)
+def record_hours(request: HttpRequest, task_id: int, payload: HoursIn) -> VolunteerTask:
+    return actions.do_record_hours(user=caller(request), task_id=task_id, hours=payload.hours)
+
+
+@router.post(
+    "/community/volunteer-tasks/{task_id}/confirm",
+    response=responses({200: VolunteerTaskOut}, 401, 403, 404, 409),
+)
+def confirm_hours(request: HttpRequest, task_id: int) -> VolunteerTask:
+    """The person helped, or the grid's staff, confirm the hours once."""
+    return actions.do_confirm_hours(user=caller(request), task_id=task_id)

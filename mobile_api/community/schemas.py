@@ -1,4 +1,5 @@
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
@@ -281,3 +282,88 @@ class ConcludeIn(Schema):
     minutes: str = Field(min_length=1, max_length=50_000)
     outcome: str = Field(min_length=1, max_length=10_000)
     follow_ups: list[FollowUpSchema] = Field(default_factory=list, max_length=100)
+
+
+# -- volunteers ---------------------------------------------------------------------------------
+
+SkillIn = Literal["accompany", "call", "errands", "repair", "company", "other"]
+
+
+class VolunteerSchemaIn(Schema):
+    skills: list[SkillIn] = Field(min_length=1, max_length=6)
+    consent: bool = Field(description="agree to be offered tasks near home (false: withdraw)")
+    availability: str = Field("", max_length=200)
+    max_distance_m: int = Field(1000, ge=100, le=5000)
+    resident_id: int | None = Field(None, description="staff: the resident who agreed")
+
+
+class VolunteerOut(Schema):
+    id: int
+    resident: str
+    grid_id: int
+    skills: list[str]
+    availability: str
+    max_distance_m: int
+    consent: bool
+
+    @staticmethod
+    def resolve_resident(obj: Any) -> str:
+        return mask_name(obj.resident.name)
+
+    @staticmethod
+    def resolve_consent(obj: Any) -> bool:
+        return obj.consent_at is not None
+
+
+class OrganisationOut(Schema):
+    id: int
+    community_id: int
+    name: str
+    kind: str
+    services: str
+    contact_name: str
+    contact_phone: str
+
+
+class NeedSchemaIn(Schema):
+    household_id: int
+    skill: SkillIn
+    description: str = Field(min_length=1, max_length=500)
+    due_at: datetime
+    radius_m: int = Field(1000, ge=100, le=5000)
+
+
+class VolunteerTaskOut(Schema):
+    """What a volunteer needs to help, and no more: the address, a masked name, the need."""
+
+    id: int
+    grid_id: int
+    skill: str
+    description: str
+    due_at: datetime
+    state: str
+    address: str
+    person: str
+    hours: float | None
+    confirmed: bool
+
+    @staticmethod
+    def resolve_address(obj: Any) -> str:
+        return str(obj.household.address)
+
+    @staticmethod
+    def resolve_person(obj: Any) -> str:
+        first = obj.household.residents.order_by("pk").first()
+        return mask_name(first.name) if first else ""
+
+    @staticmethod
+    def resolve_hours(obj: Any) -> float | None:
+        return float(obj.hours) if obj.hours is not None else None
+
+    @staticmethod
+    def resolve_confirmed(obj: Any) -> bool:
+        return obj.confirmed_at is not None
+
+
+class HoursIn(Schema):
+    hours: Decimal = Field(ge=Decimal("0.5"), le=Decimal("24"), decimal_places=1)

@@ -25,17 +25,22 @@ from backend.alerts.models import AlertStep
 from backend.audit.models import AuditEvent
 from backend.community.actions import (
     HearingDraft,
+    NeedIn,
     NoticeDraft,
     PollDraft,
+    VolunteerIn,
     do_add_attachment,
     do_create_hearing,
     do_create_notice,
     do_create_poll,
+    do_create_volunteer_task,
     do_invite,
     do_open_poll,
     do_publish_notice,
+    do_register_volunteer,
 )
 from backend.community.area import AreaIn
+from backend.community.models import SocialOrganisation
 from backend.servicedesk.actions import do_file_case
 from backend.servicedesk.models import ServiceItem
 from backend.visits.actions import VisitRecord, derive_due_visits, do_sync_visits
@@ -84,6 +89,7 @@ PATH_IDS: dict[str, Case] = {
     "attachment_id": Case("worker_a", lambda w: w.attachment_a.pk, lambda w: w.attachment_c.pk),
     "poll_id": Case("worker_a", lambda w: w.poll_a.pk, lambda w: w.poll_c.pk),
     "hearing_id": Case("worker_a", lambda w: w.hearing_a.pk, lambda w: w.hearing_c.pk),
+    "task_id": Case("worker_a", lambda w: w.task_a.pk, lambda w: w.task_c.pk),
 }
 # The board's operations, called by a supervisor logged in to the board (session + TOTP):
 # community 1's supervisor may not reach community 2's alert.
@@ -126,6 +132,18 @@ LISTS: dict[str, Callable[[Any, dict[str, Any]], tuple[set[int], set[int]]]] = {
     "/api/v1/community/hearings": lambda w, body: (
         {i["id"] for i in body["items"]},
         {w.hearing_c.pk},
+    ),
+    "/api/v1/community/volunteers": lambda w, body: (
+        {i["id"] for i in body["items"]},
+        {w.volunteer_c.pk},
+    ),
+    "/api/v1/community/organisations": lambda w, body: (
+        {i["id"] for i in body["items"]},
+        {w.organisation_c.pk},
+    ),
+    "/api/v1/community/volunteer-tasks": lambda w, body: (
+        {i["id"] for i in body["items"]},
+        {w.task_c.pk},
     ),
     # the board's, seen by community 1's supervisor: nothing of community 2
     "/board/api/state": lambda w, body: ({a["alert_id"] for a in body["alerts"]}, {w.alert_c.pk}),
@@ -179,6 +197,7 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
         "minutes": "会议纪要",
         "outcome": "结果",
     },
+    "/api/v1/community/volunteer-tasks/{task_id}/hours": lambda w: {"hours": "1.5"},
     "/board/api/alerts/{alert_id}/assign": lambda w: {"assignee_id": w.worker_a.pk},
     "/board/api/alerts/{alert_id}/notes": lambda w: {"note": "家属已在路上"},
 }
@@ -199,8 +218,9 @@ ANONYMOUS_ALLOWED = {
 
 
 def community_life(world: World) -> dict[str, Any]:
-    """A published notice (with a PDF attachment), an open poll and an invited hearing for
-    grid A (community 1's supervisor) and for community 2 (the district administrator)."""
+    """A published notice (with a PDF attachment), an open poll, an invited hearing, a
+    volunteer, a social organisation and a volunteer task for grid A (community 1's staff) and
+    for community 2 (the district administrator)."""
     objection_item()
     made: dict[str, Any] = {}
     pdf = b"%PDF-1.4\n%%EOF\n"
@@ -229,6 +249,23 @@ def community_life(world: World) -> dict[str, Any]:
             ),
         )
         made[f"hearing_{suffix}"] = do_invite(user=author, hearing_id=hearing.pk)
+    for suffix, staff, resident, household in (
+        ("a", world.worker_a, world.resident_a, world.household_a),
+        ("c", world.admin, world.resident_c, world.household_c),
+    ):
+        made[f"volunteer_{suffix}"] = do_register_volunteer(
+            user=staff, data=VolunteerIn(skills=("call",), consent=True, resident_id=resident.pk)
+        )
+        made[f"organisation_{suffix}"] = SocialOrganisation.objects.create(
+            community=household.grid.community, name="夕阳红志愿服务队", kind="volunteer_team"
+        )
+        need = NeedIn(
+            household_id=household.pk,
+            skill="call",
+            description="每周电话问候",
+            due_at=timezone.now() + timedelta(days=7),
+        )
+        made[f"task_{suffix}"] = do_create_volunteer_task(user=staff, need=need)
     return made
 
 
