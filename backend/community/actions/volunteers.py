@@ -130,9 +130,8 @@ def _offer(task: VolunteerTask) -> int:
 
 
 def _mine(user: User) -> Volunteer:
-    volunteer = (
-        Volunteer.objects.filter(resident_id=user.resident_id).first() if user.resident else None
-    )
+    resident = user.resident
+    volunteer = Volunteer.objects.filter(resident=resident).first() if resident else None
     if volunteer is None:
         raise ApiError("permission_denied", status=403)
     return volunteer
