@@ -1,7 +1,15 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Hearing, Notice, Poll, SocialOrganisation, Volunteer, VolunteerTask
+from .models import (
+    Hearing,
+    Notice,
+    Poll,
+    SelfGovernanceGroup,
+    SocialOrganisation,
+    Volunteer,
+    VolunteerTask,
+)
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -54,3 +62,8 @@ class VolunteerAdmin(ReadOnly):
 class VolunteerTaskAdmin(ReadOnly):
     list_display = ("skill", "household", "grid", "state", "hours", "confirmed_at")
     list_filter = ("state", "skill")
+
+
+@admin.register(SelfGovernanceGroup)
+class SelfGovernanceGroupAdmin(ReadOnly):
+    list_display = ("name", "grid", "community", "created_at")

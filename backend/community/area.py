@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, MultiPolygon, Polygon
 from django.db.models import QuerySet
 
@@ -59,7 +60,7 @@ def _polygon(raw: dict[str, Any] | None) -> MultiPolygon:
         raise _invalid("area.polygon", "field_required")
     try:
         geometry = GEOSGeometry(json.dumps(raw), srid=4326)
-    except (GEOSException, ValueError, TypeError) as exc:
+    except (GEOSException, GDALException, ValueError, TypeError) as exc:
         raise _invalid("area.polygon", "geometry_invalid") from exc
     if isinstance(geometry, Polygon):
         geometry = MultiPolygon(geometry, srid=4326)

@@ -497,3 +497,112 @@ class VolunteerOffer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_id} -> {self.volunteer_id}"
+
+
+# -- grid self-governance groups -----------------------------------------------------------------
+
+
+class SelfGovernanceGroup(models.Model):
+    """A grid self-governance group (网格自治小组): residents, building heads and deputies who
+    take part in their grid's affairs; the grid worker and the supervisor look after it."""
+
+    grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="+")
+    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=100)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GroupMember(models.Model):
+    class Role(models.TextChoices):
+        LEADER = "leader", "组长 leader"
+        MEMBER = "member", "组员 member"
+        BUILDING_HEAD = "building_head", "楼栋长 building head"
+        DEPUTY = "deputy", "人大代表 deputy to the people's congress"
+
+    group = models.ForeignKey(SelfGovernanceGroup, on_delete=models.CASCADE, related_name="members")
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=15, choices=Role.choices, default=Role.MEMBER)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "resident"], name="one_membership"),
+            models.UniqueConstraint(
+                fields=["group"], condition=Q(role="leader"), name="one_group_leader"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_id}/{self.resident_id} {self.role}"
+
+
+class GroupMeeting(models.Model):
+    """A meeting of the group: agenda, who attended, minutes."""
+
+    group = models.ForeignKey(
+        SelfGovernanceGroup, on_delete=models.CASCADE, related_name="meetings"
+    )
+    held_at = models.DateTimeField()
+    place = models.CharField(max_length=200)
+    agenda = models.TextField()
+    minutes = models.TextField(blank=True)
+    attendees = models.ManyToManyField(GroupMember, blank=True, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.group_id} {self.held_at:%Y-%m-%d}"
+
+
+class GroupProposal(models.Model):
+    """A topic the group proposes for consultation (a poll, a hearing): the supervisor takes
+    it up or declines it, with a note."""
+
+    class State(models.TextChoices):
+        PROPOSED = "proposed", "已提议 proposed"
+        TAKEN_UP = "taken_up", "已采纳 taken up"
+        DECLINED = "declined", "未采纳 declined"
+
+    group = models.ForeignKey(
+        SelfGovernanceGroup, on_delete=models.CASCADE, related_name="proposals"
+    )
+    title = models.CharField(max_length=200)
+    text = models.TextField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PROPOSED)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class GroupActivity(models.Model):
+    """The group's activity log (活动记录): members joining, meetings, proposals, activities."""
+
+    group = models.ForeignKey(
+        SelfGovernanceGroup, on_delete=models.CASCADE, related_name="activity"
+    )
+    kind = models.CharField(max_length=20)
+    text = models.CharField(max_length=500)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.group_id} {self.kind}"

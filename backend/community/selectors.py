@@ -1,4 +1,4 @@
-"""Reads of notices, polls and hearings, already narrowed to the caller.
+"""Reads of notices, polls, hearings, volunteers and groups, already narrowed to the caller.
 
 Staff see what is addressed to households in their scope (a worker: their B-post grids; a
 supervisor: their community; a district administrator: the district) and what they authored
@@ -20,6 +20,7 @@ from backend.territory.models import Household
 from backend.territory.scope import Scope, scope_filter
 
 from .models import (
+    GroupProposal,
     Hearing,
     HearingOpinion,
     Notice,
@@ -27,6 +28,7 @@ from .models import (
     NoticeAttachment,
     Poll,
     PollVoter,
+    SelfGovernanceGroup,
     SocialOrganisation,
     Volunteer,
     VolunteerTask,
@@ -287,9 +289,7 @@ def volunteer_tasks_for(user: User) -> QuerySet[VolunteerTask]:
     )
 
 
-def get_volunteer_task(
-    user: User, task_id: int, *, client: str | None = None
-) -> VolunteerTask:
+def get_volunteer_task(user: User, task_id: int, *, client: str | None = None) -> VolunteerTask:
     """One task; with `client` (a read to show it), a volunteer's read of it — of the person
     helped — is audited."""
     task = volunteer_tasks_for(user).filter(pk=task_id).first()
@@ -305,3 +305,29 @@ def get_volunteer_task(
             client=client,
         )
     return task
+
+
+# -- self-governance groups ---------------------------------------------------------------------
+
+
+def groups_for(user: User) -> QuerySet[SelfGovernanceGroup]:
+    """Groups of the caller's grids (the worker), community (the supervisor), district; staff
+    only: a resident gets none."""
+    scope = scope_for(user)
+    if _is_resident(scope):
+        return SelfGovernanceGroup.objects.none()
+    q = scope_filter(
+        scope, grid="grid_id", community="community_id", district="community__district_id"
+    )
+    return SelfGovernanceGroup.objects.filter(q).order_by("grid_id", "pk")
+
+
+def get_group(user: User, group_id: int) -> SelfGovernanceGroup:
+    group = groups_for(user).filter(pk=group_id).first()
+    if group is None:
+        raise NotFound()
+    return group
+
+
+def proposals_of(user: User, group_id: int) -> QuerySet[GroupProposal]:
+    return get_group(user, group_id).proposals.order_by("-proposed_at", "-pk")

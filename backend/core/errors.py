@@ -182,6 +182,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "服务时长已确认过，未作更改。",
         "The hours have already been confirmed; nothing was changed.",
     ),
+    "group_member_conflict": (
+        "该居民已是组员，或本组已有组长。",
+        "Already a member, or the group already has a leader.",
+    ),
+    "proposal_decided": ("该议题已处理过。", "This proposal has already been decided."),
     # field-level reasons
     "field_required": ("必填。", "Required."),
     "field_invalid": ("值无效。", "Invalid value."),

@@ -13,6 +13,9 @@ from backend.audit.actions import client_of
 from backend.community import actions, selectors
 from backend.community.actions.polls import turnout
 from backend.community.models import (
+    GroupMeeting,
+    GroupMember,
+    GroupProposal,
     Hearing,
     HearingOpinion,
     HearingParticipant,
@@ -20,6 +23,7 @@ from backend.community.models import (
     NoticeAttachment,
     Poll,
     PollVoter,
+    SelfGovernanceGroup,
     Volunteer,
     VolunteerTask,
 )
@@ -30,13 +34,21 @@ from mobile_api.pagination import BoundedLimitOffset
 from mobile_api.security import caller
 
 from .schemas import (
+    ActivityOut,
     AttachmentOut,
     ConcludeIn,
+    DecisionSchemaIn,
     DoorVoteForm,
+    GroupIn,
+    GroupOut,
     HearingIn,
     HearingOut,
     HoursIn,
     HouseholdIn,
+    MeetingOut,
+    MeetingSchemaIn,
+    MemberIn,
+    MemberOut,
     NeedSchemaIn,
     NoticeIn,
     NoticeOut,
@@ -49,6 +61,8 @@ from .schemas import (
     ParticipantOut,
     PollIn,
     PollOut,
+    ProposalIn,
+    ProposalOut,
     PublishedOut,
     ReceiptOut,
     ReceiptsOut,
@@ -84,6 +98,13 @@ def _form(schema: type[Schema], request: HttpRequest) -> Any:
             ".".join(str(p) for p in e["loc"]) or "body": "field_invalid" for e in exc.errors()
         }
         raise ApiError("validation_error", status=422, fields=fields) from exc
+
+
+def _binary(what: str, *content_types: str) -> dict[str, Any]:
+    """A 200 that is a file, not JSON."""
+    body = {"schema": {"type": "string", "format": "binary"}}
+    content = dict.fromkeys(content_types, body)
+    return {"responses": {"200": {"description": what, "content": content}}}
 
 
 def _multipart(required: list[str], props: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +169,8 @@ def add_attachment(request: HttpRequest, notice_id: int) -> Status[NoticeAttachm
 
 @router.get(
     "/community/notices/{notice_id}/attachments/{attachment_id}",
-    response=responses({200: None}, 401, 404),
+    response=responses({}, 401, 404),
+    openapi_extra=_binary("the PDF or the (re-encoded) JPEG", "application/pdf", "image/jpeg"),
 )
 def attachment(request: HttpRequest, notice_id: int, attachment_id: int) -> FileResponse:
     row = selectors.get_attachment(caller(request), notice_id, attachment_id)
@@ -228,7 +250,11 @@ def unreached(request: HttpRequest, notice_id: int) -> Any:
     return selectors.unreached(caller(request), notice_id)
 
 
-@router.get("/community/notices/{notice_id}/pdf", response=responses({200: None}, 401, 403, 404))
+@router.get(
+    "/community/notices/{notice_id}/pdf",
+    response=responses({}, 401, 404),
+    openapi_extra=_binary("the printable A4 page", "application/pdf"),
+)
 def notice_page(request: HttpRequest, notice_id: int) -> HttpResponse:
     """The printable A4 page for the building's notice board (Chinese font embedded)."""
     notice = selectors.get_notice(caller(request), notice_id)
@@ -524,3 +550,105 @@ def record_hours(request: HttpRequest, task_id: int, payload: HoursIn) -> Volunt
 def confirm_hours(request: HttpRequest, task_id: int) -> VolunteerTask:
     """The person helped, or the grid's staff, confirm the hours once."""
     return actions.do_confirm_hours(user=caller(request), task_id=task_id)
+
+
+# -- grid self-governance groups ----------------------------------------------------------------
+
+
+@router.post("/community/groups", response=responses({201: GroupOut}, 401, 403, 404, 422))
+def create_group(request: HttpRequest, payload: GroupIn) -> Status[SelfGovernanceGroup]:
+    """A self-governance group of one of the caller's grids."""
+    group = actions.do_create_group(
+        user=caller(request), grid_id=payload.grid_id, name=payload.name
+    )
+    return Status(201, group)
+
+
+@router.get("/community/groups", response=responses({200: list[GroupOut]}, 401, 422))
+@paginate(BoundedLimitOffset)
+def groups(request: HttpRequest) -> Any:
+    """The groups of the caller's grids (staff)."""
+    return selectors.groups_for(caller(request))
+
+
+@router.get("/community/groups/{group_id}", response=responses({200: GroupOut}, 401, 404))
+def group(request: HttpRequest, group_id: int) -> SelfGovernanceGroup:
+    return selectors.get_group(caller(request), group_id)
+
+
+@router.post(
+    "/community/groups/{group_id}/members",
+    response=responses({201: MemberOut}, 401, 403, 404, 409, 422),
+)
+def add_member(request: HttpRequest, group_id: int, payload: MemberIn) -> Status[GroupMember]:
+    member = actions.do_add_member(
+        user=caller(request), group_id=group_id, resident_id=payload.resident_id, role=payload.role
+    )
+    return Status(201, member)
+
+
+@router.post(
+    "/community/groups/{group_id}/meetings",
+    response=responses({201: MeetingOut}, 401, 403, 404, 422),
+)
+def record_meeting(
+    request: HttpRequest, group_id: int, payload: MeetingSchemaIn
+) -> Status[GroupMeeting]:
+    """A meeting: agenda, attendance (member ids), minutes."""
+    meeting = actions.MeetingIn(
+        held_at=payload.held_at,
+        place=payload.place,
+        agenda=payload.agenda,
+        minutes=payload.minutes,
+        attendee_ids=tuple(payload.attendee_ids),
+    )
+    row = actions.do_record_meeting(user=caller(request), group_id=group_id, meeting=meeting)
+    return Status(201, row)
+
+
+@router.get(
+    "/community/groups/{group_id}/activity",
+    response=responses({200: list[ActivityOut]}, 401, 404, 422),
+)
+@paginate(BoundedLimitOffset)
+def group_activity(request: HttpRequest, group_id: int) -> Any:
+    """The group's activity log, oldest first."""
+    return selectors.get_group(caller(request), group_id).activity.all()
+
+
+@router.get(
+    "/community/groups/{group_id}/proposals",
+    response=responses({200: list[ProposalOut]}, 401, 404, 422),
+)
+@paginate(BoundedLimitOffset)
+def proposals(request: HttpRequest, group_id: int) -> Any:
+    return selectors.proposals_of(caller(request), group_id)
+
+
+@router.post(
+    "/community/groups/{group_id}/proposals",
+    response=responses({201: ProposalOut}, 401, 403, 404, 422),
+)
+def propose(request: HttpRequest, group_id: int, payload: ProposalIn) -> Status[GroupProposal]:
+    """A topic the group proposes for consultation."""
+    proposal = actions.do_propose_topic(
+        user=caller(request), group_id=group_id, title=payload.title, text=payload.text
+    )
+    return Status(201, proposal)
+
+
+@router.post(
+    "/community/groups/{group_id}/proposals/{proposal_id}/decision",
+    response=responses({200: ProposalOut}, 401, 403, 404, 409, 422),
+)
+def decide(
+    request: HttpRequest, group_id: int, proposal_id: int, payload: DecisionSchemaIn
+) -> GroupProposal:
+    """The supervisor takes the topic up (for a poll or hearing) or declines it."""
+    return actions.do_decide_proposal(
+        user=caller(request),
+        group_id=group_id,
+        proposal_id=proposal_id,
+        take_up=payload.take_up,
+        note=payload.note,
+    )

@@ -1,15 +1,18 @@
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from backend.community.area import AreaIn
 from backend.community.models import Hearing, Notice, Poll
 from backend.core.personal import mask_name
+from backend.core.text import Text
 
+BIGINT = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=BIGINT)]
 NoticeKindIn = Literal["affairs", "finance", "services", "assessment"]
 
 
@@ -18,8 +21,8 @@ class AreaSchema(Schema):
     or MultiPolygon in WGS-84 lon/lat: the households inside are selected)."""
 
     kind: Literal["district", "community", "grids", "buildings", "polygon"]
-    community_id: int | None = None
-    ids: list[int] = Field(default_factory=list, max_length=500)
+    community_id: Id | None = None
+    ids: list[Id] = Field(default_factory=list, max_length=500)
     polygon: dict[str, Any] | None = None
 
     def parsed(self) -> AreaIn:
@@ -33,13 +36,13 @@ class AreaSchema(Schema):
 
 class NoticeIn(Schema):
     kind: NoticeKindIn
-    title: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1, max_length=20_000)
+    title: Text = Field(min_length=1, max_length=200)
+    body: Text = Field(min_length=1, max_length=20_000)
     area: AreaSchema
     window_days: int = Field(7, ge=1, le=90)
     door_after_hours: int = Field(48, ge=0, le=2160)
     send_sms: bool = True
-    objection_item_code: str | None = Field(None, max_length=40)
+    objection_item_code: Text | None = Field(None, max_length=40)
 
 
 class AttachmentOut(Schema):
@@ -93,13 +96,13 @@ class ReceiptOut(Schema):
 
 
 class ToldIn(Schema):
-    household_id: int
+    household_id: Id
     visit_uuid: UUID | None = None
 
 
 class ObjectionIn(Schema):
-    text: str = Field(min_length=1, max_length=2000)
-    resident_id: int | None = Field(None, description="staff at the door: whose objection")
+    text: Text = Field(min_length=1, max_length=2000)
+    resident_id: Id | None = Field(None, description="staff at the door: whose objection")
 
 
 class ObjectionOut(Schema):
@@ -122,7 +125,7 @@ class ReceiptsOut(Schema):
 
 
 class UnreachedOut(Schema):
-    household_id: int
+    household_id: Id
     grid_id: int
     address: str
 
@@ -135,10 +138,10 @@ class UnreachedOut(Schema):
 
 
 class PollIn(Schema):
-    title: str = Field(min_length=1, max_length=200)
-    question: str = Field(min_length=1, max_length=5000)
-    options: list[str] = Field(min_length=2, max_length=20)
-    closes_at: datetime
+    title: Text = Field(min_length=1, max_length=200)
+    question: Text = Field(min_length=1, max_length=5000)
+    options: list[Annotated[Text, Field(max_length=200)]] = Field(min_length=2, max_length=20)
+    closes_at: AwareDatetime
     area: AreaSchema
     unit: Literal["household", "adult"] = "household"
     secret: bool = False
@@ -156,7 +159,7 @@ class PollOut(Schema):
     unit: str
     secret: bool
     state: str
-    closes_at: datetime
+    closes_at: AwareDatetime
     options: list[OptionOut]
     result_notice_id: int | None
 
@@ -166,7 +169,7 @@ class PollOut(Schema):
 
 
 class VoteIn(Schema):
-    option_id: int
+    option_id: Id
 
 
 class VotedOut(Schema):
@@ -176,13 +179,13 @@ class VotedOut(Schema):
 
 
 class DoorVoteForm(Schema):
-    option_id: int
-    resident_id: int
+    option_id: Id
+    resident_id: Id
     client_photo_id: UUID
 
 
 class VoterOut(Schema):
-    household_id: int
+    household_id: Id
     address: str
     resident: str
     channel: str
@@ -214,10 +217,10 @@ class ResultsOut(Schema):
 
 class HearingIn(Schema):
     kind: Literal["hearing", "argument", "consultation"] = "hearing"
-    title: str = Field(min_length=1, max_length=200)
-    topic: str = Field(min_length=1, max_length=10_000)
-    place: str = Field(min_length=1, max_length=200)
-    meeting_at: datetime
+    title: Text = Field(min_length=1, max_length=200)
+    topic: Text = Field(min_length=1, max_length=10_000)
+    place: Text = Field(min_length=1, max_length=200)
+    meeting_at: AwareDatetime
     area: AreaSchema
 
 
@@ -227,7 +230,7 @@ class HearingOut(Schema):
     title: str
     topic: str
     place: str
-    meeting_at: datetime
+    meeting_at: AwareDatetime
     state: str
     invitation_notice_id: int
     outcome_notice_id: int | None
@@ -243,24 +246,24 @@ class HearingOut(Schema):
 
 
 class HouseholdIn(Schema):
-    household_id: int | None = Field(None, description="staff: which household; a resident: own")
+    household_id: Id | None = Field(None, description="staff: which household; a resident: own")
 
 
 class ParticipantOut(Schema):
-    household_id: int
+    household_id: Id
     registered_at: datetime | None
     attended_at: datetime | None
 
 
 class OpinionIn(Schema):
-    text: str = Field(min_length=1, max_length=5000)
+    text: Text = Field(min_length=1, max_length=5000)
     via: Literal["", "door", "meeting"] = Field("", description="staff: door or meeting")
-    resident_id: int | None = None
+    resident_id: Id | None = None
 
 
 class OpinionOut(Schema):
     id: int
-    household_id: int
+    household_id: Id
     resident: str
     via: str
     text: str
@@ -273,14 +276,14 @@ class OpinionOut(Schema):
 
 class FollowUpSchema(Schema):
     kind: Literal["task", "case"]
-    household_id: int
-    note: str = Field(min_length=1, max_length=300)
-    item_code: str = Field("", max_length=40)
+    household_id: Id
+    note: Text = Field(min_length=1, max_length=300)
+    item_code: Text = Field("", max_length=40)
 
 
 class ConcludeIn(Schema):
-    minutes: str = Field(min_length=1, max_length=50_000)
-    outcome: str = Field(min_length=1, max_length=10_000)
+    minutes: Text = Field(min_length=1, max_length=50_000)
+    outcome: Text = Field(min_length=1, max_length=10_000)
     follow_ups: list[FollowUpSchema] = Field(default_factory=list, max_length=100)
 
 
@@ -292,9 +295,9 @@ SkillIn = Literal["accompany", "call", "errands", "repair", "company", "other"]
 class VolunteerSchemaIn(Schema):
     skills: list[SkillIn] = Field(min_length=1, max_length=6)
     consent: bool = Field(description="agree to be offered tasks near home (false: withdraw)")
-    availability: str = Field("", max_length=200)
+    availability: Text = Field("", max_length=200)
     max_distance_m: int = Field(1000, ge=100, le=5000)
-    resident_id: int | None = Field(None, description="staff: the resident who agreed")
+    resident_id: Id | None = Field(None, description="staff: the resident who agreed")
 
 
 class VolunteerOut(Schema):
@@ -326,10 +329,10 @@ class OrganisationOut(Schema):
 
 
 class NeedSchemaIn(Schema):
-    household_id: int
+    household_id: Id
     skill: SkillIn
-    description: str = Field(min_length=1, max_length=500)
-    due_at: datetime
+    description: Text = Field(min_length=1, max_length=500)
+    due_at: AwareDatetime
     radius_m: int = Field(1000, ge=100, le=5000)
 
 
@@ -367,3 +370,82 @@ class VolunteerTaskOut(Schema):
 
 class HoursIn(Schema):
     hours: Decimal = Field(ge=Decimal("0.5"), le=Decimal("24"), decimal_places=1)
+
+
+# -- self-governance groups ---------------------------------------------------------------------
+
+
+class GroupIn(Schema):
+    grid_id: Id
+    name: Text = Field(min_length=1, max_length=100)
+
+
+class MemberIn(Schema):
+    resident_id: Id
+    role: Literal["leader", "member", "building_head", "deputy"] = "member"
+
+
+class MemberOut(Schema):
+    id: int
+    resident: str
+    role: str
+
+    @staticmethod
+    def resolve_resident(obj: Any) -> str:
+        return mask_name(obj.resident.name)
+
+
+class GroupOut(Schema):
+    id: int
+    grid_id: Id
+    name: str
+    members: list[MemberOut]
+
+    @staticmethod
+    def resolve_members(obj: Any) -> list[Any]:
+        return list(obj.members.select_related("resident").order_by("pk"))
+
+
+class MeetingSchemaIn(Schema):
+    held_at: AwareDatetime
+    place: Text = Field(min_length=1, max_length=200)
+    agenda: Text = Field(min_length=1, max_length=5000)
+    minutes: Text = Field("", max_length=20_000)
+    attendee_ids: list[Id] = Field(default_factory=list, max_length=500)
+
+
+class MeetingOut(Schema):
+    id: int
+    held_at: datetime
+    place: str
+    agenda: str
+    minutes: str
+    attendees: int
+
+    @staticmethod
+    def resolve_attendees(obj: Any) -> int:
+        return int(obj.attendees.count())
+
+
+class ProposalIn(Schema):
+    title: Text = Field(min_length=1, max_length=200)
+    text: Text = Field(min_length=1, max_length=5000)
+
+
+class ProposalOut(Schema):
+    id: int
+    title: str
+    text: str
+    state: str
+    decision_note: str
+
+
+class DecisionSchemaIn(Schema):
+    take_up: bool
+    note: Text = Field("", max_length=300)
+
+
+class ActivityOut(Schema):
+    kind: str
+    text: str
+    at: datetime

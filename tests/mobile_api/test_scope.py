@@ -30,12 +30,14 @@ from backend.community.actions import (
     PollDraft,
     VolunteerIn,
     do_add_attachment,
+    do_create_group,
     do_create_hearing,
     do_create_notice,
     do_create_poll,
     do_create_volunteer_task,
     do_invite,
     do_open_poll,
+    do_propose_topic,
     do_publish_notice,
     do_register_volunteer,
 )
@@ -90,6 +92,8 @@ PATH_IDS: dict[str, Case] = {
     "poll_id": Case("worker_a", lambda w: w.poll_a.pk, lambda w: w.poll_c.pk),
     "hearing_id": Case("worker_a", lambda w: w.hearing_a.pk, lambda w: w.hearing_c.pk),
     "task_id": Case("worker_a", lambda w: w.task_a.pk, lambda w: w.task_c.pk),
+    "group_id": Case("worker_a", lambda w: w.group_a.pk, lambda w: w.group_c.pk),
+    "proposal_id": Case("worker_a", lambda w: w.proposal_a.pk, lambda w: w.proposal_c.pk),
 }
 # The board's operations, called by a supervisor logged in to the board (session + TOTP):
 # community 1's supervisor may not reach community 2's alert.
@@ -141,6 +145,7 @@ LISTS: dict[str, Callable[[Any, dict[str, Any]], tuple[set[int], set[int]]]] = {
         {i["id"] for i in body["items"]},
         {w.organisation_c.pk},
     ),
+    "/api/v1/community/groups": lambda w, body: ({i["id"] for i in body["items"]}, {w.group_c.pk}),
     "/api/v1/community/volunteer-tasks": lambda w, body: (
         {i["id"] for i in body["items"]},
         {w.task_c.pk},
@@ -198,6 +203,16 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
         "outcome": "结果",
     },
     "/api/v1/community/volunteer-tasks/{task_id}/hours": lambda w: {"hours": "1.5"},
+    "/api/v1/community/groups/{group_id}/members": lambda w: {"resident_id": w.resident_a.pk},
+    "/api/v1/community/groups/{group_id}/meetings": lambda w: {
+        "held_at": "2026-11-30T19:00:00+08:00",
+        "place": "架空层",
+        "agenda": "议程",
+    },
+    "/api/v1/community/groups/{group_id}/proposals": lambda w: {"title": "议题", "text": "内容"},
+    "/api/v1/community/groups/{group_id}/proposals/{proposal_id}/decision": lambda w: {
+        "take_up": False
+    },
     "/board/api/alerts/{alert_id}/assign": lambda w: {"assignee_id": w.worker_a.pk},
     "/board/api/alerts/{alert_id}/notes": lambda w: {"note": "家属已在路上"},
 }
@@ -266,6 +281,11 @@ def community_life(world: World) -> dict[str, Any]:
             due_at=timezone.now() + timedelta(days=7),
         )
         made[f"task_{suffix}"] = do_create_volunteer_task(user=staff, need=need)
+        group = do_create_group(user=staff, grid_id=household.grid_id, name="自治小组")
+        made[f"group_{suffix}"] = group
+        made[f"proposal_{suffix}"] = do_propose_topic(
+            user=staff, group_id=group.pk, title="议题", text="内容"
+        )
     return made
 
 

@@ -1,8 +1,17 @@
 """Writes of community life, one module per use case group: `notices` (draft, attachments,
 publish, read receipts, objections), `polls` (open, vote in the app or at the door, close on
 the clock), `hearings` (invite, register, check in, opinions, conclude), `volunteers`
-(registry, needs matched by distance and consent, hours confirmed once)."""
+(registry, needs matched by distance and consent, hours confirmed once), `groups` (grid
+self-governance groups: members, meetings, proposals)."""
 
+from .groups import (
+    MeetingIn,
+    do_add_member,
+    do_create_group,
+    do_decide_proposal,
+    do_propose_topic,
+    do_record_meeting,
+)
 from .hearings import (
     FollowUpIn,
     HearingDraft,
@@ -49,6 +58,7 @@ __all__ = [
     "POLL_CLOSE",
     "FollowUpIn",
     "HearingDraft",
+    "MeetingIn",
     "NeedIn",
     "NoticeDraft",
     "PollDraft",
@@ -56,20 +66,25 @@ __all__ = [
     "close_poll",
     "do_accept_task",
     "do_add_attachment",
+    "do_add_member",
     "do_check_in",
     "do_conclude_hearing",
     "do_confirm_hours",
+    "do_create_group",
     "do_create_hearing",
     "do_create_notice",
     "do_create_poll",
     "do_create_volunteer_task",
+    "do_decide_proposal",
     "do_invite",
     "do_object",
     "do_open_poll",
+    "do_propose_topic",
     "do_publish_notice",
     "do_read_by_link",
     "do_read_in_app",
     "do_record_hours",
+    "do_record_meeting",
     "do_record_opinion",
     "do_register",
     "do_register_volunteer",
