@@ -118,7 +118,7 @@ def _multipart(required: list[str], props: dict[str, Any]) -> dict[str, Any]:
 # -- notices ------------------------------------------------------------------------------------
 
 
-@router.post("/community/notices", response=responses({201: NoticeOut}, 401, 403, 422))
+@router.post("/community/notices", response=responses({201: NoticeOut}, 400, 401, 403, 422))
 def create_notice(request: HttpRequest, payload: NoticeIn) -> Status[Notice]:
     """A draft notice (supervisor: their community; district administrator: the district)."""
     draft = actions.NoticeDraft(
@@ -145,7 +145,7 @@ def notices(request: HttpRequest, filters: Query[NoticeFilters]) -> Any:
     return selectors.notices_for(caller(request), archive=filters.archive)
 
 
-@router.get("/community/notices/{notice_id}", response=responses({200: NoticeOut}, 401, 404))
+@router.get("/community/notices/{notice_id}", response=responses({200: NoticeOut}, 401, 404, 422))
 def notice(request: HttpRequest, notice_id: int) -> Notice:
     return selectors.get_notice(caller(request), notice_id)
 
@@ -169,7 +169,7 @@ def add_attachment(request: HttpRequest, notice_id: int) -> Status[NoticeAttachm
 
 @router.get(
     "/community/notices/{notice_id}/attachments/{attachment_id}",
-    response=responses({}, 401, 404),
+    response=responses({}, 401, 404, 422),
     openapi_extra=_binary("the PDF or the (re-encoded) JPEG", "application/pdf", "image/jpeg"),
 )
 def attachment(request: HttpRequest, notice_id: int, attachment_id: int) -> FileResponse:
@@ -180,7 +180,7 @@ def attachment(request: HttpRequest, notice_id: int, attachment_id: int) -> File
 
 @router.post(
     "/community/notices/{notice_id}/publish",
-    response=responses({200: PublishedOut}, 401, 403, 404, 409, 422),
+    response=responses({200: PublishedOut}, 400, 401, 403, 404, 409, 422),
 )
 def publish_notice(request: HttpRequest, notice_id: int) -> dict[str, Any]:
     """Fix the households, open the window, queue the SMS links, arm the door-to-door timer."""
@@ -194,7 +194,8 @@ def publish_notice(request: HttpRequest, notice_id: int) -> dict[str, Any]:
 
 
 @router.post(
-    "/community/notices/{notice_id}/read", response=responses({200: ReceiptOut}, 401, 403, 404)
+    "/community/notices/{notice_id}/read",
+    response=responses({200: ReceiptOut}, 400, 401, 403, 404, 422),
 )
 def read_notice(request: HttpRequest, notice_id: int) -> dict[str, bool]:
     """A resident read the notice in the app: the receipt for their household."""
@@ -203,7 +204,7 @@ def read_notice(request: HttpRequest, notice_id: int) -> dict[str, bool]:
 
 @router.post(
     "/community/notices/{notice_id}/told",
-    response=responses({200: ReceiptOut}, 401, 403, 404, 422),
+    response=responses({200: ReceiptOut}, 400, 401, 403, 404, 422),
 )
 def told_in_person(request: HttpRequest, notice_id: int, payload: ToldIn) -> dict[str, bool]:
     """The worker told the household in person (on a visit)."""
@@ -218,7 +219,7 @@ def told_in_person(request: HttpRequest, notice_id: int, payload: ToldIn) -> dic
 
 @router.post(
     "/community/notices/{notice_id}/objections",
-    response=responses({201: ObjectionOut}, 401, 403, 404, 409, 422),
+    response=responses({201: ObjectionOut}, 400, 401, 403, 404, 409, 422),
 )
 def object_to_notice(request: HttpRequest, notice_id: int, payload: ObjectionIn) -> Status[Any]:
     """An objection during the window: filed as a routed service-desk case (409 after it)."""
@@ -233,7 +234,7 @@ def object_to_notice(request: HttpRequest, notice_id: int, payload: ObjectionIn)
 
 @router.get(
     "/community/notices/{notice_id}/receipts",
-    response=responses({200: ReceiptsOut}, 401, 403, 404),
+    response=responses({200: ReceiptsOut}, 401, 403, 404, 422),
 )
 def receipts(request: HttpRequest, notice_id: int) -> dict[str, int]:
     """Households reached by each channel (staff)."""
@@ -252,7 +253,7 @@ def unreached(request: HttpRequest, notice_id: int) -> Any:
 
 @router.get(
     "/community/notices/{notice_id}/pdf",
-    response=responses({}, 401, 404),
+    response=responses({}, 401, 404, 422),
     openapi_extra=_binary("the printable A4 page", "application/pdf"),
 )
 def notice_page(request: HttpRequest, notice_id: int) -> HttpResponse:
@@ -266,7 +267,7 @@ def notice_page(request: HttpRequest, notice_id: int) -> HttpResponse:
 # -- polls --------------------------------------------------------------------------------------
 
 
-@router.post("/community/polls", response=responses({201: PollOut}, 401, 403, 422))
+@router.post("/community/polls", response=responses({201: PollOut}, 400, 401, 403, 422))
 def create_poll(request: HttpRequest, payload: PollIn) -> Status[Poll]:
     draft = actions.PollDraft(
         title=payload.title,
@@ -287,13 +288,14 @@ def polls(request: HttpRequest) -> Any:
     return selectors.polls_for(caller(request))
 
 
-@router.get("/community/polls/{poll_id}", response=responses({200: PollOut}, 401, 404))
+@router.get("/community/polls/{poll_id}", response=responses({200: PollOut}, 401, 404, 422))
 def poll(request: HttpRequest, poll_id: int) -> Poll:
     return selectors.get_poll(caller(request), poll_id)
 
 
 @router.post(
-    "/community/polls/{poll_id}/open", response=responses({200: PollOut}, 401, 403, 404, 409, 422)
+    "/community/polls/{poll_id}/open",
+    response=responses({200: PollOut}, 400, 401, 403, 404, 409, 422),
 )
 def open_poll(request: HttpRequest, poll_id: int) -> Poll:
     """Fix the roll and set the closing timer."""
@@ -302,7 +304,7 @@ def open_poll(request: HttpRequest, poll_id: int) -> Poll:
 
 @router.post(
     "/community/polls/{poll_id}/votes",
-    response=responses({201: VotedOut}, 401, 403, 404, 409, 422),
+    response=responses({201: VotedOut}, 400, 401, 403, 404, 409, 422),
 )
 def vote(request: HttpRequest, poll_id: int, payload: VoteIn) -> Status[PollVoter]:
     """A resident's vote in the app (once per household or adult, by the poll's unit)."""
@@ -350,7 +352,9 @@ def voters(request: HttpRequest, poll_id: int) -> Any:
     return selectors.voters(caller(request), poll_id, client=client_of(request))
 
 
-@router.get("/community/polls/{poll_id}/results", response=responses({200: ResultsOut}, 401, 404))
+@router.get(
+    "/community/polls/{poll_id}/results", response=responses({200: ResultsOut}, 401, 404, 422)
+)
 def results(request: HttpRequest, poll_id: int) -> dict[str, Any]:
     """Turnout at any time; the counts once the poll is closed."""
     poll = selectors.get_poll(caller(request), poll_id)
@@ -363,7 +367,7 @@ def results(request: HttpRequest, poll_id: int) -> dict[str, Any]:
 # -- hearings -----------------------------------------------------------------------------------
 
 
-@router.post("/community/hearings", response=responses({201: HearingOut}, 401, 403, 422))
+@router.post("/community/hearings", response=responses({201: HearingOut}, 400, 401, 403, 422))
 def create_hearing(request: HttpRequest, payload: HearingIn) -> Status[Hearing]:
     draft = actions.HearingDraft(
         kind=payload.kind,
@@ -382,14 +386,16 @@ def hearings(request: HttpRequest) -> Any:
     return selectors.hearings_for(caller(request))
 
 
-@router.get("/community/hearings/{hearing_id}", response=responses({200: HearingOut}, 401, 404))
+@router.get(
+    "/community/hearings/{hearing_id}", response=responses({200: HearingOut}, 401, 404, 422)
+)
 def hearing(request: HttpRequest, hearing_id: int) -> Hearing:
     return selectors.get_hearing(caller(request), hearing_id)
 
 
 @router.post(
     "/community/hearings/{hearing_id}/invite",
-    response=responses({200: HearingOut}, 401, 403, 404, 409, 422),
+    response=responses({200: HearingOut}, 400, 401, 403, 404, 409, 422),
 )
 def invite(request: HttpRequest, hearing_id: int) -> Hearing:
     """Publish the invitation notice to the affected households (app, SMS link, door)."""
@@ -398,7 +404,7 @@ def invite(request: HttpRequest, hearing_id: int) -> Hearing:
 
 @router.post(
     "/community/hearings/{hearing_id}/registrations",
-    response=responses({200: ParticipantOut}, 401, 403, 404, 409, 422),
+    response=responses({200: ParticipantOut}, 400, 401, 403, 404, 409, 422),
 )
 def register(request: HttpRequest, hearing_id: int, payload: HouseholdIn) -> HearingParticipant:
     return actions.do_register(
@@ -408,7 +414,7 @@ def register(request: HttpRequest, hearing_id: int, payload: HouseholdIn) -> Hea
 
 @router.post(
     "/community/hearings/{hearing_id}/check-ins",
-    response=responses({200: ParticipantOut}, 401, 403, 404, 409, 422),
+    response=responses({200: ParticipantOut}, 400, 401, 403, 404, 409, 422),
 )
 def check_in(request: HttpRequest, hearing_id: int, payload: HouseholdIn) -> HearingParticipant:
     """Attendance, checked in at the meeting place by staff."""
@@ -419,7 +425,7 @@ def check_in(request: HttpRequest, hearing_id: int, payload: HouseholdIn) -> Hea
 
 @router.post(
     "/community/hearings/{hearing_id}/opinions",
-    response=responses({201: OpinionOut}, 401, 403, 404, 409, 422),
+    response=responses({201: OpinionOut}, 400, 401, 403, 404, 409, 422),
 )
 def record_opinion(
     request: HttpRequest, hearing_id: int, payload: OpinionIn
@@ -447,7 +453,7 @@ def opinions(request: HttpRequest, hearing_id: int) -> Any:
 
 @router.post(
     "/community/hearings/{hearing_id}/conclude",
-    response=responses({200: HearingOut}, 401, 403, 404, 409, 422),
+    response=responses({200: HearingOut}, 400, 401, 403, 404, 409, 422),
 )
 def conclude(request: HttpRequest, hearing_id: int, payload: ConcludeIn) -> Hearing:
     """Minutes and outcome; the outcome is published as a notice; follow-ups raised."""
@@ -469,7 +475,9 @@ def conclude(request: HttpRequest, hearing_id: int, payload: ConcludeIn) -> Hear
 # -- volunteers ---------------------------------------------------------------------------------
 
 
-@router.post("/community/volunteers", response=responses({200: VolunteerOut}, 401, 403, 404, 422))
+@router.post(
+    "/community/volunteers", response=responses({200: VolunteerOut}, 400, 401, 403, 404, 422)
+)
 def register_volunteer(request: HttpRequest, payload: VolunteerSchemaIn) -> Volunteer:
     """Register as a volunteer (a resident), or register a resident who agreed (staff)."""
     data = actions.VolunteerIn(
@@ -497,7 +505,8 @@ def organisations(request: HttpRequest) -> Any:
 
 
 @router.post(
-    "/community/volunteer-tasks", response=responses({201: VolunteerTaskOut}, 401, 403, 404, 422)
+    "/community/volunteer-tasks",
+    response=responses({201: VolunteerTaskOut}, 400, 401, 403, 404, 422),
 )
 def create_volunteer_task(request: HttpRequest, payload: NeedSchemaIn) -> Status[VolunteerTask]:
     """A household's need, offered to consenting volunteers within the distance."""
@@ -521,7 +530,8 @@ def volunteer_tasks(request: HttpRequest) -> Any:
 
 
 @router.get(
-    "/community/volunteer-tasks/{task_id}", response=responses({200: VolunteerTaskOut}, 401, 404)
+    "/community/volunteer-tasks/{task_id}",
+    response=responses({200: VolunteerTaskOut}, 401, 404, 422),
 )
 def volunteer_task(request: HttpRequest, task_id: int) -> VolunteerTask:
     return selectors.get_volunteer_task(caller(request), task_id, client=client_of(request))
@@ -529,7 +539,7 @@ def volunteer_task(request: HttpRequest, task_id: int) -> VolunteerTask:
 
 @router.post(
     "/community/volunteer-tasks/{task_id}/accept",
-    response=responses({200: VolunteerTaskOut}, 401, 403, 404, 409),
+    response=responses({200: VolunteerTaskOut}, 400, 401, 403, 404, 409, 422),
 )
 def accept_volunteer_task(request: HttpRequest, task_id: int) -> VolunteerTask:
     return actions.do_accept_task(user=caller(request), task_id=task_id)
@@ -537,7 +547,7 @@ def accept_volunteer_task(request: HttpRequest, task_id: int) -> VolunteerTask:
 
 @router.post(
     "/community/volunteer-tasks/{task_id}/hours",
-    response=responses({200: VolunteerTaskOut}, 401, 403, 404, 409, 422),
+    response=responses({200: VolunteerTaskOut}, 400, 401, 403, 404, 409, 422),
 )
 def record_hours(request: HttpRequest, task_id: int, payload: HoursIn) -> VolunteerTask:
     return actions.do_record_hours(user=caller(request), task_id=task_id, hours=payload.hours)
@@ -545,7 +555,7 @@ def record_hours(request: HttpRequest, task_id: int, payload: HoursIn) -> Volunt
 
 @router.post(
     "/community/volunteer-tasks/{task_id}/confirm",
-    response=responses({200: VolunteerTaskOut}, 401, 403, 404, 409),
+    response=responses({200: VolunteerTaskOut}, 400, 401, 403, 404, 409, 422),
 )
 def confirm_hours(request: HttpRequest, task_id: int) -> VolunteerTask:
     """The person helped, or the grid's staff, confirm the hours once."""
@@ -555,7 +565,7 @@ def confirm_hours(request: HttpRequest, task_id: int) -> VolunteerTask:
 # -- grid self-governance groups ----------------------------------------------------------------
 
 
-@router.post("/community/groups", response=responses({201: GroupOut}, 401, 403, 404, 422))
+@router.post("/community/groups", response=responses({201: GroupOut}, 400, 401, 403, 404, 422))
 def create_group(request: HttpRequest, payload: GroupIn) -> Status[SelfGovernanceGroup]:
     """A self-governance group of one of the caller's grids."""
     group = actions.do_create_group(
@@ -571,14 +581,14 @@ def groups(request: HttpRequest) -> Any:
     return selectors.groups_for(caller(request))
 
 
-@router.get("/community/groups/{group_id}", response=responses({200: GroupOut}, 401, 404))
+@router.get("/community/groups/{group_id}", response=responses({200: GroupOut}, 401, 404, 422))
 def group(request: HttpRequest, group_id: int) -> SelfGovernanceGroup:
     return selectors.get_group(caller(request), group_id)
 
 
 @router.post(
     "/community/groups/{group_id}/members",
-    response=responses({201: MemberOut}, 401, 403, 404, 409, 422),
+    response=responses({201: MemberOut}, 400, 401, 403, 404, 409, 422),
 )
 def add_member(request: HttpRequest, group_id: int, payload: MemberIn) -> Status[GroupMember]:
     member = actions.do_add_member(
@@ -589,7 +599,7 @@ def add_member(request: HttpRequest, group_id: int, payload: MemberIn) -> Status
 
 @router.post(
     "/community/groups/{group_id}/meetings",
-    response=responses({201: MeetingOut}, 401, 403, 404, 422),
+    response=responses({201: MeetingOut}, 400, 401, 403, 404, 422),
 )
 def record_meeting(
     request: HttpRequest, group_id: int, payload: MeetingSchemaIn
@@ -627,7 +637,7 @@ def proposals(request: HttpRequest, group_id: int) -> Any:
 
 @router.post(
     "/community/groups/{group_id}/proposals",
-    response=responses({201: ProposalOut}, 401, 403, 404, 422),
+    response=responses({201: ProposalOut}, 400, 401, 403, 404, 422),
 )
 def propose(request: HttpRequest, group_id: int, payload: ProposalIn) -> Status[GroupProposal]:
     """A topic the group proposes for consultation."""
@@ -639,7 +649,7 @@ def propose(request: HttpRequest, group_id: int, payload: ProposalIn) -> Status[
 
 @router.post(
     "/community/groups/{group_id}/proposals/{proposal_id}/decision",
-    response=responses({200: ProposalOut}, 401, 403, 404, 409, 422),
+    response=responses({200: ProposalOut}, 400, 401, 403, 404, 409, 422),
 )
 def decide(
     request: HttpRequest, group_id: int, proposal_id: int, payload: DecisionSchemaIn
