@@ -33,6 +33,8 @@ class AuditEvent(models.Model):
         WRITE = "write", "写操作 write"
         ADMIN_CHANGE = "admin_change", "后台修改 admin change"
         EXPORT = "export", "导出 export"
+        VIEW_VOTER_ROLL = "view_voter_roll", "查看投票名单 view who voted in a poll"
+        VIEW_VOLUNTEER_MATCH = "view_volunteer_match", "志愿者查看服务对象 a volunteer's task"
 
     class Result(models.TextChoices):
         OK = "ok", "成功 ok"

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "backend.visits",
     "backend.servicedesk",
     "backend.assessment",
+    "backend.community",
     "backend.demo",
 ]
 
@@ -316,6 +317,8 @@ REQUEST_BODY_LIMIT_DEFAULT = 64 * 1024
 REQUEST_BODY_LIMITS = [
     (r"^/api/v1/households/\d+/visits/[^/]+/photos$", PHOTO_UPLOAD_LIMIT),
     (r"^/api/v1/cases/\d+/documents$", PHOTO_UPLOAD_LIMIT),
+    (r"^/api/v1/community/notices/\d+/attachments$", PHOTO_UPLOAD_LIMIT),
+    (r"^/api/v1/community/polls/\d+/door-votes$", PHOTO_UPLOAD_LIMIT),
     (r"^/api/v1/visits/sync$", VISIT_SYNC_LIMIT),
     (r"^/api/v1/device/", 8 * 1024),  # a press or heartbeat is a few hundred bytes
     (r"^/admin/", 1024 * 1024),  # change forms with inlines
@@ -468,3 +471,9 @@ STREAM_PUBLISH_TIMEOUT = float(env("STREAM_PUBLISH_TIMEOUT", "2"))
 
 # The assessment's PDFs embed this TrueType/TTC font (Chinese glyphs; Debian fonts-wqy-microhei).
 ASSESSMENT_PDF_FONT = env("ASSESSMENT_PDF_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+
+# Community life (backend/community): the catalog item objections to a notice are filed as,
+# the base of the SMS links (/n/<token>), and the font embedded in printed notices.
+COMMUNITY_OBJECTION_ITEM = env("COMMUNITY_OBJECTION_ITEM", "community-objection")
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+NOTICE_PDF_FONT = env("NOTICE_PDF_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")

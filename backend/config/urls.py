@@ -5,6 +5,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
 from ninja.openapi.docs import Redoc
 
+from backend.community.views import notice_link
 from backend.core.errors import ApiError, NotFound, error_response
 from backend.core.metrics import metrics_view
 from backend.photos.views import serve_photo
@@ -28,6 +29,7 @@ urlpatterns = [
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("board/api/redoc", partial(redoc.render_page, api=board_api), name="board-api-redoc"),
     path("photos/<str:token>", serve_photo, name="photo"),
+    path("n/<str:token>", notice_link, name="notice-link"),
     path("board/", include("board.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("open311/v2/", include("mobile_api.open311.urls")),

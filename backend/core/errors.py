@@ -192,6 +192,48 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "回复格式应为“编号 分数(1-5)”或“编号 N”。",
         'Reply with "<code> <1-5>" or "<code> N".',
     ),
+    # community life (notices, polls, hearings)
+    "notice_wrong_state": (
+        "公示当前状态不允许此操作（已发布的公示不能修改）。",
+        "Not allowed in the notice's current state (a published notice cannot change).",
+    ),
+    "notice_attachment_limit": ("每条公示最多 10 个附件。", "At most 10 attachments per notice."),
+    "attachment_too_large": (
+        "附件过大（照片最大 15 MB，PDF 最大 10 MB）。",
+        "The attachment is too large (photos 15 MB, PDFs 10 MB).",
+    ),
+    "area_empty": ("所选范围内没有住户。", "There are no households in the chosen area."),
+    "objection_window_closed": (
+        "公示期已结束（或尚未开始），不能再提出异议。",
+        "The notice's publication window is over (or not open); objections are closed.",
+    ),
+    "poll_wrong_state": ("表决当前状态不允许此操作。", "Not allowed in the poll's current state."),
+    "poll_closed": ("表决未开放或已结束。", "The poll is not open (or already closed)."),
+    "poll_not_eligible": (
+        "不在本次表决的名册内（或未满 18 岁）。",
+        "Not on this poll's roll (or under 18).",
+    ),
+    "poll_already_voted": (
+        "已投过票（每户或每人一票），未作更改。",
+        "Already voted (one vote per household or person); nothing was changed.",
+    ),
+    "hearing_wrong_state": (
+        "听证会当前状态不允许此操作。",
+        "Not allowed in the hearing's current state.",
+    ),
+    "volunteer_task_wrong_state": (
+        "志愿服务任务当前状态不允许此操作。",
+        "Not allowed in the volunteer task's current state.",
+    ),
+    "volunteer_hours_confirmed": (
+        "服务时长已确认过，未作更改。",
+        "The hours have already been confirmed; nothing was changed.",
+    ),
+    "group_member_conflict": (
+        "该居民已是组员，或本组已有组长。",
+        "Already a member, or the group already has a leader.",
+    ),
+    "proposal_decided": ("该议题已处理过。", "This proposal has already been decided."),
     # field-level reasons
     "field_required": ("必填。", "Required."),
     "field_invalid": ("值无效。", "Invalid value."),
@@ -199,6 +241,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "field_too_short": ("太短。", "Too short."),
     "field_out_of_range": ("超出范围。", "Out of range."),
     "field_wrong_type": ("类型错误。", "Wrong type."),
+    "too_large": ("太大。", "Too large."),
     "phone_invalid": ("手机号格式无效。", "Not a valid mainland mobile number."),
     "id_number_invalid": ("身份证号无效（校验位不符）。", "Invalid ID number (checksum)."),
     "id_number_duplicate": ("该身份证号已登记。", "This ID number is already registered."),

@@ -46,6 +46,8 @@ TEMPLATES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("name", "duty_phone"),
     ),
     "case_result": ("您的{item}（编号{number}）{result}", ("item", "number", "result")),
+    # {site} is PUBLIC_BASE_URL, fixed in the approved template; the path is the variable.
+    "notice_link": ("{place}公示：{title}。详情：{site}/n/{token}", ("place", "title", "token")),
     "follow_up": (
         "请为本次服务评分：回复“{code} 分数(1-5)”，如“{code} 5”；不愿评价请回复“{code} N”。",
         ("code",),
@@ -84,7 +86,8 @@ def check_params(template: str, params: Mapping[str, Any]) -> dict[str, str]:
 
 
 def render(template: str, params: Mapping[str, str]) -> str:
-    return TEMPLATES[template][0].format(**params)
+    site = str(getattr(settings, "PUBLIC_BASE_URL", "")).rstrip("/")
+    return TEMPLATES[template][0].format(site=site, **params)
 
 
 def sign_name() -> str:

@@ -28,6 +28,7 @@ class Category(models.TextChoices):
     EMPLOYMENT = "employment", "就业创业 employment"
     FAMILY = "family", "婚育家庭 family"
     VETERANS = "veterans", "退役军人 veterans"
+    COMMUNITY_AFFAIRS = "community_affairs", "居务 community affairs (objections to notices)"
 
 
 class Department(models.Model):

@@ -76,6 +76,8 @@ class TaskKind(models.TextChoices):
     DEVICE_CHECK = "device_check", "设备检查 device check after it went offline"
     DELIVERY = "delivery", "结果送达 hand delivery of a service-desk result"
     FINDING_FOLLOW_UP = "finding_follow_up", "走访发现跟进 follow-up of a visit finding"
+    NOTICE = "notice", "公示告知 tell a household about a notice"
+    HEARING_FOLLOW_UP = "hearing_follow_up", "听证跟进 follow-up of a hearing"
 
 
 class VisitTask(models.Model):

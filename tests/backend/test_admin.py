@@ -34,6 +34,13 @@ def admin_client_(world: World) -> Client:
         "accounts/mobilesession",
         "accounts/pushtoken",
         "audit/auditevent",
+        "community/notice",
+        "community/poll",
+        "community/hearing",
+        "community/socialorganisation",
+        "community/volunteer",
+        "community/volunteertask",
+        "community/selfgovernancegroup",
     ],
 )
 def test_changelists_render(admin_client_: Client, path: str) -> None:

@@ -33,6 +33,7 @@ from backend.demo import synthetic
 from backend.people import idnumbers
 from backend.people.models import CareTag, EmergencyContact, Resident, ResidentTag
 from backend.territory.models import Building, Community, District, Grid, Household
+from tests.conftest import ApiClient, login
 
 DAY = date(2026, 3, 15)
 NOON = datetime(2026, 3, 15, 12, tzinfo=synthetic.LOCAL_TZ)
@@ -260,6 +261,15 @@ def test_seed_demo_is_idempotent_and_its_logins_work(db: None) -> None:
         CareTag.AGED_60,
         CareTag.LIVING_ALONE,
     }
+    # Community life: a published notice, an open poll and a hearing, all for the resident.
+    app = ApiClient(login(resident_user.phone, "gridline-demo")["access_token"])
+    for path, state in (
+        ("notices", "published"),
+        ("polls", "open"),
+        ("hearings", "invited"),
+    ):
+        seen = app.get(f"/api/v1/community/{path}").json()["items"]
+        assert state in {item["state"] for item in seen}, (path, seen)
     admin = User.objects.get(role=Role.DISTRICT_ADMIN)
     assert admin.is_staff and admin.is_superuser and admin.district is not None
 

@@ -11,6 +11,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,6 +23,26 @@ from backend.alerts.actions import do_raise_alert
 from backend.alerts.devices import do_register_device
 from backend.alerts.models import AlertStep
 from backend.audit.models import AuditEvent
+from backend.community.actions import (
+    HearingDraft,
+    NeedIn,
+    NoticeDraft,
+    PollDraft,
+    VolunteerIn,
+    do_add_attachment,
+    do_create_group,
+    do_create_hearing,
+    do_create_notice,
+    do_create_poll,
+    do_create_volunteer_task,
+    do_invite,
+    do_open_poll,
+    do_propose_topic,
+    do_publish_notice,
+    do_register_volunteer,
+)
+from backend.community.area import AreaIn
+from backend.community.models import SocialOrganisation
 from backend.servicedesk.actions import do_file_case
 from backend.servicedesk.models import ServiceItem
 from backend.visits.actions import VisitRecord, derive_due_visits, do_sync_visits
@@ -30,6 +51,7 @@ from board.api import api as board_api
 from mobile_api.api import api
 from tests.assessment.fixtures import bola
 from tests.board.conftest import BoardClient, enrol
+from tests.community.conftest import objection_item
 from tests.conftest import ApiClient, World
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +95,14 @@ PATH_IDS: dict[str, Case] = {
     "community_id": Case("supervisor_1", lambda w: w.c1.pk, lambda w: w.c2.pk),
     "appeal_id": Case("supervisor_1", lambda w: w.appeal_a.pk, lambda w: w.appeal_c2.pk),
     "follow_up_id": Case("resident_user_a", lambda w: w.follow_up_a.pk, lambda w: w.follow_up_b.pk),
+    # Community life: grid A's notice, poll and hearing; community 2's (the district's).
+    "notice_id": Case("worker_a", lambda w: w.notice_a.pk, lambda w: w.notice_c.pk),
+    "attachment_id": Case("worker_a", lambda w: w.attachment_a.pk, lambda w: w.attachment_c.pk),
+    "poll_id": Case("worker_a", lambda w: w.poll_a.pk, lambda w: w.poll_c.pk),
+    "hearing_id": Case("worker_a", lambda w: w.hearing_a.pk, lambda w: w.hearing_c.pk),
+    "task_id": Case("worker_a", lambda w: w.task_a.pk, lambda w: w.task_c.pk),
+    "group_id": Case("worker_a", lambda w: w.group_a.pk, lambda w: w.group_c.pk),
+    "proposal_id": Case("worker_a", lambda w: w.proposal_a.pk, lambda w: w.proposal_c.pk),
 }
 # The board's operations, called by a supervisor logged in to the board (session + TOTP):
 # community 1's supervisor may not reach community 2's alert.
@@ -113,6 +143,28 @@ LISTS: dict[str, Callable[[Any, Any], tuple[set[int], set[int]]]] = {
         {f["id"] for f in body},
         {w.door_b.pk, w.follow_up_a.pk, w.follow_up_b.pk},
     ),
+    "/api/v1/community/notices": lambda w, body: (
+        {i["id"] for i in body["items"]},
+        {w.notice_c.pk, w.hearing_c.invitation_id},
+    ),
+    "/api/v1/community/polls": lambda w, body: ({i["id"] for i in body["items"]}, {w.poll_c.pk}),
+    "/api/v1/community/hearings": lambda w, body: (
+        {i["id"] for i in body["items"]},
+        {w.hearing_c.pk},
+    ),
+    "/api/v1/community/volunteers": lambda w, body: (
+        {i["id"] for i in body["items"]},
+        {w.volunteer_c.pk},
+    ),
+    "/api/v1/community/organisations": lambda w, body: (
+        {i["id"] for i in body["items"]},
+        {w.organisation_c.pk},
+    ),
+    "/api/v1/community/groups": lambda w, body: ({i["id"] for i in body["items"]}, {w.group_c.pk}),
+    "/api/v1/community/volunteer-tasks": lambda w, body: (
+        {i["id"] for i in body["items"]},
+        {w.task_c.pk},
+    ),
     # the board's, seen by community 1's supervisor: nothing of community 2
     "/board/api/state": lambda w, body: ({a["alert_id"] for a in body["alerts"]}, {w.alert_c.pk}),
     "/board/api/grids": lambda w, body: ({f["id"] for f in body["features"]}, {w.grid_c.pk}),
@@ -149,6 +201,41 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "/api/v1/assessment/scorecards/{scorecard_id}/appeals": lambda w: {"text": "申诉"},
     "/api/v1/assessment/appeals/{appeal_id}/decision": lambda w: {"change": False},
     "/api/v1/assessment/follow-ups/{follow_up_id}/answer": lambda w: {"score": 5},
+    "/api/v1/community/notices/{notice_id}/told": lambda w: {"household_id": w.household_a.pk},
+    "/api/v1/community/notices/{notice_id}/objections": lambda w: {
+        "text": "补偿标准有异议",
+        "resident_id": w.resident_a.pk,
+    },
+    "/api/v1/community/polls/{poll_id}/votes": lambda w: {
+        # the anonymous test fills bodies from the bare world (no poll): any id will do there
+        "option_id": w.poll_a.options.all()[0].pk if hasattr(w, "poll_a") else 1
+    },
+    "/api/v1/community/hearings/{hearing_id}/registrations": lambda w: {
+        "household_id": w.household_a.pk
+    },
+    "/api/v1/community/hearings/{hearing_id}/check-ins": lambda w: {
+        "household_id": w.household_a.pk
+    },
+    "/api/v1/community/hearings/{hearing_id}/opinions": lambda w: {
+        "text": "希望就近安置",
+        "via": "door",
+        "resident_id": w.resident_a.pk,
+    },
+    "/api/v1/community/hearings/{hearing_id}/conclude": lambda w: {
+        "minutes": "会议纪要",
+        "outcome": "结果",
+    },
+    "/api/v1/community/volunteer-tasks/{task_id}/hours": lambda w: {"hours": "1.5"},
+    "/api/v1/community/groups/{group_id}/members": lambda w: {"resident_id": w.resident_a.pk},
+    "/api/v1/community/groups/{group_id}/meetings": lambda w: {
+        "held_at": "2026-11-30T19:00:00+08:00",
+        "place": "架空层",
+        "agenda": "议程",
+    },
+    "/api/v1/community/groups/{group_id}/proposals": lambda w: {"title": "议题", "text": "内容"},
+    "/api/v1/community/groups/{group_id}/proposals/{proposal_id}/decision": lambda w: {
+        "take_up": False
+    },
     "/board/api/alerts/{alert_id}/assign": lambda w: {"assignee_id": w.worker_a.pk},
     "/board/api/alerts/{alert_id}/notes": lambda w: {"note": "家属已在路上"},
 }
@@ -175,10 +262,68 @@ PROVIDER_CALLBACKS = {
 }
 
 
+def community_life(world: World) -> dict[str, Any]:
+    """A published notice (with a PDF attachment), an open poll, an invited hearing, a
+    volunteer, a social organisation and a volunteer task for grid A (community 1's staff) and
+    for community 2 (the district administrator)."""
+    objection_item()
+    made: dict[str, Any] = {}
+    pdf = b"%PDF-1.4\n%%EOF\n"
+    for suffix, author, area in (
+        ("a", world.supervisor_1, AreaIn(kind="grids", ids=(world.grid_a.pk,))),
+        ("c", world.admin, AreaIn(kind="community", community_id=world.c2.pk)),
+    ):
+        draft = NoticeDraft(kind="affairs", title="公示", body="内容", area=area)
+        notice = do_create_notice(user=author, draft=draft)
+        made[f"attachment_{suffix}"] = do_add_attachment(
+            user=author, notice_id=notice.pk, data=pdf, filename="plan.pdf"
+        )
+        made[f"notice_{suffix}"] = do_publish_notice(user=author, notice_id=notice.pk)
+        soon = timezone.now() + timedelta(days=3)
+        poll = do_create_poll(
+            user=author,
+            draft=PollDraft(
+                title="表决", question="是否同意", options=("是", "否"), closes_at=soon, area=area
+            ),
+        )
+        made[f"poll_{suffix}"] = do_open_poll(user=author, poll_id=poll.pk)
+        hearing = do_create_hearing(
+            user=author,
+            draft=HearingDraft(
+                title="听证", topic="改造", place="会议室", meeting_at=soon, area=area
+            ),
+        )
+        made[f"hearing_{suffix}"] = do_invite(user=author, hearing_id=hearing.pk)
+    for suffix, staff, resident, household in (
+        ("a", world.worker_a, world.resident_a, world.household_a),
+        ("c", world.admin, world.resident_c, world.household_c),
+    ):
+        made[f"volunteer_{suffix}"] = do_register_volunteer(
+            user=staff, data=VolunteerIn(skills=("call",), consent=True, resident_id=resident.pk)
+        )
+        made[f"organisation_{suffix}"] = SocialOrganisation.objects.create(
+            community=household.grid.community, name="夕阳红志愿服务队", kind="volunteer_team"
+        )
+        need = NeedIn(
+            household_id=household.pk,
+            skill="call",
+            description="每周电话问候",
+            due_at=timezone.now() + timedelta(days=7),
+        )
+        made[f"task_{suffix}"] = do_create_volunteer_task(user=staff, need=need)
+        group = do_create_group(user=staff, grid_id=household.grid_id, name="自治小组")
+        made[f"group_{suffix}"] = group
+        made[f"proposal_{suffix}"] = do_propose_topic(
+            user=staff, group_id=group.pk, title="议题", text="内容"
+        )
+    return made
+
+
 @pytest.fixture
-def scoped(world: World) -> SimpleNamespace:
+def scoped(world: World, settings: Any, tmp_path: Any) -> SimpleNamespace:
     """The world plus an alert in each of grid A, grid B and community 2, a device in grid A
-    and in community 2."""
+    and in community 2, and community life (`community_life`)."""
+    settings.MEDIA_ROOT = tmp_path
     with transaction.atomic():
         alert_a = do_raise_alert(
             resident=world.resident_a, kind="help", source="worker", raised_by=world.worker_a
@@ -218,6 +363,7 @@ def scoped(world: World) -> SimpleNamespace:
     return SimpleNamespace(
         **vars(world),
         **bola(world),
+        **community_life(world),
         alert_a=alert_a,
         alert_b=alert_b,
         alert_c=alert_c,

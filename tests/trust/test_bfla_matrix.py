@@ -129,6 +129,69 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/self-review"): USERS,
     ("POST", "/api/v1/assessment/appeals/{appeal_id}/decision"): USERS,
     ("GET", "/board/api/assessment"): BOARD,
+    # Community life (issue 16): the lists and path ids are scoped (404 otherwise).
+    ("GET", "/api/v1/community/groups"): USERS,
+    ("GET", "/api/v1/community/groups/{group_id}"): USERS,
+    ("GET", "/api/v1/community/groups/{group_id}/activity"): USERS,
+    ("GET", "/api/v1/community/groups/{group_id}/proposals"): USERS,
+    ("GET", "/api/v1/community/hearings"): USERS,
+    ("GET", "/api/v1/community/hearings/{hearing_id}"): USERS,
+    ("GET", "/api/v1/community/hearings/{hearing_id}/opinions"): USERS,
+    ("GET", "/api/v1/community/notices"): USERS,
+    ("GET", "/api/v1/community/notices/{notice_id}"): USERS,
+    ("GET", "/api/v1/community/notices/{notice_id}/attachments/{attachment_id}"): USERS,
+    ("GET", "/api/v1/community/notices/{notice_id}/pdf"): USERS,
+    ("GET", "/api/v1/community/notices/{notice_id}/receipts"): USERS,
+    ("GET", "/api/v1/community/notices/{notice_id}/unreached"): USERS,
+    ("GET", "/api/v1/community/organisations"): USERS,
+    ("GET", "/api/v1/community/polls"): USERS,
+    ("GET", "/api/v1/community/polls/{poll_id}"): USERS,
+    ("GET", "/api/v1/community/polls/{poll_id}/results"): USERS,
+    ("GET", "/api/v1/community/polls/{poll_id}/voters"): USERS,
+    ("GET", "/api/v1/community/volunteer-tasks"): USERS,
+    ("GET", "/api/v1/community/volunteer-tasks/{task_id}"): USERS,
+    ("GET", "/api/v1/community/volunteers"): USERS,
+    (
+        "POST",
+        "/api/v1/community/groups",
+    ): USERS,  # body checked first; who may write: tests/community
+    ("POST", "/api/v1/community/groups/{group_id}/meetings"): USERS,
+    ("POST", "/api/v1/community/groups/{group_id}/members"): USERS,
+    ("POST", "/api/v1/community/groups/{group_id}/proposals"): USERS,
+    ("POST", "/api/v1/community/groups/{group_id}/proposals/{proposal_id}/decision"): USERS,
+    (
+        "POST",
+        "/api/v1/community/hearings",
+    ): USERS,  # body checked first; who may write: tests/community
+    ("POST", "/api/v1/community/hearings/{hearing_id}/check-ins"): USERS,
+    ("POST", "/api/v1/community/hearings/{hearing_id}/conclude"): USERS,
+    ("POST", "/api/v1/community/hearings/{hearing_id}/invite"): USERS,
+    ("POST", "/api/v1/community/hearings/{hearing_id}/opinions"): USERS,
+    ("POST", "/api/v1/community/hearings/{hearing_id}/registrations"): USERS,
+    (
+        "POST",
+        "/api/v1/community/notices",
+    ): USERS,  # body checked first; who may write: tests/community
+    ("POST", "/api/v1/community/notices/{notice_id}/attachments"): USERS,
+    ("POST", "/api/v1/community/notices/{notice_id}/objections"): USERS,
+    ("POST", "/api/v1/community/notices/{notice_id}/publish"): USERS,
+    ("POST", "/api/v1/community/notices/{notice_id}/read"): USERS,
+    ("POST", "/api/v1/community/notices/{notice_id}/told"): USERS,
+    (
+        "POST",
+        "/api/v1/community/polls",
+    ): USERS,  # body checked first; who may write: tests/community
+    ("POST", "/api/v1/community/polls/{poll_id}/door-votes"): USERS,
+    ("POST", "/api/v1/community/polls/{poll_id}/open"): USERS,
+    ("POST", "/api/v1/community/polls/{poll_id}/votes"): USERS,
+    (
+        "POST",
+        "/api/v1/community/volunteer-tasks",
+    ): USERS,  # body checked first; who may write: tests/community
+    ("POST", "/api/v1/community/volunteer-tasks/{task_id}/accept"): USERS,
+    ("POST", "/api/v1/community/volunteer-tasks/{task_id}/confirm"): USERS,
+    ("POST", "/api/v1/community/volunteer-tasks/{task_id}/hours"): USERS,
+    ("POST", "/api/v1/community/volunteers"): USERS,
 }
 
 # Websocket messages (/ws/v1/stream) -> the roles whose socket acts on them; anyone else's

@@ -11,7 +11,7 @@ from .checkin import check_may_visit, do_check_in, fence_for, get_visitable_hous
 from .daily import derive_due_visits, start_of
 from .photos import MAX_PHOTOS_PER_VISIT, PHOTO_SUBJECT, do_add_visit_photo
 from .sync import FindingRecord, SyncResult, VisitRecord, do_sync_visits
-from .tasks import ONE_OFF_WITHIN, do_raise_visit_task
+from .tasks import ONE_OFF_WITHIN, do_cancel_visit_task, do_raise_visit_task
 
 __all__ = [
     "MAX_PHOTOS_PER_VISIT",
@@ -23,6 +23,7 @@ __all__ = [
     "check_may_visit",
     "derive_due_visits",
     "do_add_visit_photo",
+    "do_cancel_visit_task",
     "do_check_in",
     "do_raise_visit_task",
     "do_sync_visits",

@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from backend.accounts.selectors import b_post_workers
 from backend.core.stream import record_events
 from backend.territory.models import Household
-from backend.visits.events import task_summary
+from backend.visits.events import task_summary, tell_lists_changed
 from backend.visits.models import VisitTask
 
 ONE_OFF_WITHIN = timedelta(hours=24)
@@ -65,3 +66,18 @@ def do_raise_visit_task(
         urgent=True,
     )
     return task, True
+
+
+def do_cancel_visit_task(*, kind: str, source_kind: str, source_ref: str) -> bool:
+    """The source no longer needs its one-off visit (a notice reached the household another
+    way): cancel the open task, if there is one, and tell the grid's workers' lists."""
+    task = VisitTask.objects.filter(
+        kind=kind, source_kind=source_kind, source_ref=source_ref, state=VisitTask.State.OPEN
+    ).first()
+    if task is None:
+        return False
+    VisitTask.objects.filter(pk=task.pk, state=VisitTask.State.OPEN).update(
+        state=VisitTask.State.CANCELLED, done_at=timezone.now()
+    )
+    tell_lists_changed({task.grid_id}, reason="not_needed", urgent=False)
+    return True

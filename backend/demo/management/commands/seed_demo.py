@@ -23,6 +23,7 @@ from backend.alerts.models import AlarmAccount, Device
 from backend.alerts.panels import do_register_alarm_account
 from backend.demo import synthetic
 from backend.demo.cases import seed_demo_cases
+from backend.demo.community import seed_demo_community
 from backend.demo.scorecards import seed_assessment
 from backend.people.models import CareTag, Resident
 from backend.territory.models import District
@@ -215,6 +216,10 @@ class Command(BaseCommand):
             worker=User.objects.get(phone=synthetic.staff_phone(Role.WORKER, 1, 1)),
             officer=User.objects.get(phone=synthetic.staff_phone(Role.OFFICER, 1, 1)),
             resident=resident,
+        )
+        seed_demo_community(
+            supervisor=User.objects.get(phone=synthetic.staff_phone(Role.SUPERVISOR, 1)),
+            grid=resident.household.grid,
         )
         return resident
 
