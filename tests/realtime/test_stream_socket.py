@@ -146,11 +146,15 @@ async def test_live_frames_then_exactly_the_missed_ones_after_a_cut(
 
 @database_sync_to_async
 def store_without_ringing(user_id: int, n: int) -> None:
-    """Events committed while the doorbell was lost (Redis down, a crash)."""
+    """Events committed while the doorbell was lost (Redis down, a crash): cursor and event in
+    one transaction, as record_events writes them (the socket's replay runs on its own
+    threads and must never see a cursor ahead of its events)."""
     for i in range(n):
-        seq = StreamCursor.objects.get(user_id=user_id).last_seq + 1
-        StreamCursor.objects.filter(user_id=user_id).update(last_seq=seq)
-        StreamEvent.objects.create(user_id=user_id, seq=seq, type="lost", data={"i": i})
+        with transaction.atomic():
+            cursor = StreamCursor.objects.select_for_update().get(user_id=user_id)
+            seq = cursor.last_seq + 1
+            StreamCursor.objects.filter(user_id=user_id).update(last_seq=seq)
+            StreamEvent.objects.create(user_id=user_id, seq=seq, type="lost", data={"i": i})
 
 
 async def test_a_lost_doorbell_is_repaired_from_the_store(phone: Phone, world: World) -> None:
@@ -162,7 +166,7 @@ async def test_a_lost_doorbell_is_repaired_from_the_store(phone: Phone, world: W
     await store_without_ringing(uid, 2)  # events 2 and 3 never rang
     await emit(uid, 1)  # event 4 rings; the socket must fetch 2 and 3 first
     got = await frames(socket, 3)
-    assert [f["id"] for f in got] == [2, 3, 4]
+    assert [f.get("id") for f in got] == [2, 3, 4], got
     # The relay rings for what was never published; the socket drops what it already sent.
     relayed = await database_sync_to_async(stream.relay_unpublished)(older_than=timedelta(0))
     assert relayed == 2
