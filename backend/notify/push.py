@@ -378,7 +378,8 @@ def _send_within(
 # JPush ------------------------------------------------------------------------------------
 
 # The phone makers' message classes per event kind (their "service & communication" classes,
-# which are neither throttled nor folded away as marketing): README "Push classes".
+# which are neither throttled nor folded away as marketing): README "Push classes". "TODO" is
+# the name OPPO and vivo give their to-do/work-reminder category, not a marker.
 _WORK = {"huawei": "WORK", "oppo": "TODO", "vivo": "TODO"}
 _DEVICE = {"huawei": "DEVICE_REMINDER", "oppo": "DEVICE_REMINDER", "vivo": "DEVICE_REMINDER"}
 VENDOR_CLASSES: dict[str, dict[str, str]] = {

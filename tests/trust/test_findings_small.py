@@ -8,7 +8,6 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
-from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test import Client
 from PIL import Image
@@ -80,8 +79,8 @@ def test_every_page_has_csp_frame_ancestors_and_referrer_policy(path: str) -> No
         assert "script-src 'self';" in csp  # no inline scripts
 
 
-def test_seed_demo_and_demo_codes_refuse_production(monkeypatch: Any, world: World) -> None:
-    monkeypatch.setattr(settings, "PRODUCTION", True, raising=False)
+def test_seed_demo_and_demo_codes_refuse_production(settings: Any, world: World) -> None:
+    settings.PRODUCTION = True  # pytest-django's settings fixture: restored after the test
     with pytest.raises(CommandError):
         call_command("seed_demo")
     with pytest.raises(CommandError):
