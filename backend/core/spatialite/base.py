@@ -13,12 +13,31 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib.gis.db.backends.spatialite import base
 from django.db import OperationalError
+from django.db.backends.sqlite3.base import SQLiteCursorWrapper
 
 WRITER = threading.Lock()
+_READS = ("SELECT", "PRAGMA", "SAVEPOINT", "RELEASE", "ROLLBACK")
+
+
+class _TurnTakingCursor(SQLiteCursorWrapper):
+    """A write outside a transaction (an autocommit `Model.save()`, an audit row) is a
+    transaction of its own: it waits for its turn like `atomic` does, or it could poll past
+    its busy timeout behind this process's queue of writers."""
+
+    wrapper: DatabaseWrapper
+
+    def execute(self, query: str, params: Any = None) -> Any:
+        with self.wrapper.turn_for(query):
+            return super().execute(query, params)
+
+    def executemany(self, query: str, param_list: Any) -> Any:
+        with self.wrapper.turn_for(query):
+            return super().executemany(query, param_list)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -37,9 +56,34 @@ class DatabaseWrapper(base.DatabaseWrapper):
                     os.chmod(path, 0o600)
         return connection
 
-    def _start_transaction_under_autocommit(self) -> None:
+    def create_cursor(self, name: str | None = None) -> Any:
+        cursor = self.connection.cursor(factory=_TurnTakingCursor)
+        cursor.wrapper = self
+        return cursor
+
+    def _take_turn(self) -> None:
         if not WRITER.acquire(timeout=float(self.settings_dict["OPTIONS"].get("timeout", 5))):
             raise OperationalError("database is locked (no turn to write within the timeout)")
+
+    @contextlib.contextmanager
+    def turn_for(self, query: str) -> Iterator[None]:
+        """The writer's turn for one statement in autocommit mode; nothing inside a
+        transaction (its BEGIN took the turn) and nothing for a read."""
+        if (
+            self.holds_writer
+            or not self.get_autocommit()
+            or query.lstrip()[:9].upper().startswith(_READS)
+        ):
+            yield
+            return
+        self._take_turn()
+        try:
+            yield
+        finally:
+            WRITER.release()
+
+    def _start_transaction_under_autocommit(self) -> None:
+        self._take_turn()
         self.holds_writer = True
         try:
             super()._start_transaction_under_autocommit()  # type: ignore[misc]
