@@ -87,7 +87,7 @@ def _world(households: int) -> tuple[Any, list[Any]]:
         + [ResidentTag(resident=r, tag="living_alone") for r in residents[::3]]
     )
     worker = User.objects.create_user(
-        f"19{rng.randrange(10**9):09d}", "bench-password-1", name="bench", role=Role.WORKER
+        f"19{random.randrange(10**9):09d}", "bench-password-1", name="bench", role=Role.WORKER
     )
     GridAssignment.objects.create(user=worker, grid=grid)
     return worker, homes
@@ -173,7 +173,9 @@ def _cleanup(worker: Any) -> None:
     Resident.objects.filter(household_id__in=household_ids).delete()
     worker.b_posts.all().delete()
     worker.mobile_sessions.all().delete()
-    worker.delete()
+    # The audit trail is append-only and names the worker: the account stays, closed.
+    worker.is_active = False
+    worker.save(update_fields=["is_active"])
     grid.households.all().delete()
     grid.delete()
     district = community.district
