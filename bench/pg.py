@@ -82,8 +82,8 @@ class Pg:
         measures new alerts."""
         with self.connect(autocommit=True) as conn:
             cur = conn.execute(
-                "UPDATE alerts_alert SET state = 'resolved', resolved_at = now(), "
-                "next_escalation_at = NULL WHERE state IN ('open', 'accepted', 'arrived')"
+                "UPDATE alerts_alert SET state = 'resolved', resolved_at = now() "
+                "WHERE state IN ('open', 'accepted', 'arrived')"
             )
             return int(cur.rowcount or 0)
 

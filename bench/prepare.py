@@ -225,7 +225,8 @@ def escalations(args: argparse.Namespace) -> dict[str, Any]:
         ],
         batch_size=5000,
     )
-    # Two set-based UPDATEs right after `start` is taken, so every due time lies ahead.
+    # One set-based UPDATE of the timers (the one stored deadline) right after `start` is
+    # taken, so every due time lies ahead.
     start = timezone.now() + timedelta(seconds=args.lead)
     at = [start + timedelta(seconds=i / args.rate) for i in range(len(alert_ids))]
     with transaction.atomic(), connection.cursor() as cursor:
@@ -234,11 +235,6 @@ def escalations(args: argparse.Namespace) -> dict[str, Any]:
             "FROM unnest(%s::text[], %s::timestamptz[]) AS v(key, due) "
             "WHERE t.kind = %s AND t.key = v.key",
             [[str(a) for a in alert_ids], at, ESCALATE],
-        )
-        cursor.execute(
-            f"UPDATE {Alert._meta.db_table} a SET next_escalation_at = v.due "  # noqa: S608
-            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, due) WHERE a.id = v.id",
-            [alert_ids, at],
         )
     due = {alert_id: when.timestamp() for alert_id, when in zip(alert_ids, at, strict=True)}
     pending = Timer.objects.filter(fired_at__isnull=True, cancelled_at__isnull=True).count()

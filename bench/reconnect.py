@@ -16,7 +16,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from harness.processes import Server
+from harness.processes import Server, port_open
 
 from .common import say
 from .load import client_for, collect, drive
@@ -43,6 +43,7 @@ async def reconnect(ctx: Ctx, stack: Stack, spare: Server) -> dict[str, Any]:
         cut_wall, cut = time.time(), time.perf_counter()
         # in threads: reaping a process that held thousands of sockets takes a while
         await asyncio.gather(asyncio.to_thread(a.kill), asyncio.to_thread(b.kill))
+        killed = time.perf_counter() - cut
         async with client_for(during, 100) as http:
             pressing = asyncio.create_task(
                 drive(
@@ -51,6 +52,11 @@ async def reconnect(ctx: Ctx, stack: Stack, spare: Server) -> dict[str, Any]:
             )
             a.start()
             b.start()
+            started = time.perf_counter()
+            # The start alone (imports, app ready(), lifespan): uvicorn binds its port only
+            # after the lifespan's startup. An HTTP answer (`ready`) also waits behind every
+            # phone's ticket and handshake that reached the server first.
+            listening = await asyncio.to_thread(_listening, a, b)
             await ctx.ready(a, b)
             restarted = time.perf_counter() - cut
             back, shown = None, time.perf_counter()
@@ -68,6 +74,8 @@ async def reconnect(ctx: Ctx, stack: Stack, spare: Server) -> dict[str, Any]:
     missing, missing_events = missing_phones(ctx, stack, cut_wall - 2.0)
     out = {
         "sockets": before,
+        "killed_s": killed,
+        "start_s": None if listening is None else listening - started,
         "restarted_s": restarted,
         "back_s": back,
         "open_after": open_sockets(ctx, stack),
@@ -77,13 +85,26 @@ async def reconnect(ctx: Ctx, stack: Stack, spare: Server) -> dict[str, Any]:
         "resyncs": stack.probe.resyncs,
     }
     say(
-        f"reconnect: servers up after {restarted:.1f} s; all {before} sockets back after "
+        f"reconnect: killed after {killed:.1f} s; listening "
+        f"{'never' if listening is None else f'{listening - started:.1f} s'} after the start; "
+        f"answering after {restarted:.1f} s from the cut; all {before} sockets back after "
         f"{'never' if back is None else f'{back:.1f} s'}; presses during the cut "
         f"{frames['statuses']}, {frames['delivered']}/{frames['accepted']} delivered; "
         f"phones missing an event {missing} ({missing_events} events); "
         f"resync_required {stack.probe.resyncs}"
     )
     return out
+
+
+def _listening(*servers: Server, timeout: float = GIVE_UP_S) -> float | None:
+    """perf_counter() when every server's port first accepts a connection (None: never)."""
+    deadline = time.perf_counter() + timeout
+    waiting = list(servers)
+    while waiting and time.perf_counter() < deadline:
+        waiting = [s for s in waiting if s.alive() and not port_open(s.port)]
+        if waiting:
+            time.sleep(0.02)
+    return None if waiting else time.perf_counter()
 
 
 def progress(ctx: Ctx, stack: Stack) -> str:

@@ -150,6 +150,8 @@ def burst_rows(r: Results, d: dict[str, Any], f: dict[str, Any]) -> None:
 def reconnect_rows(r: Results, d: dict[str, Any]) -> None:
     r.add("reconnect_sockets", d["sockets"], "sockets", None)
     r.add("reconnect_all_back", d["back_s"], "s", BACK_WITHIN_S)
+    r.add("reconnect_servers_killed", d["killed_s"], "s", None)
+    r.add("reconnect_server_start", d["start_s"], "s", None)
     r.add("reconnect_servers_up", d["restarted_s"], "s", None)
     r.add("reconnect_phones_missing_events", d["phones_missing"], "phones", 0)
     r.add("reconnect_events_missing", d["events_missing"], "events", 0)

@@ -16,7 +16,7 @@ from ninja import NinjaAPI
 from backend.accounts.actions import do_issue_ticket
 from backend.accounts.selectors import scope_for
 from backend.alerts import actions, events
-from backend.alerts.selectors import get_alert, reach, timeline
+from backend.alerts.selectors import escalation_deadline, get_alert, reach, timeline
 from backend.assessment.selectors import charts as assessment_charts
 from backend.core.api_errors import install_error_handlers, responses
 from backend.core.errors import ApiError
@@ -107,7 +107,7 @@ def households(request: HttpRequest, bbox: str) -> dict[str, Any]:
 def alert_detail(request: HttpRequest, alert_id: int) -> dict[str, Any]:
     alert = get_alert(board_caller(request).user, alert_id)
     return {
-        **events.alert_summary(alert),
+        **events.alert_summary(alert, escalates_at=escalation_deadline(alert)),
         "timeline": [events.step_summary(s) for s in timeline(alert)],
         "reach": reach(alert),
     }
@@ -124,7 +124,7 @@ def assign(request: HttpRequest, alert_id: int, payload: AssignIn) -> dict[str, 
         assignee_id=payload.assignee_id,
         note=payload.note,
     )
-    return events.alert_summary(alert)
+    return events.alert_summary(alert, escalates_at=escalation_deadline(alert))
 
 
 @api.post(

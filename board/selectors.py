@@ -12,7 +12,7 @@ from django.db.models import Q
 from backend.accounts.models import Role, User
 from backend.accounts.selectors import OnDuty, b_posts_of, duty_now, field_staff, scope_for
 from backend.alerts.events import alert_summary
-from backend.alerts.selectors import positions, recent_alerts
+from backend.alerts.selectors import escalation_deadline, positions, recent_alerts
 from backend.core import stream
 from backend.servicedesk.selectors import case_rows, cases_for
 from backend.territory.selectors import grids_for
@@ -52,7 +52,7 @@ def board_state(user: User, *, now: datetime) -> dict[str, Any]:
         "last_event_id": last_event_id,
         "me": {"id": user.pk, "name": user.name, "role": user.role},
         "alerts": [
-            alert_summary(a, now)
+            alert_summary(a, now, escalates_at=escalation_deadline(a))
             for a in recent_alerts(user, now=now, ended_within=ENDED_WITHIN)[:MAX_ALERTS]
         ],
         "workers": [

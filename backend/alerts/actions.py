@@ -44,7 +44,7 @@ from .signing import SignedRequest
 
 logger = logging.getLogger(__name__)
 
-ESCALATE = "alert.escalate"
+ESCALATE = selectors.ESCALATE
 TEXT_CONTACTS = "alert.text_contacts"
 CANCEL_WINDOW = timedelta(seconds=60)
 
@@ -56,7 +56,7 @@ def tell(
     urgent: bool = False,
     step: AlertStep | None = None,
 ) -> None:
-    data = alert_summary(alert)
+    data = alert_summary(alert, escalates_at=selectors.escalation_deadline(alert))
     if step is not None:
         data["step"] = step_summary(step)
     record_events(
@@ -272,7 +272,8 @@ def press_again(
 ) -> Alert:
     """One more press (or the same technical alarm again) on an open alert: counted, on the
     timeline, and everyone following the alert told (not rung: the tier's call stands)."""
-    alert = selectors.locked_for_update().get(pk=alert_id)
+    # Its deadline read with the row (the press does not move it): no statement of its own.
+    alert = selectors.with_deadline(selectors.locked_for_update()).get(pk=alert_id)
     alert.presses += 1
     alert.save(update_fields=["presses"])
     data: dict[str, Any] = {"count": alert.presses, "source": source, **press.detail}
@@ -361,7 +362,7 @@ def _raise(
         record_events(
             user_ids=set(managers) | set(selectors.watchers(alert)),
             type="alert.raised",
-            data=alert_summary(alert, now),
+            data=alert_summary(alert, now, escalates_at=None),  # a technical alarm never escalates
         )
     else:
         call = _next_tier(alert, now, called=set())
@@ -421,17 +422,17 @@ class _TierCall:
             _new_step(alert, "tier_skipped", data={"tier": t, "reason": "nobody on duty"})
             for t in self.skipped
         ]
+        # The deadline is stored once, as the escalation timer's due_at (issue 9).
+        due_at = None
         if self.tier is not None:
             alert.tier = self.tier
-            alert.next_escalation_at = now + timedelta(seconds=self.timeout_s)
-        else:
-            alert.next_escalation_at = None
+            due_at = now + timedelta(seconds=self.timeout_s)
         if created:
             alert.save()
         else:
-            alert.save(update_fields=["tier", "next_escalation_at"])
+            alert.save(update_fields=["tier"])
         watchers = set(selectors.watchers(alert))
-        summary = alert_summary(alert, now)
+        summary = alert_summary(alert, now, escalates_at=due_at)
         if self.tier is None:
             steps.append(_new_step(alert, "escalation_exhausted", data={"tier": alert.tier}))
             record_events(user_ids=self.called | watchers, type="alert.updated", data=summary)
@@ -440,7 +441,7 @@ class _TierCall:
         clock.schedule(
             kind=ESCALATE,
             key=str(alert.pk),
-            due_at=alert.next_escalation_at,  # type: ignore[arg-type]
+            due_at=due_at,  # type: ignore[arg-type]
             payload={"tier": self.tier},
         )
         steps.append(
@@ -554,8 +555,7 @@ def do_accept(*, user: User, alert_id: int, fix: Fix | None = None) -> Alert:
         alert.state = Alert.State.ACCEPTED
         alert.accepted_by = user
         alert.accepted_at = now
-        alert.next_escalation_at = None
-        alert.save(update_fields=["state", "accepted_by", "accepted_at", "next_escalation_at"])
+        alert.save(update_fields=["state", "accepted_by", "accepted_at"])
         clock.cancel(kind=ESCALATE, key=str(alert.pk))
         AlertRecipient.objects.filter(alert=alert, user=user, acknowledged_at__isnull=True).update(
             acknowledged_at=now
@@ -673,9 +673,8 @@ def do_cancel_false_press(
             raise ApiError("alert_cancel_too_late", status=409)
         alert.state = Alert.State.CANCELLED
         alert.disposition = Alert.Disposition.FALSE_PRESS
-        alert.next_escalation_at = None
         alert.resolved_at = timezone.now()
-        alert.save(update_fields=["state", "disposition", "next_escalation_at", "resolved_at"])
+        alert.save(update_fields=["state", "disposition", "resolved_at"])
         clock.cancel(kind=ESCALATE, key=str(alert.pk))
         add_step(alert, "cancelled", actor=user, data={"by": "device" if signed else "resident"})
         delivery.stop_ladder(alert, None, "settled")
@@ -727,8 +726,7 @@ def do_assign(*, user: User, alert_id: int, assignee_id: int, note: str = "") ->
         alert.state = Alert.State.ACCEPTED
         alert.accepted_by = assignee
         alert.accepted_at = now
-        alert.next_escalation_at = None
-        alert.save(update_fields=["state", "accepted_by", "accepted_at", "next_escalation_at"])
+        alert.save(update_fields=["state", "accepted_by", "accepted_at"])
         clock.cancel(kind=ESCALATE, key=str(alert.pk))
         delivery.stop_ladder(alert, None, "settled")
         _add_recipients(alert, [assignee.pk], tier=alert.tier)

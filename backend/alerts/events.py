@@ -13,15 +13,17 @@ from backend.core.personal import mask_name
 from .models import Alert, AlertKind, AlertStep
 
 
-def alert_summary(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
+def alert_summary(
+    alert: Alert, now: datetime | None = None, *, escalates_at: datetime | None
+) -> dict[str, Any]:
     """The picture of an alert every event carries (resident name masked). Reads only what
-    is already loaded with the alert: its resident, household and accepted_by."""
+    is already loaded with the alert: its resident, household and accepted_by; the caller
+    passes the escalation deadline (its timer's due_at: selectors.escalation_deadline, or
+    the `escalates_at` of selectors.with_deadline)."""
     now = now or timezone.now()
-    seconds_left = (
-        max(0, math.ceil((alert.next_escalation_at - now).total_seconds()))
-        if alert.next_escalation_at and alert.state == Alert.State.OPEN
-        else None
-    )
+    if alert.state != Alert.State.OPEN:
+        escalates_at = None
+    seconds_left = max(0, math.ceil((escalates_at - now).total_seconds())) if escalates_at else None
     return {
         "alert_id": alert.pk,
         "kind": alert.kind,
@@ -42,7 +44,7 @@ def alert_summary(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
             else None
         ),
         "created_at": alert.created_at.isoformat(),
-        "escalates_at": alert.next_escalation_at.isoformat() if alert.next_escalation_at else None,
+        "escalates_at": escalates_at.isoformat() if escalates_at else None,
         "seconds_left": seconds_left,
         "accepted_by": (
             {"id": alert.accepted_by_id, "name": alert.accepted_by.name}

@@ -10,13 +10,27 @@ from typing import Any
 
 from django.contrib.gis.db.models.functions import Distance
 from django.db import connection
-from django.db.models import BooleanField, Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from backend.accounts.models import DutyShift, GridAssignment, Role, User, WorkerPosition
 from backend.accounts.selectors import b_post_workers, field_staff, scope_for
 from backend.core.errors import NotFound
+from backend.core.models import Timer
 from backend.territory.scope import scope_filter
 
 from .models import PERSON_KINDS, URGENT_KINDS, Alert, AlertKind, AlertStep, EscalationPolicy
@@ -30,6 +44,38 @@ DEFAULT_TIMEOUTS: dict[str, list[int]] = {
     AlertKind.FIRE: [60, 60, 0, 60],
 }
 TIERS = 4
+
+# The escalation timer (backend/core/clock.py) of an alert: kind ESCALATE, key the alert's id.
+# Its due_at is the one stored escalation deadline. Alert.next_escalation_at is no longer
+# written nor read (expand step of issue 9); the column is dropped in the next release.
+ESCALATE = "alert.escalate"
+
+
+def _pending_escalations() -> QuerySet[Timer]:
+    return Timer.objects.filter(kind=ESCALATE, fired_at__isnull=True, cancelled_at__isnull=True)
+
+
+def escalation_deadline(alert: Alert) -> datetime | None:
+    """When the open alert calls its next tier (its pending escalation timer); None once it
+    is accepted, ended or out of tiers. No statement for an alert read through `with_deadline`
+    (or `by_urgency`, `get_alert`) or one that is not open; else one, on the timer's (kind,
+    key) index."""
+    if alert.state != Alert.State.OPEN:
+        return None
+    if "escalates_at" in alert.__dict__:  # annotated by with_deadline
+        annotated: datetime | None = alert.__dict__["escalates_at"]
+        return annotated
+    due: datetime | None = (
+        _pending_escalations().filter(key=str(alert.pk)).values_list("due_at", flat=True).first()
+    )
+    return due
+
+
+def with_deadline(qs: QuerySet[Alert]) -> QuerySet[Alert]:
+    """Alerts annotated `escalates_at`: the due_at of their pending escalation timer, in the
+    same statement (a subquery on the timer's (kind, key) index)."""
+    due = _pending_escalations().filter(key=Cast(OuterRef("pk"), CharField())).values("due_at")
+    return qs.annotate(escalates_at=Subquery(due[:1]))
 
 
 @dataclass(frozen=True)
@@ -224,7 +270,8 @@ def by_urgency(qs: QuerySet[Alert]) -> QuerySet[Alert]:
     1. other open calls for help, 2. accepted or arrived, 3. open technical alarms, each by
        tier reached (highest first), then age (oldest first);
     4. ended, most recent first.
-    Repeated presses are one alert already (`presses` counts them)."""
+    Repeated presses are one alert already (`presses` counts them). Each alert is annotated
+    `escalates_at` (`with_deadline`)."""
     active = (Alert.State.ACCEPTED, Alert.State.ARRIVED)
     urgency = Case(
         When(state=Alert.State.OPEN, kind__in=URGENT_KINDS, then=Value(0)),
@@ -234,13 +281,17 @@ def by_urgency(qs: QuerySet[Alert]) -> QuerySet[Alert]:
         default=Value(4),
         output_field=IntegerField(),
     )
-    return qs.annotate(urgency=urgency).order_by(
-        "urgency",
-        Case(When(urgency=0, then=F("created_at"))).desc(nulls_last=True),
-        Case(When(urgency__lt=4, then=F("tier"))).desc(nulls_last=True),
-        Case(When(urgency__lt=4, then=F("created_at"))).asc(nulls_last=True),
-        F("resolved_at").desc(nulls_last=True),
-        "-pk",
+    return (
+        with_deadline(qs)
+        .annotate(urgency=urgency)
+        .order_by(
+            "urgency",
+            Case(When(urgency=0, then=F("created_at"))).desc(nulls_last=True),
+            Case(When(urgency__lt=4, then=F("tier"))).desc(nulls_last=True),
+            Case(When(urgency__lt=4, then=F("created_at"))).asc(nulls_last=True),
+            F("resolved_at").desc(nulls_last=True),
+            "-pk",
+        )
     )
 
 

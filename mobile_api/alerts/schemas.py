@@ -6,7 +6,7 @@ from ninja import Schema
 from pydantic import Field
 
 from backend.alerts.models import Alert, AlertStep, Device
-from backend.alerts.selectors import reach
+from backend.alerts.selectors import escalation_deadline, reach
 from backend.core.personal import mask_name
 from backend.core.text import Text
 from mobile_api.schemas import FixIn, PointOut
@@ -79,6 +79,11 @@ class AlertOut(Schema):
     accepted_by: PersonRef | None
     disposition: str
     presses: int = Field(description="presses folded into this alert, the first included")
+
+    @staticmethod
+    def resolve_next_escalation_at(obj: Alert) -> datetime | None:
+        # The escalation timer's due_at (the one stored deadline, issue 9), not the column.
+        return escalation_deadline(obj)
 
     @staticmethod
     def resolve_resident_name(obj: Alert) -> str:

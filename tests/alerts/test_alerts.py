@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from backend.alerts.models import Alert, AlertRecipient, DeviceNonce
+from backend.alerts.selectors import escalation_deadline
 from backend.core import clock
 from backend.core.models import IdempotencyRecord, StreamEvent, Timer
 from backend.notify import sms
@@ -58,9 +59,12 @@ def test_press_commits_and_calls_the_grid_manager_on_duty(
         assert update.type == "alert.updated" and not update.urgent
         assert update.data["tier"] == 1
     assert not events.of(world.worker_b)  # another grid's manager
+    # The deadline is stored once, as the timer's due_at (issue 9); the column is not written.
     timer = Timer.objects.get(kind="alert.escalate", key=str(alert.pk))
-    assert alert.next_escalation_at is not None
-    assert abs((timer.due_at - alert.next_escalation_at).total_seconds()) < 0.001
+    assert alert.next_escalation_at is None
+    assert escalation_deadline(alert) == timer.due_at
+    assert 59 <= (timer.due_at - alert.created_at).total_seconds() <= 61
+    assert raised[0].data["escalates_at"] == timer.due_at.isoformat()
     # The emergency contact's SMS is a durable job on the clock, due at once (a crash after
     # commit cannot lose it): it writes an outbox row, which the dispatcher's duty sends.
     assert sms.outbox == []
@@ -167,7 +171,7 @@ def test_escalation_walks_the_tiers_and_earlier_tiers_stay_informed(
         assert events.of(rosters.duty_officer, "alert.raised")
         clock.fire_due(now=later(244))
         alert.refresh_from_db()
-        assert alert.next_escalation_at is None
+        assert escalation_deadline(alert) is None
         assert alert.timeline.filter(kind="escalation_exhausted").count() == 1
         # Nothing fires twice.
         assert clock.fire_due(now=later(400)) == 0
@@ -215,8 +219,9 @@ def test_with_nobody_in_tier_one_the_first_tier_with_someone_is_called(
 
 def test_help_policy_differs_from_emergency(device_a: SignedDevice) -> None:
     alert = alert_of(device_a.press("help"))
-    assert alert.next_escalation_at is not None
-    assert 299 <= (alert.next_escalation_at - alert.created_at).total_seconds() <= 301
+    due = escalation_deadline(alert)
+    assert due is not None
+    assert 299 <= (due - alert.created_at).total_seconds() <= 301
 
 
 # -- the lifecycle -------------------------------------------------------------------------
@@ -369,7 +374,7 @@ def test_silent_device_raises_a_technical_alarm_that_closes_when_heard(
     with capture_events() as events:
         assert clock.fire_due(now=later(3 * 3600 + 1)) == 1  # not heard since: silent
     offline = Alert.objects.get(kind="device_offline")
-    assert offline.state == "open" and offline.next_escalation_at is None
+    assert offline.state == "open" and escalation_deadline(offline) is None
     assert list(offline.recipients.values_list("user_id", flat=True)) == [world.worker_a.pk]
     (raised,) = events.of(world.worker_a, "alert.raised")
     assert raised.data["kind"] == "device_offline" and not raised.urgent

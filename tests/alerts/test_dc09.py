@@ -13,6 +13,7 @@ from alarm_receiver.server import Receiver
 from backend.alerts.devices import DEVICE_SILENT
 from backend.alerts.models import AlarmAccount, Alert, AlertKind, AlertStep, Device
 from backend.alerts.panels import EVENT_CODES, do_register_alarm_account
+from backend.alerts.selectors import escalation_deadline
 from backend.core import clock
 from backend.core.models import IdempotencyRecord, StreamEvent, Timer
 from tests.alerts.conftest import Rosters
@@ -121,11 +122,12 @@ def test_the_same_message_twice_is_one_alert_and_two_acks(panel: AlarmAccount) -
 def test_a_new_message_while_the_alert_is_open_is_pressed_again(panel: AlarmAccount) -> None:
     send(message(ACCOUNT, "PA", seq=1, key=KEY))
     alert = Alert.objects.get()
-    tier, escalates_at = alert.tier, alert.next_escalation_at
+    tier, escalates_at = alert.tier, escalation_deadline(alert)
+    assert escalates_at is not None
     send(message(ACCOUNT, "QA", seq=2, key=KEY))  # the same resident's fall detector
     alert.refresh_from_db()
     assert Alert.objects.count() == 1 and alert.presses == 2
-    assert (alert.tier, alert.next_escalation_at) == (tier, escalates_at)
+    assert (alert.tier, escalation_deadline(alert)) == (tier, escalates_at)
     step = alert.timeline.get(kind="pressed_again")
     assert step.data["count"] == 2 and step.data["code"] == "QA"
 

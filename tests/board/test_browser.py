@@ -26,7 +26,8 @@ from backend.accounts.models import DutyShift, GridAssignment, MobileSession, Ro
 from backend.alerts.actions import do_accept, do_raise_alert, do_resolve
 from backend.alerts.devices import do_register_device
 from backend.alerts.models import Alert
-from backend.core.models import StreamEvent
+from backend.alerts.selectors import ESCALATE
+from backend.core.models import StreamEvent, Timer
 from backend.core.stream import close_session_sockets
 from backend.notify.models import OutboxMessage
 from backend.territory.models import Community, District, Grid, Household
@@ -356,7 +357,7 @@ def big_district(officer_phone: str) -> tuple[User, list[int]]:
     )
     resident = _resident(households[0], "赵秀英", date(1938, 1, 1), ["aged_80"])
     now = timezone.now()
-    Alert.objects.bulk_create(
+    flood = Alert.objects.bulk_create(
         Alert(
             kind="emergency" if i % 3 else "help",
             source="device",
@@ -366,9 +367,18 @@ def big_district(officer_phone: str) -> tuple[User, list[int]]:
             community=households[i].grid.community,
             state="open",
             tier=1,
-            next_escalation_at=now + timedelta(seconds=600 + i),
         )
         for i in range(200)
+    )
+    # Each one's deadline is its escalation timer (the one stored deadline).
+    Timer.objects.bulk_create(
+        Timer(
+            kind=ESCALATE,
+            key=str(a.pk),
+            due_at=now + timedelta(seconds=600 + i),
+            payload={"tier": 1},
+        )
+        for i, a in enumerate(flood)
     )
     officer = User.objects.create_user(
         officer_phone, PASSWORD, name="区值班员", role=Role.DISTRICT_ADMIN, district=district
