@@ -49,6 +49,7 @@ TIERS = 4
 # Its due_at is the one stored escalation deadline. Alert.next_escalation_at is no longer
 # written nor read (expand step of issue 9); the column is dropped in the next release.
 ESCALATE = "alert.escalate"
+_UNREAD = object()
 
 
 def _pending_escalations() -> QuerySet[Timer]:
@@ -62,8 +63,8 @@ def escalation_deadline(alert: Alert) -> datetime | None:
     key) index."""
     if alert.state != Alert.State.OPEN:
         return None
-    if "escalates_at" in alert.__dict__:  # annotated by with_deadline
-        annotated: datetime | None = alert.__dict__["escalates_at"]
+    annotated: object = getattr(alert, "escalates_at", _UNREAD)
+    if isinstance(annotated, datetime) or annotated is None:  # with_deadline's annotation
         return annotated
     due: datetime | None = (
         _pending_escalations().filter(key=str(alert.pk)).values_list("due_at", flat=True).first()
