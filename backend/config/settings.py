@@ -447,6 +447,9 @@ TENCENT_PROTOCOL = env("TENCENT_PROTOCOL", "https")
 NOTIFY_CALLBACK_TOKENS = env_map("NOTIFY_CALLBACK_TOKENS")
 # The community duty phone the emergency contacts' SMS gives when a community has none.
 DUTY_PHONE = env("DUTY_PHONE", "12345")
+# Seconds a process keeps an escalation or ladder policy it read (a saved change reaches the
+# other processes within this long; the saving process drops its copy at once).
+POLICY_CACHE_S = float(env("POLICY_CACHE_S", "5"))
 OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "5"))
 OUTBOX_BACKOFF_BASE_S = float(env("OUTBOX_BACKOFF_BASE_S", "1"))
 # How long a dispatcher's claim on an outbox row holds before another may take it again.
