@@ -194,6 +194,10 @@ def claim(*, now: datetime | None = None, limit: int = BATCH) -> list[OutboxMess
         OutboxMessage.objects.bulk_update(
             rows, ["status", "outcome", "outcome_at", "not_before", "claimed_until", "attempts"]
         )
+        if acked:  # their later rungs (SMS, call) are moot too: cancelled now, never claimed
+            OutboxMessage.objects.filter(event_id__in=acked, status=Status.PENDING).update(
+                status=Status.CANCELLED, outcome="acknowledged", outcome_at=now
+            )
     return sending
 
 
