@@ -97,6 +97,11 @@ def call_of(r: Resident, monday: date) -> ReassuranceCall:
     return ReassuranceCall.objects.select_related("message").get(resident=r, week=monday)
 
 
+def msg(call: ReassuranceCall) -> OutboxMessage:
+    assert call.message is not None
+    return call.message
+
+
 def entries(r: Resident) -> list[str]:
     return list(
         ReassuranceEntry.objects.filter(resident=r)
@@ -124,10 +129,10 @@ def test_the_weekly_job_calls_each_resident_the_rule_names_once_a_week(
     for nobody in (world.resident_b, too_young, no_phone, landline):
         assert not ReassuranceCall.objects.filter(resident=nobody).exists()
     a, c = call_of(world.resident_a, MONDAY), call_of(world.resident_c, MONDAY)
-    assert a.planned_at == local(MONDAY, 10) and a.message.not_before == local(MONDAY, 10)
+    assert a.planned_at == local(MONDAY, 10) and msg(a).not_before == local(MONDAY, 10)
     assert c.planned_at == local(MONDAY + timedelta(days=2), 9, 30)
     assert (a.grid_id, c.grid_id) == (world.grid_a.pk, world.grid_c.pk)
-    assert a.message.to == world.resident_a.phone and a.message.template == "reassurance_call"
+    assert msg(a).to == world.resident_a.phone and msg(a).template == "reassurance_call"
 
     # The same week again (a second dispatcher, a re-armed timer): nothing more.
     weekly_job(traveller, MONDAY)
@@ -149,7 +154,7 @@ def test_the_weekly_job_calls_each_resident_the_rule_names_once_a_week(
     assert ivr.params["MenuKeyMap.1.Key"] == "1"
     assert ivr.params["MenuKeyMap.1.Code"] == REASSURANCE_CODES["reassurance_call.key_1"]
     assert "MenuKeyMap.2.Key" not in ivr.params  # one key: 1 = I am fine
-    assert ivr.params["OutId"] == str(a.message.public_id)
+    assert ivr.params["OutId"] == str(msg(a).public_id)
     assert entries(world.resident_a) == ["called"]
     traveller.move_to(local(MONDAY + timedelta(days=2), 9, 30))
     run_once()
@@ -166,7 +171,7 @@ def _placed(world: World, traveller: time_machine.Traveller, monday: date) -> Re
     traveller.move_to(local(monday, 10))
     run_once()
     call = call_of(world.resident_a, monday)
-    assert call.message.status == "sent" and call.message.provider == "aliyun-voice"
+    assert msg(call).status == "sent" and msg(call).provider == "aliyun-voice"
     return call
 
 
@@ -174,7 +179,7 @@ def test_keypress_1_records_fine(
     world: World, aliyun: AliyunStandIn, traveller: time_machine.Traveller, client: Any
 ) -> None:
     call = _placed(world, traveller, MONDAY)
-    row = call.message
+    row = msg(call)
     voice_report(
         client,
         {
@@ -211,7 +216,7 @@ def test_two_missed_calls_in_a_row_raise_exactly_one_visit_task(
 ) -> None:
     # Week 1: nobody answers.
     first = _placed(world, traveller, MONDAY)
-    voice_report(client, {"call_id": first.message.provider_message_id, "status_code": NO_ANSWER})
+    voice_report(client, {"call_id": msg(first).provider_message_id, "status_code": NO_ANSWER})
     first.refresh_from_db()
     assert (first.state, first.outcome) == ("missed", "no_answer")
     assert _tasks() == []
@@ -219,7 +224,7 @@ def test_two_missed_calls_in_a_row_raise_exactly_one_visit_task(
     # Week 2: the call is answered but 1 is never pressed; the window closes at 12:00.
     monday = MONDAY + timedelta(days=7)
     second = _placed(world, traveller, monday)
-    answered = {"call_id": second.message.provider_message_id, "status_code": ANSWERED}
+    answered = {"call_id": msg(second).provider_message_id, "status_code": ANSWERED}
     voice_report(client, answered)
     traveller.move_to(local(monday, 11, 59))
     run_once()
@@ -256,14 +261,14 @@ def test_two_missed_calls_in_a_row_raise_exactly_one_visit_task(
     # Week 3, missed again: the pair is counted, no second task. Week 4 makes the next pair.
     for week, tasks in ((2, 1), (3, 2)):
         call = _placed(world, traveller, MONDAY + timedelta(days=7 * week))
-        voice_report(client, {"call_id": call.message.provider_message_id, "status_code": "1"})
+        voice_report(client, {"call_id": msg(call).provider_message_id, "status_code": "1"})
         assert len(_tasks()) == tasks
 
     # A fine call ends the run of misses.
     fine = _placed(world, traveller, MONDAY + timedelta(days=28))
-    voice_report(client, {"call_id": fine.message.provider_message_id, "dtmf": "1"})
+    voice_report(client, {"call_id": msg(fine).provider_message_id, "dtmf": "1"})
     missed = _placed(world, traveller, MONDAY + timedelta(days=35))
-    voice_report(client, {"call_id": missed.message.provider_message_id, "status_code": "1"})
+    voice_report(client, {"call_id": msg(missed).provider_message_id, "status_code": "1"})
     assert len(_tasks()) == 2
     assert tally(since=local(MONDAY, 0), until=local(MONDAY + timedelta(days=42), 0)) == {
         "calls": 6,
@@ -288,7 +293,7 @@ def test_a_call_the_provider_refuses_is_a_miss(
     traveller.move_to(local(MONDAY, 10))
     run_once()
     call = call_of(world.resident_a, MONDAY)
-    assert call.message.status == "dead"
+    assert msg(call).status == "dead"
     assert (call.state, call.outcome) == ("missed", "dead")
 
 
