@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.utils import timezone
 
 from backend.accounts.selectors import scope_for
@@ -320,3 +322,13 @@ def test_the_calendar() -> None:
     late = local(MONDAY + timedelta(days=3), 22)
     assert call_time(MONDAY, BUILT_IN, late) == local(MONDAY + timedelta(days=4), 10)
     assert call_time(MONDAY, BUILT_IN, local(MONDAY, 9)) == local(MONDAY, 10)
+
+
+def test_the_command_places_this_weeks_calls_once(
+    world: World, traveller: time_machine.Traveller
+) -> None:
+    out = StringIO()
+    call_command("reassurance_calls", stdout=out)
+    call_command("reassurance_calls", "--community", str(world.c1.pk), stdout=out)
+    assert out.getvalue().splitlines() == ["placed=1 bad_phone=0", "placed=0 bad_phone=0"]
+    assert ReassuranceCall.objects.get().resident == world.resident_a
