@@ -7,8 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
+from backend.audit.actions import do_record_read
+from backend.audit.models import AuditEvent
 from backend.people.models import CareTag, Resident, ResidentTag
 from backend.people.selectors import get_resident
 from backend.territory.scope import Scope
@@ -81,11 +84,41 @@ def not_called_in(qs: QuerySet[Resident], week: date) -> QuerySet[Resident]:
     return qs.exclude(Exists(ReassuranceCall.objects.filter(resident=OuterRef("pk"), week=week)))
 
 
-def timeline_for(scope: Scope, resident_id: int) -> QuerySet[ReassuranceEntry]:
-    """A resident's reassurance timeline, oldest first; out of scope is NotFound like a
-    missing id."""
+TIMELINE_LIMIT = 200  # about a year and a half of weekly calls
+
+
+def timeline_for(scope: Scope, resident_id: int) -> list[ReassuranceEntry]:
+    """A resident's reassurance timeline (the latest TIMELINE_LIMIT entries), oldest first;
+    out of scope is NotFound like a missing id."""
     resident = get_resident(scope, resident_id)
-    return ReassuranceEntry.objects.filter(resident=resident).order_by("at", "pk")
+    latest = (
+        ReassuranceEntry.objects.filter(resident=resident)
+        .select_related("call")
+        .order_by("-at", "-pk")[:TIMELINE_LIMIT]
+    )
+    return list(reversed(latest))
+
+
+def read_timeline(
+    scope: Scope,
+    resident_id: int,
+    *,
+    reader: AbstractBaseUser,
+    client: str = "",
+    ip: str | None = None,
+) -> list[ReassuranceEntry]:
+    """The timeline to show to `reader`, the read written to the audit trail (in scope only:
+    an out-of-scope id is 404 and reads nothing), as a read of the resident's record."""
+    entries = timeline_for(scope, resident_id)
+    do_record_read(
+        actor=reader,
+        action=AuditEvent.Action.VIEW_RESIDENT,
+        target_type="reassurance",
+        target_id=resident_id,
+        client=client,
+        ip=ip,
+    )
+    return entries
 
 
 def calls_for(resident_id: int) -> QuerySet[ReassuranceCall]:

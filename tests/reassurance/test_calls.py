@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from backend.accounts.selectors import scope_for
+from backend.audit.models import AuditEvent
 from backend.core import clock
 from backend.core.dispatcher import run_once
 from backend.core.errors import NotFound
@@ -178,7 +179,11 @@ def _placed(world: World, traveller: time_machine.Traveller, monday: date) -> Re
 
 
 def test_keypress_1_records_fine(
-    world: World, aliyun: AliyunStandIn, traveller: time_machine.Traveller, client: Any
+    world: World,
+    aliyun: AliyunStandIn,
+    traveller: time_machine.Traveller,
+    client: Any,
+    client_for: Any,
 ) -> None:
     call = _placed(world, traveller, MONDAY)
     row = msg(call)
@@ -199,6 +204,21 @@ def test_keypress_1_records_fine(
     call.refresh_from_db()
     assert call.state == "fine"
     assert entries(world.resident_a) == ["called", "fine"]
+    # On the resident's record: GET /api/v1/residents/{id}/reassurance, audited, in scope.
+    url = f"/api/v1/residents/{world.resident_a.pk}/reassurance"
+    shown = client_for(world.worker_a).get(url)
+    assert shown.status_code == 200
+    assert [(e["kind"], e["week"], e["call_state"]) for e in shown.json()] == [
+        ("called", MONDAY.isoformat(), "fine"),
+        ("fine", MONDAY.isoformat(), "fine"),
+    ]
+    assert AuditEvent.objects.filter(
+        actor=world.worker_a, target_type="reassurance", target_id=world.resident_a.pk
+    ).exists()
+    elsewhere = client_for(world.worker_b).get(url)
+    missing = client_for(world.worker_b).get("/api/v1/residents/987654321/reassurance")
+    assert elsewhere.status_code == missing.status_code == 404
+    assert elsewhere.json() == missing.json()
     week = (local(MONDAY, 0), local(MONDAY + timedelta(days=7), 0))
     assert tally(since=week[0], until=week[1], community_ids=[world.c1.pk]) == {
         "calls": 1,
