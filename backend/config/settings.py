@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "alarm_receiver",
     "backend.visits",
     "backend.servicedesk",
+    "backend.reassurance",
     "backend.assessment",
     "backend.community",
     "backend.demo",

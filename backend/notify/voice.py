@@ -3,8 +3,10 @@
 For other apps: `place_call(...)` puts a call in the outbox (inside your transaction); the
 dispatcher places it, retries it, and your subject's listener (outbox.register_listener) hears
 `sent`, `answered`, `no_answer`, `failed` and `keypress` (detail {"digit": "1"}). Templates are
-named in TEMPLATES (text, parameter order, whether the call has a menu); VOICE_TEMPLATE_CODES
-maps them to the vendor's approved TTS codes.
+named in TEMPLATES (text, parameter order, whether the call has a menu); a menu's keys are
+MENU_KEYS unless MENUS names others for the template. VOICE_TEMPLATE_CODES maps templates to
+the vendor's approved TTS codes, and each menu key to what is read after it: `key_1` for the
+staff call's keys, `<template>.key_1` for another template's.
 
 Backends (VOICE_BACKEND): `ConsoleVoiceBackend` (development default: prints), `LocmemVoiceBackend`
 (tests: `calls`), `AliyunVoiceBackend` (alibabacloud-dyvmsapi20170525: IvrCall with MenuKeyMap
@@ -34,6 +36,8 @@ DEFAULT_BACKEND = "backend.notify.voice.ConsoleVoiceBackend"
 MAX_PARAM_LENGTH = 35
 # Keys of a menu call: 1 = I am going (accept), 2 = I cannot (next recipient or tier now).
 MENU_KEYS = ("1", "2")
+# Templates whose menu has other keys: the reassurance call's only key, 1 = I am fine.
+MENUS: dict[str, tuple[str, ...]] = {"reassurance_call": ("1",)}
 
 # name -> (text read out, parameter order, has the 1/2 menu)
 TEMPLATES: dict[str, tuple[str, tuple[str, ...], bool]] = {
@@ -43,7 +47,23 @@ TEMPLATES: dict[str, tuple[str, tuple[str, ...], bool]] = {
         True,
     ),
     "resident_callback": ("您的求助已收到，{role}正在赶来，请保持电话畅通。", ("role",), False),
+    # 关爱电话 (backend.reassurance): the weekly call to a resident who lives alone.
+    "reassurance_call": (
+        "您好，这里是{community}关爱电话。您一切安好，请按1。",
+        ("community",),
+        True,
+    ),
 }
+
+
+def menu_keys(template: str) -> tuple[str, ...]:
+    return MENUS.get(template, MENU_KEYS)
+
+
+def key_code(template: str, key: str) -> str:
+    """The TTS code read after `key`: the template's own (`<template>.key_<key>`) if the
+    template has its own menu, else the staff call's (`key_<key>`)."""
+    return tts_code(f"{template}.key_{key}" if template in MENUS else f"key_{key}")
 
 
 @dataclass(frozen=True)
@@ -180,8 +200,10 @@ class AliyunVoiceBackend(BaseVoiceBackend):
                         start_code=code,
                         start_tts_params=params,
                         menu_key_map=[
-                            models.IvrCallRequestMenuKeyMap(key=key, code=tts_code(f"key_{key}"))
-                            for key in MENU_KEYS
+                            models.IvrCallRequestMenuKeyMap(
+                                key=key, code=key_code(call.template, key)
+                            )
+                            for key in menu_keys(call.template)
                         ],
                         play_times=2,
                         timeout=10000,

@@ -54,6 +54,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/households/{household_id}"): USERS,
     ("GET", "/api/v1/residents"): USERS,
     ("GET", "/api/v1/residents/{resident_id}"): USERS,
+    ("GET", "/api/v1/residents/{resident_id}/reassurance"): USERS,
     ("GET", "/api/v1/health"): PUBLIC,
     ("GET", "/api/v1/health/live"): PUBLIC,
     # Providers' receipts and keypresses: no user; the URL's secret token (tests/notify).
