@@ -201,7 +201,7 @@ def do_compute(period: Period) -> int:
         card.indicators, card.exclusions, card.base = body, exclusions, base
         card.community_id = community
         card.adjustment = manual.get(card.pk, 0.0) if card.pk else 0.0
-        card.total = round(card.base + card.adjustment, 2)
+        card.total = total_of(card, period.scheme.leader_weight)
         card.grade = grade(period.scheme.grade_bands, card.total)
         (update if card.pk else create).append(card)
     _rank([*create, *update])
@@ -209,6 +209,18 @@ def do_compute(period: Period) -> int:
     fields = ["indicators", "exclusions", "base", "adjustment", "total", "grade", "rank"]
     Scorecard.objects.bulk_update([*update], [*fields, "community"], batch_size=500)
     return len(create) + len(update)
+
+
+def total_of(card: Scorecard, leader_weight: float) -> float:
+    """The card's total: the indicators' base and, where the scheme has a qualitative part
+    (`leader_weight` % of the total) and the leader has scored the card, the leader's score in
+    that share; then the manual points. A card the leader has not scored yet is the base alone
+    (a part without data is left out, as a group without data is)."""
+    score = card.base
+    if leader_weight > 0 and card.leader is not None:
+        share = leader_weight / 100
+        score = card.base * (1 - share) + card.leader * share
+    return round(score + card.adjustment, 2)
 
 
 def _manual_points(period: Period) -> dict[int, float]:
@@ -233,11 +245,12 @@ def _rank(cards: list[Scorecard]) -> None:
 
 
 def refresh_total(card: Scorecard) -> None:
-    """After an adjustment or an appeal: the card's total and grade, and its community's ranks."""
+    """After an adjustment, a leader's score or an appeal: the card's total and grade, and its
+    community's ranks."""
     card.adjustment = _manual_points(card.period).get(card.pk, 0.0)
-    card.total = round(card.base + card.adjustment, 2)
+    card.total = total_of(card, card.period.scheme.leader_weight)
     card.grade = grade(card.period.scheme.grade_bands, card.total)
-    card.save(update_fields=["adjustment", "total", "grade"])
+    card.save(update_fields=["leader", "adjustment", "total", "grade"])
     peers = list(card.period.scorecards.filter(community_id=card.community_id))
     if card.user_id is None:
         peers = list(card.period.scorecards.all())

@@ -127,6 +127,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/adjustments"): USERS,
     ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/appeals"): USERS,
     ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/self-review"): USERS,
+    ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/leader-score"): MANAGERS,
     ("POST", "/api/v1/assessment/appeals/{appeal_id}/decision"): USERS,
     ("GET", "/board/api/assessment"): BOARD,
     # Community life (issue 16): the lists and path ids are scoped (404 otherwise).
