@@ -180,6 +180,8 @@ LISTS: dict[str, Callable[[Any, Any], tuple[set[int], set[int]]]] = {
 }
 LIST_QUERIES: dict[str, dict[str, Any]] = {
     "/board/api/households": {"bbox": "117.79,30.91,117.84,30.94"},  # all three grids
+    # the community scheme: the bola fixture has both communities' cards (community 2's hidden)
+    "/board/api/assessment": {"scheme": "community"},
 }
 # A valid body for operations that need one, so that scope, not validation, answers.
 BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {

@@ -215,6 +215,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): {"disposition": "other", "note": "x"},
     ("POST", "/api/v1/alerts/{alert_id}/arrive"): {"location": {"lat": 30.925, "lon": 117.805}},
     ("POST", "/api/v1/cases/{case_id}/comments"): {"text": "x"},
+    ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/leader-score"): {
+        "score": 80,
+        "reason": "x",
+    },
 }
 
 
