@@ -6,6 +6,7 @@ grades and ranks are arithmetic on those few hundred numbers.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -258,15 +259,25 @@ def refresh_total(card: Scorecard) -> None:
     Scorecard.objects.bulk_update(peers, ["rank"])
 
 
-def evidence_rows(period: Period, code: str, subject: int | None = None) -> list[dict[str, Any]]:
-    """The rows an indicator counted (or excluded) for one subject, or everyone (the XLSX)."""
-    window = Window(
+def _window(period: Period) -> Window:
+    return Window(
         district_id=period.scheme.district_id,
         starts_at=period.starts_at,
         ends_at=period.ends_at,
         subject=period.scheme.applies_to,
     )
-    qs = SPECS[code].rows(window)
+
+
+def evidence_rows(period: Period, code: str, subject: int | None = None) -> list[dict[str, Any]]:
+    """The rows an indicator counted (or excluded) for one subject, or everyone."""
+    qs = SPECS[code].rows(_window(period))
     if subject is not None:
         qs = qs.filter(subject=subject)
     return list(qs.order_by("subject", "ref"))
+
+
+def evidence_values(period: Period, code: str) -> Iterator[tuple[Any, ...]]:
+    """Everyone's rows of an indicator as (subject, ref, value, excluded) tuples, streamed from
+    a server-side cursor (the XLSX: a district quarter is a few hundred thousand rows)."""
+    qs = SPECS[code].rows(_window(period)).order_by("subject", "ref")
+    return qs.values_list("subject", "ref", "value", "excluded").iterator(chunk_size=5000)
