@@ -11,7 +11,11 @@ from .models import AppliesTo, Indicator, IndicatorGroup, Scheme
 
 BANDS = {"优秀": 90, "良好": 80, "合格": 60}
 # 领导评价: the leader's qualitative score, % of the total (a community's card has none).
-LEADER_WEIGHT = {AppliesTo.WORKER: 10.0, AppliesTo.OFFICER: 10.0, AppliesTo.COMMUNITY: 0.0}
+LEADER_WEIGHT: dict[str, float] = {
+    AppliesTo.WORKER: 10.0,
+    AppliesTo.OFFICER: 10.0,
+    AppliesTo.COMMUNITY: 0.0,
+}
 VISIT_SAMPLE_RATE = 0.1  # one completed visit in ten followed up (回访)
 
 # applies_to -> name, [(group, weight, [(code, weight, target, floor, year_only)])]
