@@ -18,8 +18,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import CharField, Exists, F, Min, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Cast
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Min,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models import Case as DbCase
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from backend.accounts.models import GridAssignment, Role, User
@@ -36,13 +50,64 @@ from backend.servicedesk.models import Case, CaseState
 from backend.territory.scope import scope_filter
 from backend.visits.models import Visit
 
-from .models import FollowUp
+from .models import AppliesTo, FollowUp, Scheme
 
 LOOK_BACK = timedelta(days=30)
-VISIT_SAMPLE_EVERY = 10  # one visit in ten (by id: reproducible) is followed up
+# The share of completed visits followed up is the scheme's `visit_sample_rate` (the latest
+# scheme of the visit's district for its post: B → grid workers', A → officers'), this without
+# one. Which visits: those whose id, spread evenly over [0, 2^32) by Fibonacci hashing, falls
+# below rate × 2^32 — reproducible, and the share holds over any run of consecutive ids.
+DEFAULT_VISIT_SAMPLE_RATE = 0.1
+HASH_MULTIPLIER = 2654435769  # ⌊2^32 / φ⌋
+HASH_SPAN = 2**32
 BATCH = 500
 SMS_TIMER = "assessment.follow_up_sms"
 SMS_REPLY = re.compile(r"^\s*(\d{6})\s*([1-5]|[Nn])\s*$")
+
+
+def sampled(visit_id: int, rate: float) -> bool:
+    """Whether a visit is in the follow-up sample at `rate` (the SQL of `_sampled_visits`)."""
+    return (visit_id * HASH_MULTIPLIER) % HASH_SPAN < rate * HASH_SPAN
+
+
+def visit_sample_rate(district_id: int, post: str = Visit.Post.B) -> float:
+    """The rate the latest scheme of the district for the post sets (or the default)."""
+    applies_to = AppliesTo.OFFICER if post == Visit.Post.A else AppliesTo.WORKER
+    rate = (
+        Scheme.objects.filter(district_id=district_id, applies_to=applies_to)
+        .order_by("-pk")
+        .values_list("visit_sample_rate", flat=True)
+        .first()
+    )
+    return DEFAULT_VISIT_SAMPLE_RATE if rate is None else rate
+
+
+def _rate_of(applies_to: str) -> Subquery:
+    return Subquery(
+        Scheme.objects.filter(district_id=OuterRef("community__district_id"), applies_to=applies_to)
+        .order_by("-pk")
+        .values("visit_sample_rate")[:1],
+        output_field=FloatField(),
+    )
+
+
+def _sampled_visits(visits: QuerySet[Visit]) -> QuerySet[Visit]:
+    """The visits of `visits` in the follow-up sample of their scheme's rate."""
+    rate = Coalesce(
+        DbCase(
+            When(post=Visit.Post.A, then=_rate_of(AppliesTo.OFFICER)),
+            default=_rate_of(AppliesTo.WORKER),
+            output_field=FloatField(),
+        ),
+        Value(DEFAULT_VISIT_SAMPLE_RATE),
+        output_field=FloatField(),
+    )
+    spread = ExpressionWrapper(
+        F("pk") * HASH_MULTIPLIER % HASH_SPAN, output_field=BigIntegerField()
+    )
+    return visits.annotate(sample_rate=rate, spread=spread).filter(
+        spread__lt=F("sample_rate") * HASH_SPAN
+    )
 
 
 def _code() -> str:
@@ -80,10 +145,8 @@ def _candidates(now: datetime) -> list[tuple[str, str, int, int, int, list[int],
         .annotate(first=Min("pk"))
         .values("first")
     )
-    visits = (
+    visits = _sampled_visits(
         Visit.objects.filter(state=Visit.State.COMPLETED, present=True, counted_at__gte=since)
-        .annotate(sampled=F("pk") % VISIT_SAMPLE_EVERY)
-        .filter(sampled=0)
     )
     for v in (
         _not_asked(visits, "visit")

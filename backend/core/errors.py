@@ -179,6 +179,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "An appeal must be decided by someone who did not score the card.",
     ),
     "appeal_decided": ("该申诉已处理。", "This appeal has already been decided."),
+    "leader_score_not_in_scheme": (
+        "该考核方案没有领导评价（定性）部分。",
+        "This scheme has no leader's (qualitative) score.",
+    ),
+    "leader_score_exists": (
+        "该考核卡已有领导评价；如需更改，请注明所替换的版本。",
+        "This card already has a leader's score; to change it, name the version it replaces.",
+    ),
+    "leader_score_stale": (
+        "所替换的领导评价版本不是当前版本，未作任何更改。",
+        "The version to replace is not the current leader's score; nothing was changed.",
+    ),
     "indicator_unknown": (
         "指标不存在或不适用于该方案的考核对象。",
         "Unknown indicator, or not one for the scheme's subjects.",

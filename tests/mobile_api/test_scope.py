@@ -180,6 +180,8 @@ LISTS: dict[str, Callable[[Any, Any], tuple[set[int], set[int]]]] = {
 }
 LIST_QUERIES: dict[str, dict[str, Any]] = {
     "/board/api/households": {"bbox": "117.79,30.91,117.84,30.94"},  # all three grids
+    # the community scheme: the bola fixture has both communities' cards (community 2's hidden)
+    "/board/api/assessment": {"scheme": "community"},
 }
 # A valid body for operations that need one, so that scope, not validation, answers.
 BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
@@ -199,6 +201,10 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "/api/v1/cases/{case_id}/comments": lambda w: {"text": "已电话联系家属"},
     "/api/v1/assessment/scorecards/{scorecard_id}/self-review": lambda w: {"comment": "自评"},
     "/api/v1/assessment/scorecards/{scorecard_id}/appeals": lambda w: {"text": "申诉"},
+    "/api/v1/assessment/scorecards/{scorecard_id}/leader-score": lambda w: {
+        "score": 90,
+        "reason": "工作扎实",
+    },
     "/api/v1/assessment/appeals/{appeal_id}/decision": lambda w: {"change": False},
     "/api/v1/assessment/follow-ups/{follow_up_id}/answer": lambda w: {"score": 5},
     "/api/v1/community/notices/{notice_id}/told": lambda w: {"household_id": w.household_a.pk},

@@ -128,6 +128,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/adjustments"): USERS,
     ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/appeals"): USERS,
     ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/self-review"): USERS,
+    ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/leader-score"): MANAGERS,
     ("POST", "/api/v1/assessment/appeals/{appeal_id}/decision"): USERS,
     ("GET", "/board/api/assessment"): BOARD,
     # Community life (issue 16): the lists and path ids are scoped (404 otherwise).
@@ -215,6 +216,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): {"disposition": "other", "note": "x"},
     ("POST", "/api/v1/alerts/{alert_id}/arrive"): {"location": {"lat": 30.925, "lon": 117.805}},
     ("POST", "/api/v1/cases/{case_id}/comments"): {"text": "x"},
+    ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/leader-score"): {
+        "score": 80,
+        "reason": "x",
+    },
 }
 
 
