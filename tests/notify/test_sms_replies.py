@@ -8,12 +8,14 @@ retry anything else), and no log line holds the number."""
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
@@ -264,3 +266,21 @@ def test_malformed_pushes_are_refused_with_a_stable_code(
         answer = post(client, url, body)
         assert answer.status_code == 422 and answer.json()["error"]["code"] == "validation_error"
     assert SmsReply.objects.count() == 0
+
+
+def test_a_question_sent_before_the_digest_existed_is_matched_after_the_backfill(
+    world: World, aliyun_sms: AliyunStandIn, client: Any
+) -> None:
+    fu = ask_by_sms(world, "R0000007")
+    OutboxMessage.objects.filter(subject=f"follow_up:{fu.pk}").update(to_digest="")  # as before
+    url = f"{ALIYUN_UP}?token={CALLBACK_TOKENS['aliyun']}"
+    assert post(client, url, sms_up(world.resident_b.phone, "3", 501)).status_code == 200
+    assert SmsReply.objects.get().outcome == "unmatched"
+    out = io.StringIO()
+    call_command("digest_outbox_numbers", stdout=out)
+    assert out.getvalue().strip() == "1 SMS rows digested"
+    call_command("digest_outbox_numbers", stdout=out)  # nothing left to do
+    assert out.getvalue().splitlines()[-1] == "0 SMS rows digested"
+    assert post(client, url, sms_up(world.resident_b.phone, "3", 502)).status_code == 200
+    fu.refresh_from_db()
+    assert (fu.state, fu.score) == ("rated", 3)
