@@ -446,6 +446,9 @@ TENCENT_PROTOCOL = env("TENCENT_PROTOCOL", "https")
 # The secret each provider's callback URL carries (?token=...): Aliyun's and Tencent's HTTP
 # receipts are not signed, so the URL you register in their console is the credential.
 NOTIFY_CALLBACK_TOKENS = env_map("NOTIFY_CALLBACK_TOKENS")
+# An SMS reply answers the latest message sent to its number within this many days
+# (backend/notify/replies.py); older ones are kept, unmatched.
+SMS_REPLY_WINDOW_DAYS = float(env("SMS_REPLY_WINDOW_DAYS", "30"))
 # The community duty phone the emergency contacts' SMS gives when a community has none.
 DUTY_PHONE = env("DUTY_PHONE", "12345")
 # Seconds a process keeps an escalation or ladder policy it read (a saved change reaches the

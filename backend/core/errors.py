@@ -201,8 +201,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A worker cannot record a rating of their own work.",
     ),
     "follow_up_reply_invalid": (
-        "回复格式应为“编号 分数(1-5)”或“编号 N”。",
-        'Reply with "<code> <1-5>" or "<code> N".',
+        "回复格式应为“分数(1-5)”或“N”，可在前面加编号。",
+        'Reply with "<1-5>" or "N", optionally after the code.',
     ),
     # community life (notices, polls, hearings)
     "notice_wrong_state": (

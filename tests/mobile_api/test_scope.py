@@ -265,6 +265,8 @@ PROVIDER_CALLBACKS = {
     ("post", "/api/v1/notify/callbacks/aliyun/sms"),
     ("post", "/api/v1/notify/callbacks/aliyun/voice"),
     ("post", "/api/v1/notify/callbacks/tencent/sms"),
+    ("post", "/api/v1/notify/callbacks/aliyun/sms-up"),
+    ("post", "/api/v1/notify/callbacks/tencent/sms-reply"),
 }
 
 

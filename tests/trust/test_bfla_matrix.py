@@ -61,6 +61,8 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/notify/callbacks/aliyun/sms"): PUBLIC,
     ("POST", "/api/v1/notify/callbacks/aliyun/voice"): PUBLIC,
     ("POST", "/api/v1/notify/callbacks/tencent/sms"): PUBLIC,
+    ("POST", "/api/v1/notify/callbacks/aliyun/sms-up"): PUBLIC,
+    ("POST", "/api/v1/notify/callbacks/tencent/sms-reply"): PUBLIC,
     ("POST", "/api/v1/alerts"): frozenset({RESIDENT}),
     ("GET", "/api/v1/alerts"): USERS,
     ("POST", "/api/v1/residents/{resident_id}/alerts"): STAFF,
