@@ -73,6 +73,27 @@ class CityPg(Pg):
 
 
 @dataclass
+class CityCtx(Ctx):
+    """bench/stacks.py's context; the heartbeats come from one sender per ASGI process, and
+    the first sender's state stands for all of them (bench/latency.py prices a heartbeat from
+    the count it reads there)."""
+
+    beats: list[Process] = field(default_factory=list)
+
+    def state(self, proc: Process) -> dict[str, Any]:
+        if not self.beats or proc is not self.beats[0]:
+            return super().state(proc)
+        total: dict[str, Any] = {"answered": 0, "sent": 0, "over_100ms": 0, "statuses": {}}
+        for beat in self.beats:
+            one = super().state(beat)
+            for key in ("answered", "sent", "over_100ms"):
+                total[key] += int(one.get(key, 0))
+            for status, n in (one.get("statuses") or {}).items():
+                total["statuses"][status] = total["statuses"].get(status, 0) + n
+        return total
+
+
+@dataclass
 class Boards:
     """Sockets that each get every alert of district 1 (as alert.updated: the officer watches,
     is not called): alert_id -> [perf_counter of its first frame on each board]."""
@@ -109,9 +130,7 @@ class Boards:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-async def open_city(
-    ctx: Ctx, servers: list[Server], dispatchers: list[Process], beats: list[Process]
-) -> Stack:
+async def open_city(ctx: CityCtx, servers: list[Server], dispatchers: list[Process]) -> Stack:
     say(f"city: {len(servers)} ASGI processes, {len(dispatchers)} dispatchers, one Redis")
     await ctx.ready(*servers, *dispatchers)
     idle = ctx.world["idle"]
@@ -150,15 +169,11 @@ async def open_city(
             "rate": ctx.scale.heartbeat_rate / n,
             "devices": devices[i::n],
         }
-        beats.append(await ctx.helper(f"city-beat-{i + 1}", "beat", spec))
-    stack.beat = beats[0]  # bench/latency.py prices a heartbeat from this one's count
+        ctx.beats.append(await ctx.helper(f"city-beat-{i + 1}", "beat", spec))
+    stack.beat = ctx.beats[0]  # stands for all of them (CityCtx.state)
     say(f"city: heartbeats at {ctx.scale.heartbeat_rate:.0f}/s over {n} processes")
     await settle(ctx, stack)
     return stack
-
-
-def beats_answered(ctx: Ctx, beats: list[Process]) -> int:
-    return sum(int(ctx.state(b).get("answered", 0)) for b in beats)
 
 
 async def fan_out(ctx: Ctx, stack: Stack, boards: Boards, presses: int) -> dict[str, Any]:
@@ -248,7 +263,7 @@ def rss(ctx: Ctx, procs: dict[str, Process], redis_pid: int) -> dict[str, int]:
     return out
 
 
-async def run_city(ctx: Ctx, args: argparse.Namespace, redis_pid: int) -> None:
+async def run_city(ctx: CityCtx, args: argparse.Namespace, redis_pid: int) -> None:
     scale, r = ctx.scale, ctx.results
     ctx.pg.recreate()
     say(f"database {ctx.pg.shown()} ({ctx.pg.pool_size()} connections per Django process)")
@@ -281,8 +296,7 @@ async def run_city(ctx: Ctx, args: argparse.Namespace, redis_pid: int) -> None:
 
     names = [f"dispatcher-{i + 1}" for i in range(args.dispatchers)]
     dispatchers = ctx.procs.dispatchers(*names, redis_url=ctx.redis_url, wait=False)
-    beats: list[Process] = []
-    stack = await open_city(ctx, servers, dispatchers, beats)
+    stack = await open_city(ctx, servers, dispatchers)
     r.add("sockets_connected", stack.sockets, "sockets", scale.sockets)
     r.add("socket_open_rate", stack.connect_rate(), "sockets/s", None)
     boards = Boards()
@@ -292,19 +306,32 @@ async def run_city(ctx: Ctx, args: argparse.Namespace, redis_pid: int) -> None:
     ]
     await boards.open(openers, scale.concurrency)
     say(f"city: {boards.stats.open} boards of district 1's officer open")
+    if boards.stats.failed:
+        say(f"city: {boards.stats.failed} boards failed to open: {dict(boards.stats.errors)}")
 
     quiet = await quiet_window(ctx, stack)
     reads_out = ctx.workdir / "reads.json"
     argv = [PYTHON, "-m", "bench.city_reads", str(reads_out), "--seconds", str(scale.duration)]
     reads = ctx.procs.start("reads", [*argv, "--admin", ADMIN_OF_DISTRICT_1], env)
-    beats0 = beats_answered(ctx, beats)
+    beats0, t0 = ctx.state(ctx.beats[0]).get("answered", 0), time.perf_counter()
     out = await steady(ctx, stack, quiet)
-    heard = (beats_answered(ctx, beats) - beats0) / max(1e-9, scale.duration)
+    heard = (ctx.state(ctx.beats[0]).get("answered", 0) - beats0) / (time.perf_counter() - t0)
     await asyncio.to_thread(reads.wait, 120)
     r.add("press_to_tier1_p50", out["p50"], "ms", None)
     r.add("press_to_tier1_p99", out["p99"], "ms", None)
     r.add("presses_delivered", out["delivered"], "alerts", out["sent"])
     r.add("heartbeats_answered_rate", heard, "/s", scale.heartbeat_rate)
+    r.add("press_answer_p99", pct(out["response_ms"], 99), "ms", None)
+    r.add("host_other_cpu_steady", out["host"].get("other"), "cores", 0.2)
+    if not out["host"].get("other", 0) <= 0.2:
+        r.note("the host was busy with other work during the steady phase: do not quote it")
+    db = out["db"]
+    r.note(
+        "steady, PostgreSQL: waits "
+        + json.dumps(db.get("wait_events", [])[:4], ensure_ascii=False)
+        + "; lock waits on "
+        + json.dumps([w[0][:60] for w in db.get("waiting_on", [])[:2]], ensure_ascii=False)
+    )
     got = read_json(reads_out) or {}
     if not got:
         ctx.failed.append("reads")
@@ -347,7 +374,7 @@ async def run_city(ctx: Ctx, args: argparse.Namespace, redis_pid: int) -> None:
     r.add("socket_drops_total", stack.probe.stats.drops + ctx.totals(stack.holders)["drops"], "", 0)
     await boards.close()
     await board_http.aclose()
-    for beat in beats:
+    for beat in ctx.beats:
         ctx.procs.stop(beat)
     await close(ctx, stack)
 
@@ -398,12 +425,12 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_term)
     failed = False
     started = time.monotonic()
-    ctx: Ctx | None = None
+    ctx: CityCtx | None = None
     with Processes(workdir) as procs:
         try:
             redis = procs.redis()
             say(f"private redis-server at {redis.url}; work dir {workdir}")
-            ctx = Ctx(scale, procs, pg, redis.url, workdir, results, None)
+            ctx = CityCtx(scale, procs, pg, redis.url, workdir, results, None)
             procs.django_env = ctx.django_env
             asyncio.run(run_city(ctx, args, redis.pid))
         except KeyboardInterrupt:
