@@ -257,6 +257,11 @@ async def broadcast_floor(ctx: Ctx, boards: int, messages: int) -> dict[str, Any
     return out
 
 
+def db_size(ctx: Ctx) -> int:
+    with ctx.pg.connect(autocommit=True) as conn:
+        return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
+
+
 def rss(ctx: Ctx, procs: dict[str, Process], redis_pid: int) -> dict[str, int]:
     out = {name: rss_kib(p.pid) for name, p in procs.items() if p.alive()}
     out["redis"] = rss_kib(redis_pid)
@@ -269,6 +274,7 @@ async def run_city(ctx: CityCtx, args: argparse.Namespace, redis_pid: int) -> No
     say(f"database {ctx.pg.shown()} ({ctx.pg.pool_size()} connections per Django process)")
     env = ctx.django_env()
     await ctx.run_child("migrate", [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], env)
+    empty = db_size(ctx)
     servers = [ctx.uvicorn(f"asgi-{i + 1}") for i in range(args.asgi)]
     say(
         f"city: {args.districts} districts of {args.communities} communities; "
@@ -293,6 +299,10 @@ async def run_city(ctx: CityCtx, args: argparse.Namespace, redis_pid: int) -> No
     t = time.monotonic()
     await asyncio.to_thread(ctx.pg.quiesce)
     say(f"VACUUM ANALYZE + CHECKPOINT after the load: {time.monotonic() - t:.1f} s")
+    # Everything the load wrote (households, buildings, staff, tags, contacts, indexes) per
+    # resident: the figure the growth to 10 M people scales (docs/scale.md).
+    loaded = db_size(ctx) - empty
+    r.add("db_bytes_per_resident", loaded / max(1, counts["residents"]), "bytes", None)
 
     names = [f"dispatcher-{i + 1}" for i in range(args.dispatchers)]
     dispatchers = ctx.procs.dispatchers(*names, redis_url=ctx.redis_url, wait=False)
