@@ -257,6 +257,21 @@ async def broadcast_floor(ctx: Ctx, boards: int, messages: int) -> dict[str, Any
     return out
 
 
+def server_errors(procs: dict[str, Process]) -> dict[str, int]:
+    """Tracebacks the processes logged (a 500, a crashed task); the first of each is printed
+    (the work directory with the logs is removed at the end unless --keep)."""
+    counts: dict[str, int] = {}
+    for name, proc in procs.items():
+        lines = proc.output().splitlines()
+        starts = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
+        if starts:
+            counts[name] = len(starts)
+            first = starts[0]
+            context = "\n".join(lines[max(0, first - 3) : first + 40])
+            say(f"{name}: {len(starts)} tracebacks logged; the first:\n{context}")
+    return counts
+
+
 def db_size(ctx: Ctx) -> int:
     with ctx.pg.connect(autocommit=True) as conn:
         return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
@@ -382,6 +397,10 @@ async def run_city(ctx: CityCtx, args: argparse.Namespace, redis_pid: int) -> No
         + json.dumps({k: round(v, 2) for k, v in cpu.items()})
     )
     r.add("socket_drops_total", stack.probe.stats.drops + ctx.totals(stack.holders)["drops"], "", 0)
+    errors = server_errors(stack.children)
+    r.add("server_errors_logged", sum(errors.values()), "errors", 0)
+    if errors:
+        ctx.failed.append("server errors")
     await boards.close()
     await board_http.aclose()
     for beat in ctx.beats:
