@@ -130,6 +130,20 @@ class Boards:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
+def board_opener(http: Any, token: str) -> clients.Opener:
+    """One officer's many boards: one log-in shared (as one browser's session would be), a
+    ticket per socket. Logging in 200 times at once would trip the account's lock-out, which
+    counts attempts in flight (backend/accounts/lockout.py)."""
+
+    async def open_(last_event_id: int | None) -> Any:
+        query = f"ticket={await clients.ticket(http, token)}"
+        if last_event_id is not None:
+            query += f"&last_event_id={last_event_id}"
+        return await clients.open_ws(f"{clients.ws_url(http.base)}/ws/v1/stream?{query}")
+
+    return open_
+
+
 async def open_city(ctx: CityCtx, servers: list[Server], dispatchers: list[Process]) -> Stack:
     say(f"city: {len(servers)} ASGI processes, {len(dispatchers)} dispatchers, one Redis")
     await ctx.ready(*servers, *dispatchers)
@@ -326,10 +340,8 @@ async def run_city(ctx: CityCtx, args: argparse.Namespace, redis_pid: int) -> No
     r.add("socket_open_rate", stack.connect_rate(), "sockets/s", None)
     boards = Boards()
     board_http = clients.http_client(servers[-1].url, 16)
-    openers = [
-        clients.django_opener(board_http, ADMIN_OF_DISTRICT_1, PASSWORD) for _ in range(args.boards)
-    ]
-    await boards.open(openers, scale.concurrency)
+    token = await clients.login(board_http, ADMIN_OF_DISTRICT_1, PASSWORD)
+    await boards.open([board_opener(board_http, token) for _ in range(args.boards)], 8)
     say(f"city: {boards.stats.open} boards of district 1's officer open")
     if boards.stats.failed:
         say(f"city: {boards.stats.failed} boards failed to open: {dict(boards.stats.errors)}")
