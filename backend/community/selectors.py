@@ -30,6 +30,7 @@ from .models import (
     PollVoter,
     SelfGovernanceGroup,
     SocialOrganisation,
+    Topic,
     Volunteer,
     VolunteerTask,
 )
@@ -331,3 +332,40 @@ def get_group(user: User, group_id: int) -> SelfGovernanceGroup:
 
 def proposals_of(user: User, group_id: int) -> QuerySet[GroupProposal]:
     return get_group(user, group_id).proposals.order_by("-proposed_at", "-pk")
+
+
+# -- topics (民主议事) ---------------------------------------------------------------------------
+
+
+def topic_filter(scope: Scope) -> Q:
+    """Staff: the topics of their grids, community, district. A resident: the topics of their
+    own grid, except those rejected (their own rejected ones they still see, with why)."""
+    also = None
+    if scope.household_id is not None:
+        shown = ~Q(state=Topic.State.REJECTED)
+        if scope.resident_id is not None:
+            shown |= Q(resident_id=scope.resident_id)
+        also = Q(grid__households__id=scope.household_id) & shown
+    return scope_filter(
+        scope,
+        grid="grid_id",
+        community="community_id",
+        district="community__district_id",
+        also=also,
+    )
+
+
+def topics_for(user: User, *, state: str | None = None) -> QuerySet[Topic]:
+    """Newest first; `state="agenda"` is the grid's agenda."""
+    ids = Topic.objects.filter(topic_filter(scope_for(user))).values("pk")
+    qs = Topic.objects.filter(pk__in=ids)
+    if state:
+        qs = qs.filter(state=state)
+    return qs.order_by("-proposed_at", "-pk")
+
+
+def get_topic(user: User, topic_id: int) -> Topic:
+    topic = topics_for(user).filter(pk=topic_id).first()
+    if topic is None:
+        raise NotFound()
+    return topic

@@ -234,6 +234,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Already a member, or the group already has a leader.",
     ),
     "proposal_decided": ("该议题已处理过。", "This proposal has already been decided."),
+    "topic_wrong_state": (
+        "议题当前状态不允许此操作。",
+        "Not allowed in the topic's current state.",
+    ),
+    "topic_already_supported": (
+        "已联名支持过该议题，未作更改。",
+        "Already supported this topic; nothing was changed.",
+    ),
+    "topic_not_eligible": (
+        "只有本网格的居民可以联名支持该议题。",
+        "Only residents of the topic's grid may support it.",
+    ),
     # field-level reasons
     "field_required": ("必填。", "Required."),
     "field_invalid": ("值无效。", "Invalid value."),

@@ -1,7 +1,7 @@
 """Community life: notices (居务公开 / 公示) with read receipts and objections, consultative
 polls, hearings. Every operation on an id answers 404 out of the caller's scope."""
 
-from typing import Any
+from typing import Any, Literal
 
 from django.http import FileResponse, HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
@@ -24,6 +24,7 @@ from backend.community.models import (
     Poll,
     PollVoter,
     SelfGovernanceGroup,
+    Topic,
     Volunteer,
     VolunteerTask,
 )
@@ -66,8 +67,14 @@ from .schemas import (
     PublishedOut,
     ReceiptOut,
     ReceiptsOut,
+    RejectIn,
     ResultsOut,
+    SupportIn,
     ToldIn,
+    TopicHearingSchemaIn,
+    TopicIn,
+    TopicOut,
+    TopicPollSchemaIn,
     UnreachedOut,
     VolunteerOut,
     VolunteerSchemaIn,
@@ -662,3 +669,92 @@ def decide(
         take_up=payload.take_up,
         note=payload.note,
     )
+
+
+# -- topics (民主议事) ---------------------------------------------------------------------------
+
+
+@router.post("/community/topics", response=responses({201: TopicOut}, 400, 401, 403, 404, 422))
+def propose_topic(request: HttpRequest, payload: TopicIn) -> Status[Topic]:
+    """A topic for the proposer's grid: a resident's own (they are its first supporter), a
+    group's (its leader, or the grid's staff), or a resident's recorded at the door (staff)."""
+    topic = actions.do_propose(
+        user=caller(request),
+        title=payload.title,
+        text=payload.text,
+        group_id=payload.group_id,
+        resident_id=payload.resident_id,
+    )
+    return Status(201, topic)
+
+
+class TopicFilters(Schema):
+    state: Literal["open", "agenda", "taken_up", "rejected"] | None = Field(
+        None, description="agenda: the grid's agenda (topics that reached the threshold)"
+    )
+
+
+@router.get("/community/topics", response=responses({200: list[TopicOut]}, 401, 422))
+@paginate(BoundedLimitOffset)
+def topics(request: HttpRequest, filters: Query[TopicFilters]) -> Any:
+    """Topics of the caller's grids (a resident: their own grid's, not the rejected ones)."""
+    return selectors.topics_for(caller(request), state=filters.state)
+
+
+@router.get("/community/topics/{topic_id}", response=responses({200: TopicOut}, 401, 404, 422))
+def topic(request: HttpRequest, topic_id: int) -> Topic:
+    return selectors.get_topic(caller(request), topic_id)
+
+
+@router.post(
+    "/community/topics/{topic_id}/supports",
+    response=responses({200: TopicOut}, 400, 401, 403, 404, 409, 422),
+)
+def support_topic(request: HttpRequest, topic_id: int, payload: SupportIn) -> Topic:
+    """Support a topic of one's own grid, once (staff: a resident's, at the door)."""
+    return actions.do_support(
+        user=caller(request), topic_id=topic_id, resident_id=payload.resident_id
+    )
+
+
+@router.post(
+    "/community/topics/{topic_id}/reject",
+    response=responses({200: TopicOut}, 400, 401, 403, 404, 409, 422),
+)
+def reject_topic(request: HttpRequest, topic_id: int, payload: RejectIn) -> Topic:
+    """Moderation by the grid's worker: rejected with a reason, once."""
+    return actions.do_reject_topic(user=caller(request), topic_id=topic_id, reason=payload.reason)
+
+
+@router.post(
+    "/community/topics/{topic_id}/poll",
+    response=responses({201: PollOut}, 400, 401, 403, 404, 409, 422),
+)
+def topic_poll(request: HttpRequest, topic_id: int, payload: TopicPollSchemaIn) -> Status[Poll]:
+    """A topic on the agenda becomes a draft poll (then POST /community/polls/{id}/open)."""
+    data = actions.TopicPollIn(
+        options=tuple(payload.options),
+        closes_at=payload.closes_at,
+        unit=payload.unit,
+        secret=payload.secret,
+        area=payload.area.parsed() if payload.area else None,
+    )
+    return Status(201, actions.do_topic_poll(user=caller(request), topic_id=topic_id, poll=data))
+
+
+@router.post(
+    "/community/topics/{topic_id}/hearing",
+    response=responses({201: HearingOut}, 400, 401, 403, 404, 409, 422),
+)
+def topic_hearing(
+    request: HttpRequest, topic_id: int, payload: TopicHearingSchemaIn
+) -> Status[Hearing]:
+    """A topic on the agenda becomes a planned hearing or consultation (then .../invite)."""
+    data = actions.TopicHearingIn(
+        place=payload.place,
+        meeting_at=payload.meeting_at,
+        kind=payload.kind,
+        area=payload.area.parsed() if payload.area else None,
+    )
+    made = actions.do_topic_hearing(user=caller(request), topic_id=topic_id, hearing=data)
+    return Status(201, made)

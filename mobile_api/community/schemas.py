@@ -449,3 +449,63 @@ class ActivityOut(Schema):
     kind: str
     text: str
     at: datetime
+
+
+# -- topics (民主议事) ---------------------------------------------------------------------------
+
+
+class TopicIn(Schema):
+    title: Text = Field(min_length=1, max_length=200)
+    text: Text = Field(min_length=1, max_length=5000)
+    group_id: Id | None = Field(None, description="a group's topic (its leader, or its staff)")
+    resident_id: Id | None = Field(None, description="staff: the resident proposing at the door")
+
+
+class TopicOut(Schema):
+    """A topic; who proposed it is shown as 'resident' or 'group' (and the group's id), never
+    a name: supporters are counted, not listed."""
+
+    id: int
+    grid_id: int
+    title: str
+    text: str
+    state: str
+    proposed_by: str
+    group_id: int | None
+    supporters: int
+    threshold: int
+    agenda_at: datetime | None
+    poll_id: int | None
+    hearing_id: int | None
+    reject_reason: str
+
+    @staticmethod
+    def resolve_proposed_by(obj: Any) -> str:
+        return "group" if obj.group_id else "resident"
+
+
+class SupportIn(Schema):
+    resident_id: Id | None = Field(None, description="staff: the resident supporting at the door")
+
+
+class RejectIn(Schema):
+    reason: Text = Field(min_length=1, max_length=300)
+
+
+class TopicPollSchemaIn(Schema):
+    """The poll a topic on the agenda becomes: its title and question are the topic's."""
+
+    options: list[Annotated[Text, Field(max_length=200)]] = Field(min_length=2, max_length=20)
+    closes_at: AwareDatetime
+    unit: Literal["household", "adult"] = "household"
+    secret: bool = False
+    area: AreaSchema | None = Field(None, description="default: the topic's grid")
+
+
+class TopicHearingSchemaIn(Schema):
+    """The hearing a topic on the agenda becomes: its title and topic are the topic's."""
+
+    kind: Literal["hearing", "argument", "consultation"] = "consultation"
+    place: Text = Field(min_length=1, max_length=200)
+    meeting_at: AwareDatetime
+    area: AreaSchema | None = Field(None, description="default: the topic's grid")

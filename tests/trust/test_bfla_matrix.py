@@ -192,6 +192,15 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/community/volunteer-tasks/{task_id}/confirm"): USERS,
     ("POST", "/api/v1/community/volunteer-tasks/{task_id}/hours"): USERS,
     ("POST", "/api/v1/community/volunteers"): USERS,
+    # Topics (民主议事): residents propose and support, staff moderate, managers take up;
+    # who may do which: tests/community/test_topics.py.
+    ("GET", "/api/v1/community/topics"): USERS,
+    ("GET", "/api/v1/community/topics/{topic_id}"): USERS,
+    ("POST", "/api/v1/community/topics"): USERS,
+    ("POST", "/api/v1/community/topics/{topic_id}/supports"): USERS,
+    ("POST", "/api/v1/community/topics/{topic_id}/reject"): USERS,
+    ("POST", "/api/v1/community/topics/{topic_id}/poll"): USERS,
+    ("POST", "/api/v1/community/topics/{topic_id}/hearing"): USERS,
 }
 
 # Websocket messages (/ws/v1/stream) -> the roles whose socket acts on them; anyone else's
