@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
 from backend.audit.actions import client_of
+from backend.audit.models import AuditEvent
 from backend.community import actions, selectors
 from backend.community.actions.polls import turnout
 from backend.community.models import (
@@ -26,12 +27,13 @@ from backend.community.models import (
     SelfGovernanceGroup,
     Topic,
     Volunteer,
+    VolunteerOffer,
     VolunteerTask,
 )
 from backend.community.pdf import notice_pdf
 from backend.core.api_errors import responses
 from backend.core.errors import ApiError
-from mobile_api.pagination import BoundedLimitOffset
+from mobile_api.pagination import AuditedPage, BoundedLimitOffset
 from mobile_api.security import caller
 
 from .schemas import (
@@ -56,6 +58,7 @@ from .schemas import (
     NoticeRowOut,
     ObjectionIn,
     ObjectionOut,
+    OfferOut,
     OpinionIn,
     OpinionOut,
     OrganisationOut,
@@ -498,9 +501,10 @@ def register_volunteer(request: HttpRequest, payload: VolunteerSchemaIn) -> Volu
 
 
 @router.get("/community/volunteers", response=responses({200: list[VolunteerOut]}, 401, 422))
-@paginate(BoundedLimitOffset)
+@paginate(AuditedPage, action=AuditEvent.Action.LIST_VOLUNTEERS, target_type="volunteer")
 def volunteers_list(request: HttpRequest) -> Any:
-    """The volunteer registry of the caller's grids (a resident: their own registration)."""
+    """The volunteer registry of the caller's grids (a resident: their own registration); each
+    page read is audited, naming the volunteers on it."""
     return selectors.volunteers_for(caller(request))
 
 
@@ -530,9 +534,10 @@ def create_volunteer_task(request: HttpRequest, payload: NeedSchemaIn) -> Status
 @router.get(
     "/community/volunteer-tasks", response=responses({200: list[VolunteerTaskOut]}, 401, 422)
 )
-@paginate(BoundedLimitOffset)
+@paginate(AuditedPage, action=AuditEvent.Action.LIST_VOLUNTEER_TASKS, target_type="volunteer_task")
 def volunteer_tasks(request: HttpRequest) -> Any:
-    """Staff: their grids' tasks; a volunteer: the tasks offered to them."""
+    """Staff: their grids' tasks; a volunteer: the tasks offered to them. Each page read is
+    audited (it shows the persons helped, masked, and their addresses)."""
     return selectors.volunteer_tasks_for(caller(request))
 
 
@@ -542,6 +547,16 @@ def volunteer_tasks(request: HttpRequest) -> Any:
 )
 def volunteer_task(request: HttpRequest, task_id: int) -> VolunteerTask:
     return selectors.get_volunteer_task(caller(request), task_id, client=client_of(request))
+
+
+@router.get(
+    "/community/volunteer-tasks/{task_id}/offers",
+    response=responses({200: list[OfferOut]}, 401, 403, 404, 422),
+)
+def volunteer_offers(request: HttpRequest, task_id: int) -> list[VolunteerOffer]:
+    """The match (staff of the task's grid): the volunteers it was offered to, nearest
+    first; the read is audited, naming them."""
+    return selectors.offers_of(caller(request), task_id, client=client_of(request))
 
 
 @router.post(

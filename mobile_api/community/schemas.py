@@ -368,6 +368,29 @@ class VolunteerTaskOut(Schema):
         return obj.confirmed_at is not None
 
 
+class OfferOut(Schema):
+    """A volunteer a task was offered to: masked name, skills, how far they live."""
+
+    volunteer_id: int
+    volunteer: str
+    skills: list[str]
+    distance_m: float
+    offered_at: datetime
+    accepted: bool
+
+    @staticmethod
+    def resolve_volunteer(obj: Any) -> str:
+        return mask_name(obj.volunteer.resident.name)
+
+    @staticmethod
+    def resolve_skills(obj: Any) -> list[str]:
+        return list(obj.volunteer.skills)
+
+    @staticmethod
+    def resolve_accepted(obj: Any) -> bool:
+        return bool(obj.task.volunteer_id == obj.volunteer_id)
+
+
 class HoursIn(Schema):
     hours: Decimal = Field(ge=Decimal("0.5"), le=Decimal("24"), decimal_places=1)
 

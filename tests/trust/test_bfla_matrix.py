@@ -150,6 +150,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/community/polls/{poll_id}/voters"): USERS,
     ("GET", "/api/v1/community/volunteer-tasks"): USERS,
     ("GET", "/api/v1/community/volunteer-tasks/{task_id}"): USERS,
+    ("GET", "/api/v1/community/volunteer-tasks/{task_id}/offers"): STAFF,
     ("GET", "/api/v1/community/volunteers"): USERS,
     (
         "POST",
