@@ -260,6 +260,7 @@ class PollVoter(models.Model):
     class Channel(models.TextChoices):
         APP = "app", "居民端 resident app"
         DOOR = "door", "网格员上门 at the door, confirmed by photo"
+        VOICE = "voice", "语音电话按键 by keypress on a voice call"
 
     poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="voters")
     unit_key = models.CharField(max_length=24, help_text="h:<household> or r:<resident>")
@@ -333,6 +334,9 @@ class HearingParticipant(models.Model):
     registered_at = models.DateTimeField(null=True, blank=True)
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    registered_via = models.CharField(
+        max_length=10, blank=True, default="", help_text="app, staff, or voice (keypress 1)"
     )
     attended_at = models.DateTimeField(null=True, blank=True)
     checked_in_by = models.ForeignKey(
@@ -706,3 +710,56 @@ class TopicSupport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic_id}/{self.resident_id}"
+
+
+# -- voice calls for residents without smartphones ----------------------------------------------
+
+
+class CommunityCall(models.Model):
+    """A voice call (through the notify outbox) to a resident without a smartphone: a poll
+    read out, keypress N = option N; or a hearing's invitation, keypress 1 = attend. It keeps
+    no key pressed: in a secret poll nothing here, in the outbox or in the callbacks joins a
+    voter to a choice (the vote itself is a `PollVoter` of channel voice)."""
+
+    class Kind(models.TextChoices):
+        POLL = "poll", "表决 a poll"
+        HEARING = "hearing", "听证会邀请 a hearing invitation"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "待拨打 queued"
+        CALLED = "called", "已拨打 placed"
+        ANSWERED = "answered", "已接听 answered"
+        NO_ANSWER = "no_answer", "未接听 not answered"
+        FAILED = "failed", "呼叫失败 failed"
+        DONE = "done", "已按键 voted / registered"
+        REFUSED = "refused", "按键未采纳 keypress refused (see outcome)"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    poll = models.ForeignKey(
+        Poll, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    hearing = models.ForeignKey(
+        Hearing, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="+")
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+")
+    grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    message = models.OneToOneField(
+        "notify.OutboxMessage", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    outcome = models.CharField(max_length=40, blank=True, help_text="why a keypress was refused")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["poll", "resident"]),
+            models.Index(fields=["hearing", "household"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} call {self.pk} {self.state}"

@@ -234,6 +234,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Already a member, or the group already has a leader.",
     ),
     "proposal_decided": ("该议题已处理过。", "This proposal has already been decided."),
+    "voice_text_too_long": (
+        "内容太长，无法用语音电话播报（每项最多 35 个字），请上门或在居民端办理。",
+        "Too long to read out on a voice call (35 characters per item); use the door or the app.",
+    ),
+    "voice_too_many_options": (
+        "语音电话表决最多支持 9 个选项（按键 1–9）。",
+        "A poll by voice call takes at most 9 options (keys 1 to 9).",
+    ),
     "topic_wrong_state": (
         "议题当前状态不允许此操作。",
         "Not allowed in the topic's current state.",

@@ -44,6 +44,8 @@ from .schemas import (
     DoorVoteForm,
     GroupIn,
     GroupOut,
+    HearingCallsIn,
+    HearingCallsOut,
     HearingIn,
     HearingOut,
     HoursIn,
@@ -63,6 +65,8 @@ from .schemas import (
     OpinionOut,
     OrganisationOut,
     ParticipantOut,
+    PollCallsIn,
+    PollCallsOut,
     PollIn,
     PollOut,
     ProposalIn,
@@ -352,6 +356,19 @@ def door_vote(request: HttpRequest, poll_id: int) -> Status[PollVoter]:
     return Status(201, voter)
 
 
+@router.post(
+    "/community/polls/{poll_id}/voice-calls",
+    response=responses({200: PollCallsOut}, 400, 401, 403, 404, 409, 422),
+)
+def poll_voice_calls(request: HttpRequest, poll_id: int, payload: PollCallsIn) -> dict[str, int]:
+    """Read the poll out by voice call (keypress N = option N) to the residents of the
+    caller's grids on its roll: those named, or every unit without the app that has not
+    voted. One vote per household or adult still holds."""
+    return actions.do_call_poll(
+        user=caller(request), poll_id=poll_id, resident_ids=payload.resident_ids
+    )
+
+
 @router.get(
     "/community/polls/{poll_id}/voters",
     response=responses({200: list[VoterOut]}, 401, 403, 404, 422),
@@ -419,6 +436,20 @@ def invite(request: HttpRequest, hearing_id: int) -> Hearing:
 def register(request: HttpRequest, hearing_id: int, payload: HouseholdIn) -> HearingParticipant:
     return actions.do_register(
         user=caller(request), hearing_id=hearing_id, household_id=payload.household_id
+    )
+
+
+@router.post(
+    "/community/hearings/{hearing_id}/voice-calls",
+    response=responses({200: HearingCallsOut}, 400, 401, 403, 404, 409, 422),
+)
+def hearing_voice_calls(
+    request: HttpRequest, hearing_id: int, payload: HearingCallsIn
+) -> dict[str, int]:
+    """Read the invitation by voice call to invited households of the caller's grids (those
+    named, or every one without the app); keypress 1 registers the household."""
+    return actions.do_call_hearing(
+        user=caller(request), hearing_id=hearing_id, household_ids=payload.household_ids
     )
 
 

@@ -252,6 +252,7 @@ class HouseholdIn(Schema):
 class ParticipantOut(Schema):
     household_id: Id
     registered_at: datetime | None
+    registered_via: str = Field(description="app, staff or voice (keypress 1 on a call)")
     attended_at: datetime | None
 
 
@@ -532,3 +533,32 @@ class TopicHearingSchemaIn(Schema):
     place: Text = Field(min_length=1, max_length=200)
     meeting_at: AwareDatetime
     area: AreaSchema | None = Field(None, description="default: the topic's grid")
+
+
+# -- voice calls ----------------------------------------------------------------------------
+
+
+class PollCallsIn(Schema):
+    resident_ids: list[Id] | None = Field(
+        None, max_length=500, description="whom to call; default: every unit without the app"
+    )
+
+
+class HearingCallsIn(Schema):
+    household_ids: list[Id] | None = Field(
+        None, max_length=500, description="whom to call; default: every household without the app"
+    )
+
+
+class PollCallsOut(Schema):
+    called: int
+    skipped_voted: int
+    skipped_no_phone: int
+    skipped_called: int
+
+
+class HearingCallsOut(Schema):
+    called: int
+    skipped_registered: int
+    skipped_no_phone: int
+    skipped_called: int

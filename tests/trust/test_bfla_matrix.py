@@ -185,6 +185,8 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/community/polls/{poll_id}/door-votes"): USERS,
     ("POST", "/api/v1/community/polls/{poll_id}/open"): USERS,
     ("POST", "/api/v1/community/polls/{poll_id}/votes"): USERS,
+    ("POST", "/api/v1/community/polls/{poll_id}/voice-calls"): STAFF,
+    ("POST", "/api/v1/community/hearings/{hearing_id}/voice-calls"): STAFF,
     (
         "POST",
         "/api/v1/community/volunteer-tasks",

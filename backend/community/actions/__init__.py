@@ -4,8 +4,10 @@ the clock), `hearings` (invite, register, check in, opinions, conclude), `volunt
 (registry, needs matched by distance and consent, hours confirmed once), `groups` (grid
 self-governance groups: members, meetings, proposals), `topics` (民主议事: topics residents
 and groups propose, supported up to the community's threshold, moderated, taken up as a poll
-or a hearing)."""
+or a hearing), `calls` (a poll or a hearing invitation read out by voice call to residents
+without smartphones; the keypress votes or registers)."""
 
+from .calls import do_call_hearing, do_call_poll
 from .groups import (
     MeetingIn,
     do_add_member,
@@ -80,6 +82,8 @@ __all__ = [
     "do_accept_task",
     "do_add_attachment",
     "do_add_member",
+    "do_call_hearing",
+    "do_call_poll",
     "do_check_in",
     "do_conclude_hearing",
     "do_confirm_hours",
