@@ -336,7 +336,11 @@ class HearingParticipant(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     registered_via = models.CharField(
-        max_length=10, blank=True, default="", help_text="app, staff, or voice (keypress 1)"
+        max_length=10,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="app, staff, or voice (keypress 1)",
     )
     attended_at = models.DateTimeField(null=True, blank=True)
     checked_in_by = models.ForeignKey(
