@@ -11,7 +11,6 @@ the vote is a `PollVoter` without an option and a count on the option, as in the
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -41,8 +40,6 @@ from backend.people.models import Resident
 from backend.territory.scope import scope_filter
 
 from .polls import ADULT_AGE, _cast
-
-logger = logging.getLogger(__name__)
 
 SUBJECT = "community_call"
 MAX_IDS = 500
