@@ -246,6 +246,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Already a member, or the group already has a leader.",
     ),
     "proposal_decided": ("该议题已处理过。", "This proposal has already been decided."),
+    "voice_text_too_long": (
+        "内容太长，无法用语音电话播报（每项最多 35 个字），请上门或在居民端办理。",
+        "Too long to read out on a voice call (35 characters per item); use the door or the app.",
+    ),
+    "voice_too_many_options": (
+        "语音电话表决最多支持 9 个选项（按键 1–9）。",
+        "A poll by voice call takes at most 9 options (keys 1 to 9).",
+    ),
+    "topic_wrong_state": (
+        "议题当前状态不允许此操作。",
+        "Not allowed in the topic's current state.",
+    ),
+    "topic_already_supported": (
+        "已联名支持过该议题，未作更改。",
+        "Already supported this topic; nothing was changed.",
+    ),
+    "topic_not_eligible": (
+        "只有本网格的居民可以联名支持该议题。",
+        "Only residents of the topic's grid may support it.",
+    ),
     # field-level reasons
     "field_required": ("必填。", "Required."),
     "field_invalid": ("值无效。", "Invalid value."),

@@ -128,7 +128,9 @@ def do_aliyun_voice_report(*, token: str | None, body: Any) -> int:
         for item in items:
             status = str(item.get("status_code", ""))
             digit = str(item.get("dtmf", "") or "")[:1]
-            key = f"voice:{item['call_id']}:{status}:{digit}"
+            # Not the digit itself: a keypress may be a secret ballot (community polls), and
+            # this row would join it to the call and so to the voter. One keypress per call.
+            key = f"voice:{item['call_id']}:{status}:{'key' if digit else ''}"
             if not _first_time("aliyun-voice", key):
                 continue
             row = _row("aliyun-voice", str(item["call_id"]), str(item.get("out_id") or ""))

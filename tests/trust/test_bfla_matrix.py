@@ -154,6 +154,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/community/polls/{poll_id}/voters"): USERS,
     ("GET", "/api/v1/community/volunteer-tasks"): USERS,
     ("GET", "/api/v1/community/volunteer-tasks/{task_id}"): USERS,
+    ("GET", "/api/v1/community/volunteer-tasks/{task_id}/offers"): STAFF,
     ("GET", "/api/v1/community/volunteers"): USERS,
     (
         "POST",
@@ -188,6 +189,8 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/community/polls/{poll_id}/door-votes"): USERS,
     ("POST", "/api/v1/community/polls/{poll_id}/open"): USERS,
     ("POST", "/api/v1/community/polls/{poll_id}/votes"): USERS,
+    ("POST", "/api/v1/community/polls/{poll_id}/voice-calls"): STAFF,
+    ("POST", "/api/v1/community/hearings/{hearing_id}/voice-calls"): STAFF,
     (
         "POST",
         "/api/v1/community/volunteer-tasks",
@@ -196,6 +199,15 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/community/volunteer-tasks/{task_id}/confirm"): USERS,
     ("POST", "/api/v1/community/volunteer-tasks/{task_id}/hours"): USERS,
     ("POST", "/api/v1/community/volunteers"): USERS,
+    # Topics (民主议事): residents propose and support, staff moderate, managers take up;
+    # who may do which: tests/community/test_topics.py.
+    ("GET", "/api/v1/community/topics"): USERS,
+    ("GET", "/api/v1/community/topics/{topic_id}"): USERS,
+    ("POST", "/api/v1/community/topics"): USERS,
+    ("POST", "/api/v1/community/topics/{topic_id}/supports"): USERS,
+    ("POST", "/api/v1/community/topics/{topic_id}/reject"): USERS,
+    ("POST", "/api/v1/community/topics/{topic_id}/poll"): USERS,
+    ("POST", "/api/v1/community/topics/{topic_id}/hearing"): USERS,
 }
 
 # Websocket messages (/ws/v1/stream) -> the roles whose socket acts on them; anyone else's
