@@ -308,7 +308,8 @@ def requests(request: HttpRequest, fmt: str) -> HttpResponse:
             qs = qs.exclude(state__in=CLOSED)
         elif statuses == {"closed"}:
             qs = qs.filter(state__in=CLOSED)
-    cases = qs.order_by("-created_at")[:MAX_REQUESTS]
+    cases = list(qs.order_by("-created_at")[:MAX_REQUESTS])
+    selectors.record_open311_read(key, cases, request=request)
     return render([request_json(c) for c in cases], fmt, root="service_requests")
 
 
@@ -378,6 +379,7 @@ def request_detail(request: HttpRequest, fmt: str, request_id: str) -> HttpRespo
     case = visible_requests(key).filter(number=request_id).first()
     if case is None:
         raise Open311Error(404, message("not_found"))
+    selectors.record_open311_read(key, [case], request=request)
     return render([request_json(case)], fmt, root="service_requests")
 
 
