@@ -295,3 +295,13 @@ def record_open311_read(
         detail=f"{request.method} {request.path}" if request is not None else "",
         request=request,
     )
+
+
+def public_requests(*, district_id: int | None = None) -> QuerySet[Case]:
+    """Requests anyone may read (Open311 without an api_key): cases of items public by their
+    definition (`ServiceItem.public_requests`: environment and facilities, never a personal
+    service), filed (not drafts), in the district when one is named."""
+    qs = Case.objects.filter(item__public_requests=True).exclude(state=CaseState.DRAFT)
+    if district_id is not None:
+        qs = qs.filter(district_id=district_id)
+    return qs.select_related("item", "queue_department", "community")
