@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend.accounts.models import BusinessLine
+from backend.core.fields import EncryptedTextField
 from backend.people.models import Resident
 from backend.territory.models import Community, District, Grid, Household
 
@@ -215,7 +216,9 @@ class Case(models.Model):
     )
     location = models.PointField(srid=4326, null=True, blank=True)
     address = models.CharField(max_length=300, blank=True)
-    description = models.TextField(blank=True)
+    # Free text: a referral from a visit carries the finding (often health), an application
+    # the resident's circumstances; encrypted at rest like people's health notes.
+    description = EncryptedTextField(blank=True)
     channel = models.CharField(max_length=20, choices=Channel.choices)
     proxy = models.BooleanField(default=False, help_text="filed by a worker for the resident")
     filed_by = models.ForeignKey(
