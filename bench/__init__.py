@@ -6,6 +6,7 @@
     .venv/bin/python -m bench --sockets 2000 --rate 5 --duration 30 --communities 3
     .venv/bin/python -m bench --floor-only   # only the floor: check that it is steady
     BENCH_PYSPY=/path/to/py-spy .venv/bin/python -m bench --profile /tmp/prof   # on-CPU stacks
+    .venv/bin/python -m bench.city --help    # the simulated city, on its own (docs/scale.md)
 
 The run exits non-zero only when something breaks, never because of a figure. Every figure of
 gridline sits beside its floor (a bare stack doing the least the same job needs, measured in the

@@ -1,6 +1,6 @@
 """Assessment benchmark (issue 14): a year of synthetic activity for the synthetic district,
 then one quarter's scorecards for everyone (grid workers, A-post officers, communities), the
-year's, and the XLSX of the quarter's grid-worker cards with their evidence sheet — beside a
+year's, and the XLSX of the quarter's grid-worker cards with their evidence sheets — beside a
 bare SQL aggregate of the same headline counts, run in the same process on the same data (and
 checked against the cards: the same numbers).
 

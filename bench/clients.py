@@ -140,9 +140,10 @@ async def keep(
     on_frame: Callable[[str, float, float], dict[str, Any] | None] | None = None,
     current: Callable[[ClientConnection], None] | None = None,
 ) -> None:
-    """Open a socket (waiting for its hello), then keep it open until cancelled; a dropped
-    socket is reopened like a phone does it: the same log-in, a new ticket, last_event_id, and
-    a jittered, growing pause between failed tries (0.25 s up to 4 s)."""
+    """Open a socket (waiting for its hello), then keep it open until cancelled, acknowledging
+    every frame as it arrives, as the app does; a dropped socket is reopened like a phone does
+    it: the same log-in, a new ticket, last_event_id, and a jittered, growing pause between
+    failed tries (0.25 s up to 4 s)."""
     async with opening:
         try:
             ws, hello = await open_with_hello(opener, None)
@@ -165,6 +166,9 @@ async def keep(
                     frame = json.loads(raw)
                 if isinstance(frame.get("id"), int):
                     last = frame["id"]
+                    # As the app does once a frame is shown: an acknowledged urgent event
+                    # needs no push, SMS or call (the ladder's later rungs are cancelled).
+                    await ws.send(json.dumps({"type": "ack", "last_event_id": last}))
                 elif "last_event_id" in frame:
                     last = frame["last_event_id"]
         except asyncio.CancelledError:

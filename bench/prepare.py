@@ -48,7 +48,19 @@ def world(args: argparse.Namespace) -> dict[str, Any]:
     from backend.people.models import Resident
     from backend.territory.models import Community, Grid
 
-    result = synthetic.generate_district(password=args.password, communities=args.communities)
+    # A city (bench/city.py) is --districts districts of --communities each; `python -m bench`
+    # loads one.
+    counts: dict[str, int] = {}
+    load_seconds = 0.0
+    for district in range(1, args.districts + 1):
+        result = synthetic.generate_district(
+            password=args.password, communities=args.communities, district=district
+        )
+        load_seconds += result.seconds
+        for key, value in result.counts.items():
+            counts[key] = counts.get(key, 0) + value
+        if args.districts > 1:
+            print(f"district {district}: {counts['residents']:,} residents, {load_seconds:.0f} s")
     now = timezone.now()
     with transaction.atomic():
         # The synthetic shifts are 08:00-20:00 Asia/Shanghai; the bench may run at night.
@@ -81,13 +93,17 @@ def world(args: argparse.Namespace) -> dict[str, Any]:
     extra = max(0, wanted_idle - len(idle))
     communities = list(Community.objects.order_by("code"))
     password_hash = User.objects.filter(role=Role.WORKER).values_list("password", flat=True)[0]
+    district_of = {synthetic.district_code(k): k for k in range(1, synthetic.MAX_DISTRICTS + 1)}
     users = []
     for k in range(extra):
         number, index = divmod(k, len(communities))
         community = communities[index]
+        code, _, community_no = community.code.partition("-C")
         users.append(
             User(
-                phone=synthetic.staff_phone(Role.WORKER, index + 1, 1000 + number),
+                phone=synthetic.staff_phone(
+                    Role.WORKER, int(community_no), 1000 + number, district_of[code]
+                ),
                 name=f"压测{k:05d}",
                 role=Role.WORKER,
                 community=community,
@@ -109,6 +125,7 @@ def world(args: argparse.Namespace) -> dict[str, Any]:
         for gid in grids
     }
     manager_of_grid = {m["grid_id"]: m["user_id"] for m in managers}
+    district_of_grid = dict(Grid.objects.values_list("pk", "community__district__code"))
     residents = {
         r.pk: r
         for r in Resident.objects.filter(
@@ -131,6 +148,7 @@ def world(args: argparse.Namespace) -> dict[str, Any]:
                     "resident_id": resident.pk,
                     "grid_id": gid,
                     "manager_id": manager_of_grid[gid],
+                    "district": district_of_grid[gid],
                     # the same device also speaks DC-09 (bench/dc09.py), on this account
                     "account": f"{0xB0000 + i:X}",
                 }
@@ -165,8 +183,9 @@ def world(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "password": args.password,
         "heartbeat_devices": heartbeat_devices,
-        "counts": result.counts,
-        "load_seconds": round(result.seconds, 1),
+        "counts": counts,
+        "district_1": synthetic.district_code(1),
+        "load_seconds": round(load_seconds, 1),
         "managers": managers,
         "watchers": watchers,
         "idle": idle,
@@ -246,6 +265,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     w = sub.add_parser("world")
     w.add_argument("--communities", type=int, required=True)
+    w.add_argument("--districts", type=int, default=1)
     w.add_argument("--sockets", type=int, required=True)
     w.add_argument("--devices", type=int, required=True)
     w.add_argument("--heartbeat-devices", type=int, required=True)

@@ -19,6 +19,7 @@ from typing import Any
 from harness.processes import Server, port_open
 
 from .common import say
+from .latency import profile
 from .load import client_for, collect, drive
 from .meters import Watch
 from .stacks import Ctx, Stack
@@ -53,6 +54,7 @@ async def reconnect(ctx: Ctx, stack: Stack, spare: Server) -> dict[str, Any]:
             a.start()
             b.start()
             started = time.perf_counter()
+            spies = profile(ctx, {"A-reconnect": a, "B-reconnect": b}, BACK_WITHIN_S)
             # The start alone (imports, app ready(), lifespan): uvicorn binds its port only
             # after the lifespan's startup. An HTTP answer (`ready`) also waits behind every
             # phone's ticket and handshake that reached the server first.
@@ -70,6 +72,8 @@ async def reconnect(ctx: Ctx, stack: Stack, spare: Server) -> dict[str, Any]:
                 await asyncio.sleep(0.1)
             sent = await pressing
         frames = await collect(stack.probe, sent, timeout=30)
+        for spy in spies:
+            await asyncio.to_thread(spy.wait)
     await asyncio.sleep(1.0)  # replays and late frames
     missing, missing_events = missing_phones(ctx, stack, cut_wall - 2.0)
     out = {

@@ -65,11 +65,14 @@ def panels(request: HttpRequest) -> dict[str, Any]:
     return selectors.board_panels(board_caller(request).user, request=request)
 
 
-@api.get("/assessment", response=responses({200: AssessmentChartsOut}, 401), url_name="assessment")
-def assessment(request: HttpRequest) -> dict[str, Any]:
-    """The assessment page's charts: ranking per community, trend across quarters, spread of
+@api.get(
+    "/assessment", response=responses({200: AssessmentChartsOut}, 401, 422), url_name="assessment"
+)
+def assessment(request: HttpRequest, scheme: str = "worker") -> dict[str, Any]:
+    """The assessment page's charts for one kind of scheme (`scheme` = worker, the B post;
+    officer, the A post; community): ranking per community, trend across quarters, spread of
     the indicators' points (the cards the caller may see)."""
-    return assessment_charts(board_caller(request).user)
+    return assessment_charts(board_caller(request).user, scheme)
 
 
 @api.get("/grids", response=responses({200: GridCollection}, 401), url_name="grids")

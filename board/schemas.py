@@ -222,6 +222,7 @@ class ChartPeriodOut(Schema):
     id: int
     label: str
     state: str
+    scheme: str
 
 
 class ChartRankOut(Schema):
@@ -245,6 +246,7 @@ class ChartSpreadOut(Schema):
 
 
 class AssessmentChartsOut(Schema):
+    applies_to: str = Field(description="worker (B post), officer (A post) or community")
     period: ChartPeriodOut | None
     ranking: list[ChartRankOut]
     trend: list[ChartTrendOut]

@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 # The image's entry point (infra/Dockerfile): gridline's servers and dispatchers start through
 # it here too, so the tests run the roles exactly as a container does.
 ENTRYPOINT = str(ROOT / "infra" / "entrypoint.sh")
+SENTINEL_SCRIPT = str(ROOT / "infra" / "sentinel.sh")
 
 T = TypeVar("T")
 
@@ -183,6 +185,35 @@ class RedisServer(Process):
         wait_until(lambda: not port_open(self.port), timeout=10, what=f"{self.name} to close")
 
 
+class Sentinel(Process):
+    """A Redis Sentinel (infra/sentinel.sh) watching one master under `master_name`."""
+
+    def __init__(
+        self, name: str, port: int, master: RedisServer, master_name: str, env: dict[str, str]
+    ) -> None:
+        workdir = master.log.parent / name
+        argv = [SENTINEL_SCRIPT, "sentinel", str(workdir), str(port), "127.0.0.1"]
+        argv += [str(master.port), master_name]
+        super().__init__(name, argv, env, master.log.parent / f"{name}.log", "+monitor")
+        self.port, self.master_name = port, master_name
+        self.address = f"127.0.0.1:{port}"
+
+    def _ask(self, fn: Callable[[Any], T]) -> T:
+        client = redis.Redis(port=self.port, socket_timeout=2)
+        try:
+            return fn(client)
+        finally:
+            client.close()
+
+    def master_port(self) -> int:
+        """The port of the master the sentinel names now."""
+        address = self._ask(lambda c: c.sentinel_get_master_addr_by_name(self.master_name))
+        return int(address[1])
+
+    def knows_replicas(self) -> bool:
+        return bool(self._ask(lambda c: c.sentinel_slaves(self.master_name)))
+
+
 class Server(Process):
     """uvicorn serving an ASGI app (by default gridline's, through the entry point's `asgi`
     role) on a port of its own; ready once it answers HTTP at all (a 404 touches neither the
@@ -267,6 +298,34 @@ class Processes:
         server = RedisServer(free_port(), self.log(name))
         self.started.append(server)
         return server.start()
+
+    def redis_replica(self, master: RedisServer, name: str = "redis-replica") -> RedisServer:
+        """A replica of `master` (infra/sentinel.sh replica), returned once it has synced."""
+        port = free_port()
+        replica = RedisServer(port, self.log(name))
+        replica.name = name
+        replica.argv = [SENTINEL_SCRIPT, "replica", str(self.workdir / name), str(port)]
+        replica.argv += ["127.0.0.1", str(master.port)]
+        replica.ready_text = "MASTER <-> REPLICA sync: Finished"
+        self.started.append(replica)
+        return replica.start()
+
+    def sentinel(
+        self,
+        master: RedisServer,
+        name: str = "sentinel",
+        *,
+        master_name: str = "gridline",
+        down_after_ms: int = 1000,
+        failover_timeout_ms: int = 5000,
+    ) -> Sentinel:
+        """A sentinel watching `master` (infra/sentinel.sh sentinel), returned once it does."""
+        env = dict(os.environ, SENTINEL_DOWN_AFTER_MS=str(down_after_ms))
+        env["SENTINEL_FAILOVER_TIMEOUT_MS"] = str(failover_timeout_ms)
+        sentinel = Sentinel(name, free_port(), master, master_name, env)
+        self.add(sentinel).start()
+        sentinel.wait_ready(timeout=20)
+        return sentinel
 
     def servers(
         self,

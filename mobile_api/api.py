@@ -30,6 +30,7 @@ api.add_router("/", "mobile_api.servicedesk.router.router")
 api.add_router("/notify/callbacks", "mobile_api.notify.router.router")
 api.add_router("/", "mobile_api.assessment.router.router")
 api.add_router("/", "mobile_api.community.router.router")
+api.add_router("/", "mobile_api.reassurance.router.router")
 
 
 install_error_handlers(api)

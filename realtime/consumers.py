@@ -60,8 +60,18 @@ PRESENCE_REFRESH = 30.0  # seconds
 
 
 @database_call
-def _present(channel_name: str, user_id: int, session_id: Any) -> None:
+def _opened(
+    channel_name: str, user_id: int, session_id: Any, after: int | None
+) -> tuple[bool, list[dict[str, Any]], int]:
+    """A socket's first database call, one thread hop (a mass reconnect makes thousands at
+    once): its presence row, then its replay after `after` — or, without one or past the
+    retention, the user's current number."""
     stream.socket_opened(channel_name=channel_name, user_id=user_id, session_id=session_id)
+    if after is not None:
+        ok, frames = stream.replay(user_id, after)
+        if ok:
+            return True, frames, after
+    return False, [], stream.current_seq(user_id)
 
 
 @database_call
@@ -119,21 +129,32 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         metrics.SOCKETS.inc()
         self.counted = True
         self.unacked_urgent = []
-        await _present(self.channel_name, self.user.pk, self.session_id)
-        self.presence_at = time.monotonic()
         raw = query_param(self.scope, "last_event_id")
-        if raw is None or not raw.isdigit():
-            self.last_sent = await _current(self.user.pk)
-            await self.send_json({"type": "hello", "last_event_id": self.last_sent})
-            return
-        await self._catch_up(int(raw))
+        after = int(raw) if raw is not None and raw.isdigit() else None
+        replayed, frames, at = await _opened(
+            self.channel_name, self.user.pk, self.session_id, after
+        )
+        self.presence_at = time.monotonic()
+        if after is None:
+            self.last_sent = at
+            await self.send_json({"type": "hello", "last_event_id": at})
+        elif replayed:
+            await self._send_replayed(after, frames)
+        else:
+            await self._resync(at)
 
     async def _catch_up(self, after: int) -> None:
         ok, frames = await _replay(self.user.pk, after)
-        if not ok:
-            self.last_sent = await _current(self.user.pk)
-            await self.send_json({"type": "resync_required", "last_event_id": self.last_sent})
-            return
+        if ok:
+            await self._send_replayed(after, frames)
+        else:
+            await self._resync(await _current(self.user.pk))
+
+    async def _resync(self, current: int) -> None:
+        self.last_sent = current
+        await self.send_json({"type": "resync_required", "last_event_id": current})
+
+    async def _send_replayed(self, after: int, frames: list[dict[str, Any]]) -> None:
         self.last_sent = after
         for frame in frames:
             await self.send_json(frame)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.gis.db.models.functions import Distance
 from django.db import connection
 from django.db.models import (
@@ -96,18 +97,17 @@ class Policy:
 
 def policy_for(community_id: int, kind: str) -> Policy:
     """The policy in force for a community and kind. Read on every press and heartbeat and
-    changed a few times a year: kept per process for POLICY_TTL (and dropped at once in the
-    process that saves one), so a change reaches every process within seconds."""
+    changed a few times a year: kept per process for settings.POLICY_CACHE_S (and dropped at
+    once in the process that saves one), so a change reaches every process within seconds."""
     key = (community_id, kind)
     cached = _policies.get(key)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
     policy = _read_policy(community_id, kind)
-    _policies[key] = (time.monotonic() + POLICY_TTL, policy)
+    _policies[key] = (time.monotonic() + settings.POLICY_CACHE_S, policy)
     return policy
 
 
-POLICY_TTL = 5.0
 _policies: dict[tuple[int, str], tuple[float, Policy]] = {}
 
 
@@ -382,7 +382,6 @@ def positions(user_ids: Iterable[int]) -> dict[int, WorkerPosition]:
 
 def unaccepted_past_tiers() -> dict[tuple[str, ...], float]:
     """For the metrics scrape: open help alerts past ALERT_UNACCEPTED_TIERS tiers, by kind."""
-    from django.conf import settings
     from django.db.models import Count
 
     from .models import TECHNICAL_KINDS

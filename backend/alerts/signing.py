@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -181,13 +182,19 @@ def _shape() -> list[tuple[type[Any], list[str]]]:
 
 
 _SIGNED_SHAPE = _shape()
-_signed_sql: dict[str, tuple[str, list[tuple[int, Any]]]] = {}
+# Per thread: GeoDjango's geometry converter holds the thread's own GEOS WKB reader
+# (`wkb_r().read`), which is not thread-safe; shared across threads, concurrent requests
+# corrupted each other's parse ("ParseException: Unexpected EOF parsing WKB", a 500).
+_signed_sql = threading.local()
 
 
 def _signed_device_sql() -> tuple[str, list[tuple[int, Any]]]:
     """The statement of `signed_device` for this connection's backend, and the converters of
-    its columns (decrypting the secret, parsing the point, SQLite's dates)."""
-    cached = _signed_sql.get(connection.vendor)
+    its columns (decrypting the secret, parsing the point, SQLite's dates), built once per
+    thread."""
+    built: dict[str, tuple[str, list[tuple[int, Any]]]] = getattr(_signed_sql, "built", None) or {}
+    _signed_sql.built = built
+    cached = built.get(connection.vendor)
     if cached is not None:
         return cached
     q = connection.ops.quote_name
@@ -214,7 +221,7 @@ def _signed_device_sql() -> tuple[str, list[tuple[int, Any]]]:
         f"JOIN {q(community.db_table)} c ON c.id = g.{q('community_id')} "
         f"WHERE d.{q('device_id')} = %s AND d.{q('revoked_at')} IS NULL"
     )
-    _signed_sql[connection.vendor] = (sql, converters)
+    built[connection.vendor] = (sql, converters)
     return sql, converters
 
 

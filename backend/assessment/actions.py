@@ -26,6 +26,7 @@ from .models import (
     Appeal,
     Indicator,
     IndicatorGroup,
+    LeaderScore,
     Period,
     PeriodState,
     ProcessStep,
@@ -42,7 +43,16 @@ MAX_ADJUSTMENT = 20.0
 
 
 def check_scheme(scheme: Scheme) -> None:
-    """Every indicator known and fit for the scheme's subjects; weights positive."""
+    """Every indicator known and fit for the scheme's subjects; weights positive; the leader's
+    share 0-100 % and the visit sample rate 0-1."""
+    if not 0 <= scheme.leader_weight <= 100:
+        raise ApiError(
+            "validation_error", status=422, fields={"leader_weight": "field_out_of_range"}
+        )
+    if not 0 <= scheme.visit_sample_rate <= 1:
+        raise ApiError(
+            "validation_error", status=422, fields={"visit_sample_rate": "field_out_of_range"}
+        )
     for ind in Indicator.objects.filter(group__scheme=scheme):
         spec = SPECS.get(ind.code)
         if spec is None or scheme.applies_to not in spec.subjects:
@@ -66,6 +76,8 @@ def do_new_version(*, scheme: Scheme) -> Scheme:
             name=scheme.name,
             applies_to=scheme.applies_to,
             grade_bands=scheme.grade_bands,
+            leader_weight=scheme.leader_weight,
+            visit_sample_rate=scheme.visit_sample_rate,
             version=(latest.version if latest else scheme.version) + 1,
         )
         for group in scheme.groups.prefetch_related("indicators"):
@@ -279,6 +291,51 @@ def do_adjust(
     return adjustment
 
 
+def _may_lead(user: User, card: Scorecard) -> bool:
+    """Who gives the leader's score: a supervisor of the card's community or a district
+    administrator for a worker's or an officer's card; a district administrator for a
+    community's card; never the card's own subject."""
+    if card.user_id is not None and card.user_id == user.pk:
+        return False
+    if card.user_id is None:
+        return user.role == Role.DISTRICT_ADMIN
+    return _supervises(user, card)
+
+
+def do_leader_score(
+    *, user: User, card_id: int, score: float, reason: str, replaces: int | None = None
+) -> LeaderScore:
+    """The leader's qualitative score (领导评价) of a card during scoring: 0-100 with a reason,
+    combined into the total by the scheme's `leader_weight`. Recorded once per card: a change
+    names the version it replaces (`replaces`) and becomes the next version; the earlier ones
+    stay, and every version is a process step (who, when, the score, the reason)."""
+    if not reason.strip():
+        raise ApiError("validation_error", status=422, fields={"reason": "field_required"})
+    if not 0 <= score <= 100:
+        raise ApiError("validation_error", status=422, fields={"score": "field_out_of_range"})
+    with transaction.atomic():
+        period, card = _card(user, card_id)
+        if not _may_lead(user, card):
+            raise ApiError("permission_denied", status=403)
+        if period.scheme.leader_weight <= 0:
+            raise ApiError("leader_score_not_in_scheme", status=409)
+        _in(period, P.SCORING)
+        current = card.leader_scores.order_by("-version").first()
+        if current is not None and replaces is None:
+            raise ApiError("leader_score_exists", status=409)
+        if replaces != (current.version if current else None):
+            raise ApiError("leader_score_stale", status=409)
+        made = LeaderScore.objects.create(
+            scorecard=card, version=(current.version + 1) if current else 1, score=score,
+            reason=reason.strip()[:300], by=user,
+        )  # fmt: skip
+        card.leader = score
+        compute.refresh_total(card)
+        _step(period, "leader_score", user, card, version=made.version, score=score,
+              previous=current.score if current else None, reason=made.reason)  # fmt: skip
+    return made
+
+
 def do_appeal(*, user: User, card_id: int, text: str, now: datetime | None = None) -> Appeal:
     """The worker appeals (申诉) their own card while it is published."""
     now = now or timezone.now()
@@ -297,8 +354,9 @@ def do_appeal(*, user: User, card_id: int, text: str, now: datetime | None = Non
 
 
 def scorers(card: Scorecard) -> set[int]:
-    """Who scored the card: everyone who adjusted it."""
-    return set(card.adjustments.values_list("by_id", flat=True))
+    """Who scored the card: everyone who adjusted it or gave it a leader's score."""
+    adjusted = set(card.adjustments.values_list("by_id", flat=True))
+    return adjusted | set(card.leader_scores.values_list("by_id", flat=True))
 
 
 def do_decide_appeal(

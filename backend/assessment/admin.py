@@ -14,7 +14,16 @@ from backend.core.errors import ApiError, message
 
 from . import actions
 from .indicators import CODE_CHOICES
-from .models import Appeal, FollowUp, Indicator, IndicatorGroup, Period, ProcessStep, Scheme
+from .models import (
+    Appeal,
+    FollowUp,
+    Indicator,
+    IndicatorGroup,
+    LeaderScore,
+    Period,
+    ProcessStep,
+    Scheme,
+)
 
 
 def _editable(obj: Any) -> bool:
@@ -146,3 +155,64 @@ class AppealAdmin(ReadOnly):
 class FollowUpAdmin(ReadOnly):
     list_display = ["source", "source_ref", "channel", "state", "score", "asked_at"]
     list_filter = ["source", "channel", "state"]
+
+
+class LeaderScoreForm(forms.ModelForm):
+    """The leader's score entered through the action (its checks, its process step); a refusal
+    is the form's error and nothing is saved."""
+
+    replaces = forms.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="更改时填写所替换的版本号 the version a change replaces",
+    )
+    request: HttpRequest
+
+    class Meta:
+        model = LeaderScore
+        fields = ["scorecard", "score", "reason"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        try:
+            self.made = actions.do_leader_score(
+                user=self.request.user,  # type: ignore[arg-type]
+                card_id=data["scorecard"].pk,
+                score=data["score"],
+                reason=data["reason"],
+                replaces=data.get("replaces"),
+            )
+        except ApiError as exc:
+            raise forms.ValidationError(message(exc.code), code=exc.code) from exc
+        return data
+
+
+@admin.register(LeaderScore)
+class LeaderScoreAdmin(admin.ModelAdmin):
+    """领导评价: every version of every card's leader score (read-only once entered); "add"
+    enters one for a card in scoring, or a change naming the version it replaces."""
+
+    list_display = ["scorecard", "version", "score", "reason", "by", "at"]
+    raw_id_fields = ["scorecard"]
+    form = LeaderScoreForm
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False,
+                 **kwargs: Any) -> Any:  # fmt: skip
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"request": request})  # per request, not shared
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.pk, obj.version, obj.by, obj.at = (
+            form.made.pk,
+            form.made.version,
+            form.made.by,
+            form.made.at,
+        )

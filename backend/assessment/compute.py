@@ -6,6 +6,7 @@ grades and ranks are arithmetic on those few hundred numbers.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,7 +202,7 @@ def do_compute(period: Period) -> int:
         card.indicators, card.exclusions, card.base = body, exclusions, base
         card.community_id = community
         card.adjustment = manual.get(card.pk, 0.0) if card.pk else 0.0
-        card.total = round(card.base + card.adjustment, 2)
+        card.total = total_of(card, period.scheme.leader_weight)
         card.grade = grade(period.scheme.grade_bands, card.total)
         (update if card.pk else create).append(card)
     _rank([*create, *update])
@@ -209,6 +210,18 @@ def do_compute(period: Period) -> int:
     fields = ["indicators", "exclusions", "base", "adjustment", "total", "grade", "rank"]
     Scorecard.objects.bulk_update([*update], [*fields, "community"], batch_size=500)
     return len(create) + len(update)
+
+
+def total_of(card: Scorecard, leader_weight: float) -> float:
+    """The card's total: the indicators' base and, where the scheme has a qualitative part
+    (`leader_weight` % of the total) and the leader has scored the card, the leader's score in
+    that share; then the manual points. A card the leader has not scored yet is the base alone
+    (a part without data is left out, as a group without data is)."""
+    score = card.base
+    if leader_weight > 0 and card.leader is not None:
+        share = leader_weight / 100
+        score = card.base * (1 - share) + card.leader * share
+    return round(score + card.adjustment, 2)
 
 
 def _manual_points(period: Period) -> dict[int, float]:
@@ -233,11 +246,12 @@ def _rank(cards: list[Scorecard]) -> None:
 
 
 def refresh_total(card: Scorecard) -> None:
-    """After an adjustment or an appeal: the card's total and grade, and its community's ranks."""
+    """After an adjustment, a leader's score or an appeal: the card's total and grade, and its
+    community's ranks."""
     card.adjustment = _manual_points(card.period).get(card.pk, 0.0)
-    card.total = round(card.base + card.adjustment, 2)
+    card.total = total_of(card, card.period.scheme.leader_weight)
     card.grade = grade(card.period.scheme.grade_bands, card.total)
-    card.save(update_fields=["adjustment", "total", "grade"])
+    card.save(update_fields=["leader", "adjustment", "total", "grade"])
     peers = list(card.period.scorecards.filter(community_id=card.community_id))
     if card.user_id is None:
         peers = list(card.period.scorecards.all())
@@ -245,15 +259,25 @@ def refresh_total(card: Scorecard) -> None:
     Scorecard.objects.bulk_update(peers, ["rank"])
 
 
-def evidence_rows(period: Period, code: str, subject: int | None = None) -> list[dict[str, Any]]:
-    """The rows an indicator counted (or excluded) for one subject, or everyone (the XLSX)."""
-    window = Window(
+def _window(period: Period) -> Window:
+    return Window(
         district_id=period.scheme.district_id,
         starts_at=period.starts_at,
         ends_at=period.ends_at,
         subject=period.scheme.applies_to,
     )
-    qs = SPECS[code].rows(window)
+
+
+def evidence_rows(period: Period, code: str, subject: int | None = None) -> list[dict[str, Any]]:
+    """The rows an indicator counted (or excluded) for one subject, or everyone."""
+    qs = SPECS[code].rows(_window(period))
     if subject is not None:
         qs = qs.filter(subject=subject)
     return list(qs.order_by("subject", "ref"))
+
+
+def evidence_values(period: Period, code: str) -> Iterator[tuple[Any, ...]]:
+    """Everyone's rows of an indicator as (subject, ref, value, excluded) tuples, streamed from
+    a server-side cursor (the XLSX: a district quarter is a few hundred thousand rows)."""
+    qs = SPECS[code].rows(_window(period)).order_by("subject", "ref")
+    return qs.values_list("subject", "ref", "value", "excluded").iterator(chunk_size=5000)

@@ -1,6 +1,6 @@
-"""Exports: the XLSX of a period's scorecards (openpyxl, write-only) with an evidence sheet
-whose rows add up to the cards' counts, and a printable PDF of one card (reportlab, with the
-WenQuanYi Micro Hei font embedded so that the Chinese prints anywhere)."""
+"""Exports: the XLSX of a period's scorecards (openpyxl, write-only) with an evidence sheet per
+indicator whose rows add up to the cards' counts, and a printable PDF of one card (reportlab,
+with the WenQuanYi Micro Hei font embedded so that the Chinese prints anywhere)."""
 
 from __future__ import annotations
 
@@ -24,15 +24,22 @@ def _subject_name(card: Scorecard) -> str:
 
 
 def xlsx(period: Period, cards: QuerySet[Scorecard]) -> bytes:
-    """Sheet 1 the cards (one row each, per indicator its value, count and points); sheet 2
-    every evidence row of the subjects in `cards`; sheet 3 the exclusions."""
+    """Sheet `scorecards`: the cards (one row each, per indicator its value, count, hits and
+    points). Sheet `indicators`: each indicator's code, names, what its records are and the
+    sheet of its evidence. Then one evidence sheet per indicator, named by its code: a row
+    per record it counted or excluded for the subjects in `cards` — card_id, the record's id,
+    value, and the reason only where it was excluded (an empty cell otherwise: the evidence is
+    most of the file's cells, and a cell per field made the district's export slow)."""
     from openpyxl import Workbook
 
     cards = cards.select_related("user", "community")
     codes = [i.code for i in compute.indicators_of(period)]
     book = Workbook(write_only=True)
     sheet = book.create_sheet("scorecards")
-    head = ["card_id", "subject", "community", "base", "adjustment", "total", "grade", "rank"]
+    head = [
+        "card_id", "subject", "community", "base", "leader", "adjustment", "total", "grade",
+        "rank",
+    ]  # fmt: skip
     for code in codes:
         head += [f"{code}.value", f"{code}.counted", f"{code}.hits", f"{code}.points"]
     sheet.append(head)
@@ -40,22 +47,27 @@ def xlsx(period: Period, cards: QuerySet[Scorecard]) -> bytes:
     for card in cards:
         subjects[card.user_id if card.user_id is not None else card.community_id] = card.pk
         row: list[Any] = [
-            card.pk, _subject_name(card), card.community.name, card.base, card.adjustment,
-            card.total, card.grade, card.rank,
+            card.pk, _subject_name(card), card.community.name, card.base, card.leader,
+            card.adjustment, card.total, card.grade, card.rank,
         ]  # fmt: skip
         for code in codes:
             figure = card.indicators.get(code, {})
             row += [figure.get("value"), figure.get("counted"), figure.get("hits"),
                     figure.get("points")]  # fmt: skip
         sheet.append(row)
-    evidence = book.create_sheet("evidence")
-    evidence.append(["card_id", "indicator", "record", "ref", "value", "excluded"])
+    legend = book.create_sheet("indicators")
+    legend.append(["indicator", "label_zh", "label_en", "record", "sheet"])
     for code in codes:
-        record = SPECS[code].record
-        for ev in compute.evidence_rows(period, code):
-            card_id = subjects.get(int(ev["subject"]))
+        spec = SPECS[code]
+        legend.append([code, spec.label_zh, spec.label_en, spec.record, code])
+    for code in codes:
+        evidence = book.create_sheet(code)
+        evidence.append(["card_id", f"{SPECS[code].record}_id", "value", "excluded"])
+        append = evidence.append
+        for subject, ref, value, excluded in compute.evidence_values(period, code):
+            card_id = subjects.get(int(subject))
             if card_id is not None:
-                evidence.append([card_id, code, record, ev["ref"], ev["value"], ev["excluded"]])
+                append((card_id, ref, value, excluded) if excluded else (card_id, ref, value))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

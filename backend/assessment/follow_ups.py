@@ -3,9 +3,10 @@
 After a resolved emergency, a closed case and a sample of visits the resident is asked once
 (a housekeeping duty finds them with a few set-based statements: the alerts and the service
 desk never call up here). They answer in the resident app, by SMS reply (the text goes out
-through the durable clock and the SMS backend) or to the next visiting worker, who must not be
-a worker the rating is for. Only the resident asked answers, once; they may decline; the
-rating counts for the workers and the post it names.
+through the durable clock and the outbox; the reply comes back through the gateway's callback
+to `on_sms_reply`, the outbox listener for "follow_up" replies) or to the next visiting
+worker, who must not be a worker the rating is for. Only the resident asked answers, once;
+they may decline; the rating counts for the workers and the post it names.
 """
 
 from __future__ import annotations
@@ -14,12 +15,27 @@ import math
 import random
 import re
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import CharField, Exists, F, Min, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Cast
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Min,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models import Case as DbCase
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from backend.accounts.models import GridAssignment, Role, User
@@ -28,21 +44,75 @@ from backend.alerts.models import Alert, AlertKind
 from backend.core import clock
 from backend.core.errors import ApiError, NotFound
 from backend.core.models import Timer
-from backend.notify import outbox
-from backend.notify.models import Channel
+from backend.notify import outbox, replies
+from backend.notify.models import Channel, OutboxMessage
 from backend.notify.sms import MAINLAND_MOBILE
 from backend.people.models import Resident, ResidentTag
 from backend.servicedesk.models import Case, CaseState
 from backend.territory.scope import scope_filter
 from backend.visits.models import Visit
 
-from .models import FollowUp
+from .models import AppliesTo, FollowUp, Scheme
 
 LOOK_BACK = timedelta(days=30)
-VISIT_SAMPLE_EVERY = 10  # one visit in ten (by id: reproducible) is followed up
+# The share of completed visits followed up is the scheme's `visit_sample_rate` (the latest
+# scheme of the visit's district for its post: B → grid workers', A → officers'), this without
+# one. Which visits: those whose id, spread evenly over [0, 2^32) by Fibonacci hashing, falls
+# below rate × 2^32 — reproducible, and the share holds over any run of consecutive ids.
+DEFAULT_VISIT_SAMPLE_RATE = 0.1
+HASH_MULTIPLIER = 2654435769  # ⌊2^32 / φ⌋
+HASH_SPAN = 2**32
 BATCH = 500
 SMS_TIMER = "assessment.follow_up_sms"
-SMS_REPLY = re.compile(r"^\s*(\d{6})\s*([1-5]|[Nn])\s*$")
+# "<code> <1-5|N>" as the template asks, or the bare score most people send; ASCII digits
+# (after NFKC: full-width １ is 1), an optional 分 ("5分").
+SMS_REPLY = re.compile(r"^\s*(?:([0-9]{6})\s*)?([1-5]|[Nn])\s*分?\s*$")
+SUBJECT = "follow_up"
+
+
+def sampled(visit_id: int, rate: float) -> bool:
+    """Whether a visit is in the follow-up sample at `rate` (the SQL of `_sampled_visits`)."""
+    return (visit_id * HASH_MULTIPLIER) % HASH_SPAN < rate * HASH_SPAN
+
+
+def visit_sample_rate(district_id: int, post: str = Visit.Post.B) -> float:
+    """The rate the latest scheme of the district for the post sets (or the default)."""
+    applies_to = AppliesTo.OFFICER if post == Visit.Post.A else AppliesTo.WORKER
+    rate = (
+        Scheme.objects.filter(district_id=district_id, applies_to=applies_to)
+        .order_by("-pk")
+        .values_list("visit_sample_rate", flat=True)
+        .first()
+    )
+    return DEFAULT_VISIT_SAMPLE_RATE if rate is None else rate
+
+
+def _rate_of(applies_to: str) -> Subquery:
+    return Subquery(
+        Scheme.objects.filter(district_id=OuterRef("community__district_id"), applies_to=applies_to)
+        .order_by("-pk")
+        .values("visit_sample_rate")[:1],
+        output_field=FloatField(),
+    )
+
+
+def _sampled_visits(visits: QuerySet[Visit]) -> QuerySet[Visit]:
+    """The visits of `visits` in the follow-up sample of their scheme's rate."""
+    rate = Coalesce(
+        DbCase(
+            When(post=Visit.Post.A, then=_rate_of(AppliesTo.OFFICER)),
+            default=_rate_of(AppliesTo.WORKER),
+            output_field=FloatField(),
+        ),
+        Value(DEFAULT_VISIT_SAMPLE_RATE),
+        output_field=FloatField(),
+    )
+    spread = ExpressionWrapper(
+        F("pk") * HASH_MULTIPLIER % HASH_SPAN, output_field=BigIntegerField()
+    )
+    return visits.annotate(sample_rate=rate, spread=spread).filter(
+        spread__lt=F("sample_rate") * HASH_SPAN
+    )
 
 
 def _code() -> str:
@@ -80,10 +150,8 @@ def _candidates(now: datetime) -> list[tuple[str, str, int, int, int, list[int],
         .annotate(first=Min("pk"))
         .values("first")
     )
-    visits = (
+    visits = _sampled_visits(
         Visit.objects.filter(state=Visit.State.COMPLETED, present=True, counted_at__gte=since)
-        .annotate(sampled=F("pk") % VISIT_SAMPLE_EVERY)
-        .filter(sampled=0)
     )
     for v in (
         _not_asked(visits, "visit")
@@ -157,7 +225,7 @@ def _send_sms(timer: Timer) -> None:
         return
     outbox.enqueue(  # an approved template, sent by the dispatcher (backend/notify/outbox.py)
         channel=Channel.SMS,
-        subject=f"follow_up:{follow_up.pk}",
+        subject=f"{SUBJECT}:{follow_up.pk}",
         template="follow_up",
         params={"code": follow_up.code},
         to=follow_up.resident.phone,
@@ -200,22 +268,50 @@ def do_answer_in_app(*, user: User, follow_up_id: int, score: int | None) -> Fol
         return _answer(fu, score, by=user, phone=user.phone)
 
 
+def _asked_by_sms(phone: str) -> list[int]:
+    """The follow-ups whose question was texted to `phone` (by the outbox's number digest:
+    the number it went to, whatever the resident's record says now)."""
+    refs = (s.split(":", 1)[1] for s in replies.subjects_sent_to(phone, prefix=SUBJECT))
+    return [int(ref) for ref in refs if ref.isdigit()]
+
+
 def do_answer_by_sms(*, phone: str, text: str) -> FollowUp:
-    """An SMS reply "<code> <1-5|N>" from the phone the question went to; any other sender or
-    code is refused, and a second answer too."""
-    match = SMS_REPLY.match(text or "")
+    """An SMS reply from the phone a question went to: "<code> <1-5|N>" answers the follow-up
+    of that code; a bare "<1-5|N>" the most recent open one texted to that phone. Any other
+    sender or code is refused (404), and a second answer too (409)."""
+    match = SMS_REPLY.match(unicodedata.normalize("NFKC", text or ""))
     if match is None:
         raise ApiError("follow_up_reply_invalid", status=422)
     code, answer = match.groups()
-    visible = FollowUp.objects.filter(
-        code=code, channel=FollowUp.Channel.SMS, resident__phone=phone
-    )
+    visible = FollowUp.objects.filter(pk__in=_asked_by_sms(phone), channel=FollowUp.Channel.SMS)
+    if code:
+        candidates = visible.filter(code=code).order_by("state", "-asked_at")  # "asked" first
+    else:
+        candidates = visible.filter(state=FollowUp.State.ASKED).order_by("-asked_at", "-pk")
     with transaction.atomic():
-        candidate = visible.order_by("state", "-asked_at").first()  # "asked" sorts first
+        candidate = candidates.first()
         if candidate is None:
             raise NotFound()
         fu = _locked(candidate.pk, visible)
         return _answer(fu, None if answer in "Nn" else int(answer), by=None, phone=phone)
+
+
+REPLY_OUTCOMES = {
+    "follow_up_reply_invalid": "invalid",
+    "follow_up_answered": "already_answered",
+    "not_found": "no_open_follow_up",
+}
+
+
+def on_sms_reply(row: OutboxMessage, what: str, detail: dict[str, Any]) -> str:
+    """The outbox listener for replies to follow-up texts (registered in AssessmentConfig):
+    the reply is an answer, or it is recorded as what it was (its text is not an answer,
+    nothing is open for that phone) and ignored."""
+    try:
+        fu = do_answer_by_sms(phone=str(detail.get("phone", "")), text=str(detail.get("text", "")))
+    except ApiError as error:
+        return REPLY_OUTCOMES.get(error.code, error.code)
+    return str(fu.state)
 
 
 def visible_to_worker(user: User) -> QuerySet[FollowUp]:

@@ -10,6 +10,7 @@ period it is frozen, and an edit makes a new version.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -38,6 +39,16 @@ class Scheme(models.Model):
     version = models.PositiveIntegerField(default=1)
     applies_to = models.CharField(max_length=10, choices=AppliesTo.choices)
     grade_bands = models.JSONField(default=dict, help_text='{"优秀": 90, "良好": 80, "合格": 60}')
+    leader_weight = models.FloatField(
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="领导评价（定性）占总分的百分比, 0-100; 0: the scheme has no qualitative part",
+    )
+    visit_sample_rate = models.FloatField(
+        default=0.1,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="share of completed visits followed up (回访抽样), 0-1",
+    )
     frozen = models.BooleanField(default=False, help_text="used by a period: edits make a copy")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -45,7 +56,15 @@ class Scheme(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["district", "name", "applies_to", "version"], name="unique_scheme_version"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(leader_weight__gte=0) & Q(leader_weight__lte=100),
+                name="scheme_leader_weight_0_to_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(visit_sample_rate__gte=0) & Q(visit_sample_rate__lte=1),
+                name="scheme_visit_sample_rate_0_to_1",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -135,6 +154,9 @@ class Scorecard(models.Model):
     indicators = models.JSONField(default=dict)
     exclusions = models.JSONField(default=dict, help_text="reason -> count")
     base = models.FloatField(default=0)
+    leader = models.FloatField(
+        null=True, blank=True, help_text="the current leader's score (LeaderScore), 0-100"
+    )
     adjustment = models.FloatField(default=0)
     total = models.FloatField(default=0)
     grade = models.CharField(max_length=4, blank=True)
@@ -172,6 +194,31 @@ class Adjustment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.points:+g} {self.reason[:30]}"
+
+
+class LeaderScore(models.Model):
+    """The leader's qualitative score (领导评价) of a card, 0-100 with a reason, by a supervisor
+    of the card's community or a district administrator. One per card and period: a change is
+    the next version (the earlier ones stay, each recorded as a process step)."""
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="leader_scores")
+    version = models.PositiveIntegerField(default=1)
+    score = models.FloatField()
+    reason = models.CharField(max_length=300)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["scorecard_id", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["scorecard", "version"], name="one_leader_version"),
+            models.CheckConstraint(
+                condition=Q(score__gte=0) & Q(score__lte=100), name="leader_score_0_to_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scorecard_id} v{self.version}: {self.score:g}"
 
 
 class Appeal(models.Model):

@@ -10,6 +10,13 @@ from backend.territory.models import District
 from .models import AppliesTo, Indicator, IndicatorGroup, Scheme
 
 BANDS = {"优秀": 90, "良好": 80, "合格": 60}
+# 领导评价: the leader's qualitative score, % of the total (a community's card has none).
+LEADER_WEIGHT: dict[str, float] = {
+    AppliesTo.WORKER: 10.0,
+    AppliesTo.OFFICER: 10.0,
+    AppliesTo.COMMUNITY: 0.0,
+}
+VISIT_SAMPLE_RATE = 0.1  # one completed visit in ten followed up (回访)
 
 # applies_to -> name, [(group, weight, [(code, weight, target, floor, year_only)])]
 Row = tuple[str, float, float, float, bool]
@@ -64,7 +71,11 @@ def do_create_sample_schemes(*, district: District) -> list[Scheme]:
         for applies_to, (name, groups) in SAMPLES.items():
             scheme, created = Scheme.objects.get_or_create(
                 district=district, name=name, applies_to=applies_to, version=1,
-                defaults={"grade_bands": BANDS},
+                defaults={
+                    "grade_bands": BANDS,
+                    "leader_weight": LEADER_WEIGHT[applies_to],
+                    "visit_sample_rate": VISIT_SAMPLE_RATE,
+                },
             )  # fmt: skip
             made.append(scheme)
             if not created:

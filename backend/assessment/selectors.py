@@ -13,7 +13,7 @@ from backend.core.errors import ApiError, NotFound
 
 from . import compute
 from .indicators import SPECS
-from .models import Period, Scorecard
+from .models import AppliesTo, Period, Scorecard
 
 NOTHING = Q(pk__in=[])
 
@@ -79,11 +79,15 @@ def evidence(user: User, card_id: int, code: str | None) -> list[dict[str, Any]]
 BINS = (20, 40, 60, 80, 101)
 
 
-def charts(user: User) -> dict[str, Any]:
+def charts(user: User, applies_to: str = AppliesTo.WORKER) -> dict[str, Any]:
     """What the board's assessment page draws, for the latest quarter or year the user sees of
-    the grid workers' scheme: mean total per community (ranking), the mean per community and
-    quarter (trend), and how the cards' points spread per indicator (distribution)."""
-    visible = Scorecard.objects.filter(card_filter(user), period__scheme__applies_to="worker")
+    the schemes for `applies_to` (grid workers, A-post officers or communities): mean total
+    per community (ranking; a community's own card for the community scheme), the mean per
+    community and quarter (trend), and how the cards' points spread per indicator
+    (distribution)."""
+    if applies_to not in AppliesTo.values:
+        raise ApiError("validation_error", status=422, fields={"scheme": "field_invalid"})
+    visible = Scorecard.objects.filter(card_filter(user), period__scheme__applies_to=applies_to)
     latest = (
         Period.objects.filter(pk__in=visible.values("period_id"))
         .select_related("scheme")
@@ -91,7 +95,10 @@ def charts(user: User) -> dict[str, Any]:
         .first()
     )
     if latest is None:
-        return {"period": None, "ranking": [], "trend": [], "distribution": []}
+        return {
+            "applies_to": applies_to, "period": None, "ranking": [], "trend": [],
+            "distribution": [],
+        }  # fmt: skip
     cards = visible.filter(period=latest)
     ranking = list(
         cards.values("community_id", "community__name")
@@ -111,7 +118,13 @@ def charts(user: User) -> dict[str, Any]:
             if figure.get("points") is not None:
                 bins[next(i for i, top in enumerate(BINS) if figure["points"] < top)] += 1
     return {
-        "period": {"id": latest.pk, "label": latest.label, "state": latest.state},
+        "applies_to": applies_to,
+        "period": {
+            "id": latest.pk,
+            "label": latest.label,
+            "state": latest.state,
+            "scheme": latest.scheme.name,
+        },
         "ranking": [
             {
                 "community_id": r["community_id"],

@@ -40,7 +40,12 @@ class AuditEvent(models.Model):
         ADMIN_CHANGE = "admin_change", "后台修改 admin change"
         EXPORT = "export", "导出 export"
         VIEW_VOTER_ROLL = "view_voter_roll", "查看投票名单 view who voted in a poll"
-        VIEW_VOLUNTEER_MATCH = "view_volunteer_match", "志愿者查看服务对象 a volunteer's task"
+        VIEW_VOLUNTEER_MATCH = (
+            "view_volunteer_match",
+            "查看志愿服务匹配 a task's match (the person helped, the volunteers offered)",
+        )
+        LIST_VOLUNTEERS = "list_volunteers", "查看志愿者名册 list the volunteer registry"
+        LIST_VOLUNTEER_TASKS = "list_volunteer_tasks", "查看志愿服务任务列表 list volunteer tasks"
 
     class Result(models.TextChoices):
         OK = "ok", "成功 ok"

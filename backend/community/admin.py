@@ -7,6 +7,8 @@ from .models import (
     Poll,
     SelfGovernanceGroup,
     SocialOrganisation,
+    Topic,
+    TopicSettings,
     Volunteer,
     VolunteerTask,
 )
@@ -67,3 +69,16 @@ class VolunteerTaskAdmin(ReadOnly):
 @admin.register(SelfGovernanceGroup)
 class SelfGovernanceGroupAdmin(ReadOnly):
     list_display = ("name", "grid", "community", "created_at")
+
+
+@admin.register(TopicSettings)
+class TopicSettingsAdmin(admin.ModelAdmin):
+    """Per community (empty: the district default): supporters a topic needs for the agenda."""
+
+    list_display = ("community", "support_threshold")
+
+
+@admin.register(Topic)
+class TopicAdmin(ReadOnly):
+    list_display = ("title", "grid", "state", "supporters", "threshold", "proposed_at")
+    list_filter = ("state",)

@@ -260,6 +260,7 @@ class PollVoter(models.Model):
     class Channel(models.TextChoices):
         APP = "app", "居民端 resident app"
         DOOR = "door", "网格员上门 at the door, confirmed by photo"
+        VOICE = "voice", "语音电话按键 by keypress on a voice call"
 
     poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="voters")
     unit_key = models.CharField(max_length=24, help_text="h:<household> or r:<resident>")
@@ -333,6 +334,13 @@ class HearingParticipant(models.Model):
     registered_at = models.DateTimeField(null=True, blank=True)
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    registered_via = models.CharField(
+        max_length=10,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="app, staff, or voice (keypress 1)",
     )
     attended_at = models.DateTimeField(null=True, blank=True)
     checked_in_by = models.ForeignKey(
@@ -606,3 +614,156 @@ class GroupActivity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group_id} {self.kind}"
+
+
+# -- topics proposed by residents and groups (民主议事) ------------------------------------------
+
+
+class TopicSettings(models.Model):
+    """Per community (or the district default when empty): how many residents of a grid must
+    support a topic before it goes on the grid's agenda."""
+
+    community = models.OneToOneField(
+        Community, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    support_threshold = models.PositiveSmallIntegerField(
+        default=10, help_text="supporters (the proposer included) for the grid's agenda"
+    )
+
+    class Meta:
+        verbose_name_plural = "topic settings"
+
+    def __str__(self) -> str:
+        return f"{self.community or 'district'}: {self.support_threshold}"
+
+
+class Topic(models.Model):
+    """A topic for consultation (议题) proposed by a resident of a grid or by a grid's group;
+    residents of the grid support it; at the community's threshold it goes on the grid's
+    agenda, and from there it may become a poll or a hearing. The grid's worker moderates:
+    a topic may be rejected with a reason (then only its proposer still sees it)."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "征集联名 collecting support"
+        AGENDA = "agenda", "列入议程 on the grid's agenda"
+        TAKEN_UP = "taken_up", "已转表决/听证 became a poll or a hearing"
+        REJECTED = "rejected", "未通过审核 rejected by the grid worker"
+
+    grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="+")
+    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=200)
+    text = models.TextField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    resident = models.ForeignKey(
+        Resident,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="the proposing resident (empty for a group's topic)",
+    )
+    group = models.ForeignKey(
+        SelfGovernanceGroup, on_delete=models.PROTECT, null=True, blank=True, related_name="topics"
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField(default=timezone.now)
+    supporters = models.PositiveIntegerField(default=0)
+    threshold = models.PositiveSmallIntegerField(help_text="the community's, when proposed")
+    agenda_at = models.DateTimeField(null=True, blank=True)
+    poll = models.OneToOneField(
+        Poll, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    hearing = models.OneToOneField(
+        Hearing, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reject_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["grid", "state"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TopicSupport(models.Model):
+    """One resident's support (联名) of a topic: in the app, or recorded at the door."""
+
+    class Via(models.TextChoices):
+        APP = "app", "居民端 resident app"
+        DOOR = "door", "网格员上门 at the door"
+        PROPOSER = "proposer", "提议人 the proposer"
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="supports")
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="+")
+    via = models.CharField(max_length=10, choices=Via.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["topic", "resident"], name="one_topic_support")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic_id}/{self.resident_id}"
+
+
+# -- voice calls for residents without smartphones ----------------------------------------------
+
+
+class CommunityCall(models.Model):
+    """A voice call (through the notify outbox) to a resident without a smartphone: a poll
+    read out, keypress N = option N; or a hearing's invitation, keypress 1 = attend. It keeps
+    no key pressed: in a secret poll nothing here, in the outbox or in the callbacks joins a
+    voter to a choice (the vote itself is a `PollVoter` of channel voice)."""
+
+    class Kind(models.TextChoices):
+        POLL = "poll", "表决 a poll"
+        HEARING = "hearing", "听证会邀请 a hearing invitation"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "待拨打 queued"
+        CALLED = "called", "已拨打 placed"
+        ANSWERED = "answered", "已接听 answered"
+        NO_ANSWER = "no_answer", "未接听 not answered"
+        FAILED = "failed", "呼叫失败 failed"
+        DONE = "done", "已按键 voted / registered"
+        REFUSED = "refused", "按键未采纳 keypress refused (see outcome)"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    poll = models.ForeignKey(
+        Poll, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    hearing = models.ForeignKey(
+        Hearing, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="+")
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+")
+    grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    message = models.OneToOneField(
+        "notify.OutboxMessage", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    outcome = models.CharField(max_length=40, blank=True, help_text="why a keypress was refused")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["poll", "resident"]),
+            models.Index(fields=["hearing", "household"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} call {self.pk} {self.state}"

@@ -14,6 +14,7 @@ from django.utils import timezone
 from backend.accounts.models import Role, User
 from backend.accounts.selectors import scope_for
 from backend.audit.actions import do_record_read
+from backend.audit.models import AuditEvent
 from backend.core.errors import ApiError, NotFound
 from backend.core.personal import age_on
 from backend.territory.models import Household
@@ -30,7 +31,9 @@ from .models import (
     PollVoter,
     SelfGovernanceGroup,
     SocialOrganisation,
+    Topic,
     Volunteer,
+    VolunteerOffer,
     VolunteerTask,
 )
 
@@ -184,7 +187,11 @@ def voters(user: User, poll_id: int, *, client: str = "") -> QuerySet[PollVoter]
         scope, grid="grid_id", community="grid__community_id", district="poll__district_id"
     )
     do_record_read(
-        actor=user, action="view_voter_roll", target_type="poll", target_id=poll.pk, client=client
+        actor=user,
+        action=AuditEvent.Action.VIEW_VOTER_ROLL,
+        target_type="poll",
+        target_id=poll.pk,
+        client=client,
     )
     return (
         PollVoter.objects.filter(q, poll=poll)
@@ -290,21 +297,42 @@ def volunteer_tasks_for(user: User) -> QuerySet[VolunteerTask]:
 
 
 def get_volunteer_task(user: User, task_id: int, *, client: str | None = None) -> VolunteerTask:
-    """One task; with `client` (a read to show it), a volunteer's read of it — of the person
-    helped — is audited."""
+    """One task; with `client` (a read to show it), the read — of the person helped, by a
+    volunteer or the grid's staff — is audited (the helped household's own read is not)."""
     task = volunteer_tasks_for(user).filter(pk=task_id).first()
     if task is None:
         raise NotFound()
     helped = user.resident is not None and user.resident.household_id == task.household_id
-    if client is not None and user.resident is not None and not helped:
+    if client is not None and not helped:
         do_record_read(
             actor=user,
-            action="view_volunteer_match",
+            action=AuditEvent.Action.VIEW_VOLUNTEER_MATCH,
             target_type="volunteer_task",
             target_id=task.pk,
             client=client,
         )
     return task
+
+
+def offers_of(user: User, task_id: int, *, client: str = "") -> list[VolunteerOffer]:
+    """The match: the volunteers a task was offered to, nearest first (staff of the task's
+    grid). The volunteers' data is personal: the read is audited, naming them."""
+    task = get_volunteer_task(user, task_id)
+    check_staff(user)
+    offers = list(
+        VolunteerOffer.objects.filter(task=task)
+        .select_related("task", "volunteer__resident")
+        .order_by("distance_m", "pk")
+    )
+    do_record_read(
+        actor=user,
+        action=AuditEvent.Action.VIEW_VOLUNTEER_MATCH,
+        target_type="volunteer_task",
+        target_id=task.pk,
+        target_ids=[o.volunteer_id for o in offers],
+        client=client,
+    )
+    return offers
 
 
 # -- self-governance groups ---------------------------------------------------------------------
@@ -331,3 +359,40 @@ def get_group(user: User, group_id: int) -> SelfGovernanceGroup:
 
 def proposals_of(user: User, group_id: int) -> QuerySet[GroupProposal]:
     return get_group(user, group_id).proposals.order_by("-proposed_at", "-pk")
+
+
+# -- topics (民主议事) ---------------------------------------------------------------------------
+
+
+def topic_filter(scope: Scope) -> Q:
+    """Staff: the topics of their grids, community, district. A resident: the topics of their
+    own grid, except those rejected (their own rejected ones they still see, with why)."""
+    also = None
+    if scope.household_id is not None:
+        shown = ~Q(state=Topic.State.REJECTED)
+        if scope.resident_id is not None:
+            shown |= Q(resident_id=scope.resident_id)
+        also = Q(grid__households__id=scope.household_id) & shown
+    return scope_filter(
+        scope,
+        grid="grid_id",
+        community="community_id",
+        district="community__district_id",
+        also=also,
+    )
+
+
+def topics_for(user: User, *, state: str | None = None) -> QuerySet[Topic]:
+    """Newest first; `state="agenda"` is the grid's agenda."""
+    ids = Topic.objects.filter(topic_filter(scope_for(user))).values("pk")
+    qs = Topic.objects.filter(pk__in=ids)
+    if state:
+        qs = qs.filter(state=state)
+    return qs.order_by("-proposed_at", "-pk")
+
+
+def get_topic(user: User, topic_id: int) -> Topic:
+    topic = topics_for(user).filter(pk=topic_id).first()
+    if topic is None:
+        raise NotFound()
+    return topic

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "alarm_receiver",
     "backend.visits",
     "backend.servicedesk",
+    "backend.reassurance",
     "backend.assessment",
     "backend.community",
     "backend.demo",
@@ -179,18 +180,6 @@ REPLICA_READ_PATHS = env_list(
 SPATIALITE_LIBRARY_PATH = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Cache (rate-limit counters): Redis when REDIS_URL is set, shared by every process; the
-# process's memory on the embedded default (one process).
-CACHES = {
-    "default": (
-        {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
-        }
-        if os.environ.get("REDIS_URL")
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
 # Rate limits (backend/core/ratelimit.py), "count/period" per window: 429 with Retry-After.
 RATE_LIMITS = {
     "login_ip": env("RATE_LOGIN_PER_IP", "30/m"),  # log-ins per client address
@@ -201,17 +190,62 @@ RATE_LIMITS = {
 RATELIMIT_ENABLE = True
 RATE_LIMIT_SCOPE = ""  # a prefix of the counters' keys (the tests give each test its own)
 
-# Channel layer: Redis when REDIS_URL (or REDIS_SENTINELS) is set, in-memory (one process
-# only) otherwise.
+# Redis: one address (REDIS_URL), or Redis Sentinel (issue 15) for the channel layer and the
+# cache alike: REDIS_SENTINELS=host:26379,host2:26379 with REDIS_SENTINEL_MASTER=<name> and
+# REDIS_DB, or the same as one URL, REDIS_SENTINEL_URL=redis+sentinel://host:26379,host2:26379/
+# <name>/<db>. The clients ask the sentinels for the master on every reconnect.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-# Redis Sentinel instead of one address (issue 15): REDIS_SENTINELS=host:26379,host2:26379 and
-# REDIS_SENTINEL_MASTER=<name>; the layer asks the sentinels for the master on every reconnect.
-REDIS_SENTINELS = [
-    (host, int(port))
-    for host, _, port in (item.rpartition(":") for item in env_list("REDIS_SENTINELS"))
-]
-REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", "gridline")
-REDIS_DB = int(env("REDIS_DB", "0"))
+
+
+def sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, int]:
+    """redis+sentinel://h1:26379,h2:26379/<master>/<db> -> (sentinels, master, db); a host
+    without a port is 26379, no db is 0."""
+    scheme, _, rest = url.partition("://")
+    netloc, _, path = rest.partition("/")
+    master, _, db = path.strip("/").partition("/")
+    if scheme != "redis+sentinel" or not netloc or not master:
+        raise ImproperlyConfigured(
+            "REDIS_SENTINEL_URL must be redis+sentinel://host:port[,host:port]/<master>[/<db>]"
+        )
+    hosts = [(h, int(p or 26379)) for h, _, p in (i.partition(":") for i in netloc.split(","))]
+    return hosts, master, int(db or 0)
+
+
+if os.environ.get("REDIS_SENTINEL_URL"):
+    REDIS_SENTINELS, REDIS_SENTINEL_MASTER, REDIS_DB = sentinel_url(env("REDIS_SENTINEL_URL"))
+else:
+    REDIS_SENTINELS = [
+        (host, int(port))
+        for host, _, port in (item.rpartition(":") for item in env_list("REDIS_SENTINELS"))
+    ]
+    REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", "gridline")
+    REDIS_DB = int(env("REDIS_DB", "0"))
+
+# Cache (rate-limit counters): Redis when REDIS_URL is set, shared by every process; through
+# the sentinels with django-redis's Sentinel connection factory (every command to the master:
+# a counter is read right after it is written); the process's memory on the embedded default
+# (one process).
+if REDIS_SENTINELS:
+    _CACHE: dict[str, object] = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": f"redis://{REDIS_SENTINEL_MASTER}/{REDIS_DB}",
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            "SENTINELS": REDIS_SENTINELS,
+            "SENTINEL_KWARGS": {"socket_timeout": 3},
+            "SOCKET_CONNECT_TIMEOUT": 3,
+            "SOCKET_TIMEOUT": 5,
+        },
+    }
+elif REDIS_URL:
+    _CACHE = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+else:
+    _CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+CACHES = {"default": _CACHE}
+
+# Channel layer: Redis when REDIS_URL (or the sentinels) is set, in-memory (one process only)
+# otherwise.
 # health_check_interval: the subscription PINGs when idle, so a silent partition (no RST) is
 # noticed and the sockets are told to resume once Redis is back (realtime/layers.py).
 _REDIS_TIMEOUTS = {"socket_timeout": 15, "socket_connect_timeout": 3, "health_check_interval": 5}
@@ -445,8 +479,14 @@ TENCENT_PROTOCOL = env("TENCENT_PROTOCOL", "https")
 # The secret each provider's callback URL carries (?token=...): Aliyun's and Tencent's HTTP
 # receipts are not signed, so the URL you register in their console is the credential.
 NOTIFY_CALLBACK_TOKENS = env_map("NOTIFY_CALLBACK_TOKENS")
+# An SMS reply answers the latest message sent to its number within this many days
+# (backend/notify/replies.py); older ones are kept, unmatched.
+SMS_REPLY_WINDOW_DAYS = float(env("SMS_REPLY_WINDOW_DAYS", "30"))
 # The community duty phone the emergency contacts' SMS gives when a community has none.
 DUTY_PHONE = env("DUTY_PHONE", "12345")
+# Seconds a process keeps an escalation or ladder policy it read (a saved change reaches the
+# other processes within this long; the saving process drops its copy at once).
+POLICY_CACHE_S = float(env("POLICY_CACHE_S", "5"))
 OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "5"))
 OUTBOX_BACKOFF_BASE_S = float(env("OUTBOX_BACKOFF_BASE_S", "1"))
 # How long a dispatcher's claim on an outbox row holds before another may take it again.

@@ -26,6 +26,8 @@ from .models import SocketPresence
 logger = logging.getLogger(__name__)
 
 PRESENCE_TTL = timedelta(seconds=90)
+# A housekeeping duty slower than this is a warning: the round's timers wait behind it.
+SLOW_DUTY_S = 0.25
 
 # name -> duty; run in registration order after core's own (timers, then the relay).
 _round_duties: dict[str, Callable[[], int]] = {}
@@ -43,12 +45,20 @@ def register_housekeeping(name: str, duty: Callable[[], object]) -> None:
     _housekeeping_duties[name] = duty
 
 
-def housekeeping() -> None:
-    stream.prune()
-    for duty in list(_housekeeping_duties.values()):
-        duty()
-    clock.ensure_recurring()
+def _prune_presence() -> None:
     SocketPresence.objects.filter(seen_at__lt=timezone.now() - 10 * PRESENCE_TTL).delete()
+
+
+def housekeeping() -> None:
+    duties = {"stream": stream.prune, **_housekeeping_duties}
+    duties |= {"recurring": clock.ensure_recurring, "presence": _prune_presence}
+    for name, duty in duties.items():
+        started = time.monotonic()
+        duty()
+        seconds = time.monotonic() - started
+        metrics.housekeeping_duty(name, seconds)
+        if seconds > SLOW_DUTY_S:
+            logger.warning("slow housekeeping", extra={"duty": name, "seconds": round(seconds, 3)})
 
 
 def run_once() -> int:

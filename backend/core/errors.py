@@ -180,6 +180,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "An appeal must be decided by someone who did not score the card.",
     ),
     "appeal_decided": ("该申诉已处理。", "This appeal has already been decided."),
+    "leader_score_not_in_scheme": (
+        "该考核方案没有领导评价（定性）部分。",
+        "This scheme has no leader's (qualitative) score.",
+    ),
+    "leader_score_exists": (
+        "该考核卡已有领导评价；如需更改，请注明所替换的版本。",
+        "This card already has a leader's score; to change it, name the version it replaces.",
+    ),
+    "leader_score_stale": (
+        "所替换的领导评价版本不是当前版本，未作任何更改。",
+        "The version to replace is not the current leader's score; nothing was changed.",
+    ),
     "indicator_unknown": (
         "指标不存在或不适用于该方案的考核对象。",
         "Unknown indicator, or not one for the scheme's subjects.",
@@ -190,8 +202,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A worker cannot record a rating of their own work.",
     ),
     "follow_up_reply_invalid": (
-        "回复格式应为“编号 分数(1-5)”或“编号 N”。",
-        'Reply with "<code> <1-5>" or "<code> N".',
+        "回复格式应为“分数(1-5)”或“N”，可在前面加编号。",
+        'Reply with "<1-5>" or "N", optionally after the code.',
     ),
     # community life (notices, polls, hearings)
     "notice_wrong_state": (
@@ -235,6 +247,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Already a member, or the group already has a leader.",
     ),
     "proposal_decided": ("该议题已处理过。", "This proposal has already been decided."),
+    "voice_text_too_long": (
+        "内容太长，无法用语音电话播报（每项最多 35 个字），请上门或在居民端办理。",
+        "Too long to read out on a voice call (35 characters per item); use the door or the app.",
+    ),
+    "voice_too_many_options": (
+        "语音电话表决最多支持 9 个选项（按键 1–9）。",
+        "A poll by voice call takes at most 9 options (keys 1 to 9).",
+    ),
+    "topic_wrong_state": (
+        "议题当前状态不允许此操作。",
+        "Not allowed in the topic's current state.",
+    ),
+    "topic_already_supported": (
+        "已联名支持过该议题，未作更改。",
+        "Already supported this topic; nothing was changed.",
+    ),
+    "topic_not_eligible": (
+        "只有本网格的居民可以联名支持该议题。",
+        "Only residents of the topic's grid may support it.",
+    ),
     # field-level reasons
     "field_required": ("必填。", "Required."),
     "field_invalid": ("值无效。", "Invalid value."),

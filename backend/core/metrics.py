@@ -80,6 +80,12 @@ DISPATCHER_ROUND = Histogram(
     "One dispatcher round (timers, relay, duties).",
     buckets=_LATE,
 )
+HOUSEKEEPING = Histogram(
+    "gridline_housekeeping_seconds",
+    "One housekeeping duty of the dispatcher (audit seal, pruning, recurring timers).",
+    ["duty"],
+    buckets=_FAST,
+)
 DISPATCHER_LAST_ROUND = Gauge(
     "gridline_dispatcher_last_round_timestamp_seconds",
     "Unix time of the last finished dispatcher round (the newest of all dispatchers).",
@@ -118,6 +124,10 @@ def _parse_at(text: str) -> float:
 def dispatcher_round(seconds: float) -> None:
     DISPATCHER_ROUND.observe(seconds)
     DISPATCHER_LAST_ROUND.set(time.time())
+
+
+def housekeeping_duty(name: str, seconds: float) -> None:
+    HOUSEKEEPING.labels(name).observe(seconds)
 
 
 def timer_fired(kind: str, lateness: float) -> None:

@@ -23,6 +23,7 @@ from PIL import Image
 
 from backend.accounts.models import BusinessLineAssignment, GridAssignment, Role, User
 from backend.alerts.models import Alert, AlertRecipient
+from backend.assessment.follow_ups import sampled, visit_sample_rate
 from backend.assessment.models import FollowUp
 from backend.people.models import Resident, ResidentTag
 from backend.photos.actions import do_store_photo
@@ -169,8 +170,9 @@ class _Community:
         ]  # fmt: skip
         VisitTask.objects.bulk_create(tasks, batch_size=BATCH)
         self.counts["routine_tasks"] += len(tasks)
-        for v in visits[::10]:
-            if v.present:
+        rate = visit_sample_rate(self.c.district_id)  # the rule ask_due applies
+        for v in visits:
+            if v.present and sampled(v.pk, rate):
                 self._follow_up("visit", v.pk, v.household_id, [v.worker_id], "B", v.counted_at)
 
     def _at(self) -> datetime:

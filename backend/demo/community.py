@@ -1,5 +1,6 @@
 """Demo data for `seed_demo`: community life in grid 1 — a published notice (居务公开) the demo
-resident has not read yet, an open consultative poll and a hearing with its invitations out."""
+resident has not read yet, an open consultative poll, a hearing with its invitations out and
+a resident's topic collecting support."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from backend.accounts.models import User
 from backend.community import actions
 from backend.community.area import AreaIn
 from backend.community.models import Hearing, Notice, Poll
+from backend.people.models import Resident
 from backend.servicedesk.models import ServiceItem
 from backend.territory.models import Grid
 
@@ -72,4 +74,12 @@ def seed_demo_community(*, supervisor: User, grid: Grid) -> tuple[Notice, Poll, 
         ),
     )
     hearing = actions.do_invite(user=supervisor, hearing_id=hearing.pk)
+    proposer = Resident.objects.filter(household__grid=grid).order_by("pk").first()
+    if proposer is not None:  # a resident's topic collecting support (民主议事)
+        actions.do_propose(
+            user=supervisor,
+            title="东门车棚加装电动车充电桩",
+            text="楼道充电有火灾隐患，建议在东门车棚加装充电桩，费用和管理方式请大家议一议。",
+            resident_id=proposer.pk,
+        )
     return notice, poll, hearing

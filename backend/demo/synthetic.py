@@ -6,6 +6,10 @@ can be checked without a database and the load stays fast: the full district —
 359 grids, ~107,000 households, ~300,000 residents — loads in about a minute on PostGIS (2 cores).
 
 Community k of a smaller load is the same as community k of the full load.
+
+A city is several such districts side by side (`district=1..MAX_DISTRICTS`; bench/city.py): district
+1 is Tongguanshan as above, district k > 1 a copy of its layout further east with a code, a name,
+log-in numbers and people of its own (district 1 is unchanged by the parameter).
 """
 
 from __future__ import annotations
@@ -51,6 +55,18 @@ SOUTH, NORTH = 30.9030, 30.9570
 COMMUNITY_COLUMNS, COMMUNITY_ROWS = 6, 3
 GRID_COLUMNS, GRID_ROWS = 4, 5
 EDGE_MARGIN = 0.0001  # about 10 m: points stay well inside their grid
+MAX_DISTRICTS = 10  # log-in numbers have one digit for the district (staff_phone)
+DISTRICT_GAP = 0.01  # degrees of longitude between two districts of a city
+
+
+def district_code(district: int = 1) -> str:
+    """Tongguanshan's code for district 1; made-up codes of the same province for the rest."""
+    return DISTRICT_CODE if district == 1 else f"3407{50 + district:02d}"
+
+
+def district_name(district: int = 1) -> str:
+    return DISTRICT_NAME if district == 1 else f"模拟第{district}区"
+
 
 COMMUNITY_NAMES = (
     "幸福社区", "长江社区", "天井湖社区", "五松社区", "朝阳社区", "金口岭社区",
@@ -155,9 +171,10 @@ _ROLE_DIGIT = {
 }
 
 
-def staff_phone(role: str, community_no: int = 0, number: int = 1) -> str:
-    """Deterministic, unique log-in numbers: the worker of grid 3 in community 1 is 19900110003."""
-    return f"1990{community_no:02d}{_ROLE_DIGIT[Role(role)]}{number:04d}"
+def staff_phone(role: str, community_no: int = 0, number: int = 1, district: int = 1) -> str:
+    """Deterministic, unique log-in numbers: the worker of grid 3 in community 1 is 19900110003
+    (in district 2 of a city, 19910110003)."""
+    return f"199{district - 1}{community_no:02d}{_ROLE_DIGIT[Role(role)]}{number:04d}"
 
 
 def community_code(district_code: str, community_no: int) -> str:
@@ -246,6 +263,7 @@ class _Shared:
 
     id_serials: dict[tuple[date, str], int] = field(default_factory=dict)
     road_numbers: dict[str, int] = field(default_factory=dict)
+    region: str = DISTRICT_CODE  # the first six digits of the ID numbers
 
     def id_number(self, birth_date: date, gender: str) -> str:
         # GB 11643: the 17th digit (last of the 3-digit sequence) is odd for men, even for women.
@@ -258,7 +276,7 @@ class _Shared:
         # base + 2k stays distinct modulo 1000 for k < 500.
         base = (birth_date.toordinal() * 374) % 1000 // 2 * 2
         sequence = (base + 2 * k) % 1000 + (1 if gender == Resident.Gender.MALE else 0)
-        first17 = f"{DISTRICT_CODE}{birth_date:%Y%m%d}{sequence:03d}"
+        first17 = f"{self.region}{birth_date:%Y%m%d}{sequence:03d}"
         return first17 + check_digit(first17)
 
     def house_number(self, rng: random.Random, road: str) -> int:
@@ -283,17 +301,18 @@ def _rect(west: float, south: float, east: float, north: float) -> Rect:
     return (round(west, 7), round(south, 7), round(east, 7), round(north, 7))
 
 
-def community_rect(number: int) -> Rect:
+def community_rect(number: int, district: int = 1) -> Rect:
     index = number - 1
     row, col = divmod(index, COMMUNITY_COLUMNS)
     dx = (EAST - WEST) / COMMUNITY_COLUMNS
     dy = (NORTH - SOUTH) / COMMUNITY_ROWS
-    return _rect(WEST + col * dx, NORTH - (row + 1) * dy, WEST + (col + 1) * dx, NORTH - row * dy)
+    w = WEST + (district - 1) * (EAST - WEST + DISTRICT_GAP)
+    return _rect(w + col * dx, NORTH - (row + 1) * dy, w + (col + 1) * dx, NORTH - row * dy)
 
 
-def grid_rects(number: int) -> list[Rect]:
+def grid_rects(number: int, district: int = 1) -> list[Rect]:
     """Grid cells row by row from the north-west; the short community merges its last two."""
-    west, south, east, north = community_rect(number)
+    west, south, east, north = community_rect(number, district)
     dx = (east - west) / GRID_COLUMNS
     dy = (north - south) / GRID_ROWS
     cells = []
@@ -527,7 +546,13 @@ def _plan_residents(
 
 
 def _plan_grid(
-    people: _People, shared: _Shared, code: str, name: str, rect: Rect, road: str
+    people: _People,
+    shared: _Shared,
+    code: str,
+    name: str,
+    rect: Rect,
+    road: str,
+    place: str = DISTRICT_NAME,
 ) -> GridPlan:
     rng = people.rng
     target = rng.randint(270, 330)
@@ -568,13 +593,13 @@ def _plan_grid(
         )
         members = _household_members(people)
         residents = _plan_residents(people, shared, members, low_income=rng.random() < 0.03)
-        address = f"{DISTRICT_NAME}{building.name}{unit}单元{floor}{room:02d}室"
+        address = f"{place}{building.name}{unit}单元{floor}{room:02d}室"
         building.households.append(HouseholdPlan(address, round(lon, 7), round(lat, 7), residents))
     return GridPlan(code, name, rect, buildings)
 
 
 def _plan_staff(
-    rng: random.Random, as_of: date, number: int, grid_codes: list[str]
+    rng: random.Random, as_of: date, number: int, grid_codes: list[str], district: int = 1
 ) -> list[StaffPlan]:
     people = _People(rng, as_of)
 
@@ -584,7 +609,7 @@ def _plan_staff(
 
     staff = [
         StaffPlan(
-            staff_phone(Role.WORKER, number, g),
+            staff_phone(Role.WORKER, number, g, district),
             name(),
             Role.WORKER,
             grid_code=code,
@@ -592,41 +617,55 @@ def _plan_staff(
         )
         for g, code in enumerate(grid_codes, start=1)
     ]
-    staff.append(StaffPlan(staff_phone(Role.SUPERVISOR, number), name(), Role.SUPERVISOR))
+    staff.append(
+        StaffPlan(staff_phone(Role.SUPERVISOR, number, 1, district), name(), Role.SUPERVISOR)
+    )
     for k, lines in enumerate(OFFICER_LINES, start=1):
         staff.append(
-            StaffPlan(staff_phone(Role.OFFICER, number, k), name(), Role.OFFICER, lines=lines)
+            StaffPlan(
+                staff_phone(Role.OFFICER, number, k, district), name(), Role.OFFICER, lines=lines
+            )
         )
     return staff
 
 
+def _stream(seed: int, district: int) -> str:
+    """The random streams' name: district 1's as it always was, the others' of their own."""
+    return f"gridline-synthetic:{seed}" + ("" if district == 1 else f":d{district}")
+
+
 def plan_district(
-    *, seed: int, communities: int = FULL_COMMUNITIES, as_of: date
+    *, seed: int, communities: int = FULL_COMMUNITIES, as_of: date, district: int = 1
 ) -> Iterator[CommunityPlan]:
     """Community plans in order, one at a time (a whole district does not sit in memory)."""
     if not 1 <= communities <= FULL_COMMUNITIES:
         raise SyntheticError(f"communities must be between 1 and {FULL_COMMUNITIES}")
-    shared = _Shared()
+    if not 1 <= district <= MAX_DISTRICTS:
+        raise SyntheticError(f"district must be between 1 and {MAX_DISTRICTS}")
+    code_of_district, place = district_code(district), district_name(district)
+    shared = _Shared(region=code_of_district)
+    stream = _stream(seed, district)
     for number in range(1, communities + 1):
-        rng = random.Random(f"gridline-synthetic:{seed}:community:{number}")
+        rng = random.Random(f"{stream}:community:{number}")
         people = _People(rng, as_of)
         name = COMMUNITY_NAMES[number - 1]
-        code = community_code(DISTRICT_CODE, number)
+        code = community_code(code_of_district, number)
         roads = rng.sample(ROADS, 3)
         grids = [
             _plan_grid(
                 people,
                 shared,
-                grid_code(DISTRICT_CODE, number, g),
+                grid_code(code_of_district, number, g),
                 f"{name}第{g}网格",
                 rect,
                 rng.choice(roads),
+                place,
             )
-            for g, rect in enumerate(grid_rects(number), start=1)
+            for g, rect in enumerate(grid_rects(number, district), start=1)
         ]
-        staff_rng = random.Random(f"gridline-synthetic:{seed}:staff:{number}")
-        staff = _plan_staff(staff_rng, as_of, number, [g.code for g in grids])
-        yield CommunityPlan(number, code, name, community_rect(number), grids, staff)
+        staff_rng = random.Random(f"{stream}:staff:{number}")
+        staff = _plan_staff(staff_rng, as_of, number, [g.code for g in grids], district)
+        yield CommunityPlan(number, code, name, community_rect(number, district), grids, staff)
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -654,16 +693,19 @@ def generate_district(
     communities: int = FULL_COMMUNITIES,
     day: date | None = None,
     progress: Callable[[str], None] | None = None,
+    district: int = 1,
 ) -> LoadResult:
     """Load the synthetic district in one transaction; refuses if the district is already there.
 
     `day` (default: today in Asia/Shanghai) is the day ages are counted on and the day of the
-    08:00-20:00 duty shifts of every worker and supervisor.
+    08:00-20:00 duty shifts of every worker and supervisor. `district` > 1 loads another
+    district of a synthetic city (see the module's docstring).
     """
     started = time.monotonic()
     day = day or timezone.localdate()
-    if District.objects.filter(code=DISTRICT_CODE).exists():
-        raise SyntheticError(f"district {DISTRICT_CODE} already exists")
+    code, place = district_code(district), district_name(district)
+    if District.objects.filter(code=code).exists():
+        raise SyntheticError(f"district {code} already exists")
     counts = dict.fromkeys(
         (
             "communities",
@@ -683,30 +725,31 @@ def generate_district(
     )
     password_hash = make_password(password)  # once: ~400 accounts share it
     with transaction.atomic():
-        district = District.objects.create(code=DISTRICT_CODE, name=DISTRICT_NAME)
-        admin_phone = staff_phone(Role.DISTRICT_ADMIN)
+        loaded = District.objects.create(code=code, name=place)
+        admin_phone = staff_phone(Role.DISTRICT_ADMIN, district=district)
         if User.objects.filter(phone=admin_phone).exists():
             raise SyntheticError(f"a user with the phone number {admin_phone} already exists")
-        admin_rng = random.Random(f"gridline-synthetic:{seed}:district")
+        admin_rng = random.Random(f"{_stream(seed, district)}:district")
         admin_people = _People(admin_rng, day)
         User.objects.create(
             phone=admin_phone,
             name=admin_people.surname() + admin_people.given(admin_people.gender(), 45),
             role=Role.DISTRICT_ADMIN,
-            district=district,
+            district=loaded,
             is_staff=True,
             password=password_hash,
         )
         counts["staff"] += 1
-        for plan in plan_district(seed=seed, communities=communities, as_of=day):
-            _load_community(plan, district, password_hash, day, counts)
+        plans = plan_district(seed=seed, communities=communities, as_of=day, district=district)
+        for plan in plans:
+            _load_community(plan, loaded, password_hash, day, counts)
             reset_queries()  # with DEBUG on, the logged bulk INSERTs would hold ~300 MB
             if progress:
                 elapsed = time.monotonic() - started
                 progress(
                     f"{plan.code} {plan.name}: {counts['residents']} residents, {elapsed:.1f} s"
                 )
-    return LoadResult(district, counts, time.monotonic() - started)
+    return LoadResult(loaded, counts, time.monotonic() - started)
 
 
 def _load_community(
@@ -721,7 +764,7 @@ def _load_community(
     ServicePoint.objects.create(
         community=community,
         name=f"{plan.name}党群服务中心",
-        address=f"{DISTRICT_NAME}{plan.grids[0].buildings[0].name.split('号')[0]}号",
+        address=f"{district.name}{plan.grids[0].buildings[0].name.split('号')[0]}号",
         location=Point(round((west + east) / 2, 6), round((south + north) / 2, 6), srid=4326),
         opening_hours="周一至周五 8:30-17:30；周六 9:00-12:00",
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -39,7 +40,6 @@ DEFAULT_LADDERS: dict[str, Ladder] = {
     "help": Ladder(sms_after_s=120),
 }
 KIND_NAMES = {"emergency": "紧急求助", "help": "一般求助"}
-POLICY_TTL = 5.0
 _ladders: dict[tuple[int | None, str], tuple[float, Ladder]] = {}
 
 
@@ -49,8 +49,8 @@ def _forget(**kwargs: Any) -> None:
 
 
 def ladder_for(community_id: int | None, kind: str) -> Ladder:
-    """The ladder in force (kept per process for POLICY_TTL s, like the escalation policy):
-    the press path reads no policy row."""
+    """The ladder in force (kept per process for settings.POLICY_CACHE_S, like the escalation
+    policy): the press path reads no policy row."""
     key = (community_id, kind)
     cached = _ladders.get(key)
     if cached is not None and cached[0] > time.monotonic():
@@ -66,7 +66,7 @@ def ladder_for(community_id: int | None, kind: str) -> Ladder:
         if rows
         else DEFAULT_LADDERS.get(kind, Ladder())
     )
-    _ladders[key] = (time.monotonic() + POLICY_TTL, ladder)
+    _ladders[key] = (time.monotonic() + settings.POLICY_CACHE_S, ladder)
     return ladder
 
 

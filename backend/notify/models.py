@@ -1,5 +1,6 @@
 """The outbox (one row per attempt to reach someone by push, SMS or voice), the delivery ladder
-policy per community and event kind, and the provider callbacks already taken in."""
+policy per community and event kind, the provider callbacks already taken in, and the SMS
+replies people sent back."""
 
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ class OutboxMessage(models.Model):
     rung = models.PositiveSmallIntegerField(default=0)
     # A phone number for people without an account (contacts, residents); else the user's.
     to = EncryptedTextField(blank=True, default="")
+    # phone_digest(to): what an SMS reply from that number is matched by (see replies.py).
+    to_digest = models.CharField(
+        max_length=64, blank=True, default="", db_default="", editable=False
+    )
     template = models.CharField(max_length=40, blank=True)
     params = models.JSONField(default=dict, blank=True)
     not_before = models.DateTimeField(default=timezone.now)
@@ -71,6 +76,11 @@ class OutboxMessage(models.Model):
                 condition=models.Q(status__in=["pending", "sending"]),
             ),
             models.Index(fields=["provider", "provider_message_id"], name="outbox_message_id"),
+            models.Index(
+                fields=["to_digest", "sent_at"],
+                name="outbox_to_digest",
+                condition=~models.Q(to_digest=""),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -122,3 +132,30 @@ class ProviderCallback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.key}"
+
+
+class SmsReply(models.Model):
+    """A text someone sent back to one of our template SMS (Aliyun SmsUp, Tencent's reply
+    callback), kept whether or not anything could be made of it. The number and the text are
+    personal data: encrypted, the number found by its digest. `message` is the SMS it answers
+    (the latest sent to that number whose subject hears replies); `outcome` what its listener
+    made of it, or `unmatched`."""
+
+    provider = models.CharField(max_length=20)
+    phone = EncryptedTextField()
+    phone_digest = models.CharField(max_length=64, db_index=True)
+    text = EncryptedTextField(blank=True, default="")
+    sign_name = models.CharField(max_length=40, blank=True)
+    extend = models.CharField(max_length=20, blank=True, help_text="dest_code / extend")
+    replied_at = models.DateTimeField(null=True, blank=True, help_text="the provider's time")
+    received_at = models.DateTimeField(default=timezone.now)
+    message = models.ForeignKey(
+        OutboxMessage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    outcome = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        verbose_name_plural = "SMS replies"
+
+    def __str__(self) -> str:
+        return f"{self.provider} reply {self.pk} {self.outcome}"

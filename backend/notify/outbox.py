@@ -14,7 +14,8 @@ least once; the provider's message id is unique per provider in this table, so a
 acceptance of one message is not recorded twice.
 
 Listeners (`register_listener("alert", fn)`) turn what happens to a row into the subject's
-timeline, in the same transaction as the row's change.
+timeline, in the same transaction as the row's change; a listener registered for
+`what="reply"` hears the SMS replies to its subjects' messages (replies.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from django.utils import timezone
 
 from backend.core.dispatcher import PRESENCE_TTL
 from backend.core.models import SocketPresence, StreamEvent
+from backend.core.personal import phone_digest
 
 from .base import SendResult
 from .models import Channel, OutboxMessage
@@ -48,34 +50,52 @@ BACKOFF_MAX_S = 60.0
 # socket may have died with its process (kill -9) before its presence row expired.
 DELIVERY_GRACE = timedelta(seconds=5)
 
-Listener = Callable[[OutboxMessage, str, dict[str, Any]], None]
-_listeners: dict[str, Listener] = {}
+Listener = Callable[[OutboxMessage, str, dict[str, Any]], object]
+_listeners: dict[tuple[str, str], Listener] = {}
+# Heard only by a listener registered for them by name (a reply is a person's own words: a
+# listener written for delivery outcomes must not file one as a rung's outcome).
+OPT_IN = frozenset({"reply"})
 Sender = Callable[[OutboxMessage], SendResult]
 _senders: dict[str, Sender] = {}
 
 
-def register_listener(prefix: str, listener: Listener) -> None:
-    """`listener(row, what, detail)` for rows whose subject starts with `prefix:`; `what` is
-    sent, dead, skipped, delivered, failed, answered, no_answer, keypress. Runs inside the
-    transaction that records it."""
-    _listeners[prefix] = listener
+def register_listener(prefix: str, listener: Listener, *, what: str = "") -> None:
+    """`listener(row, what, detail)` for rows whose subject starts with `prefix:`. Without
+    `what` it hears every delivery outcome: sent, dead, skipped, delivered, failed, answered,
+    no_answer, keypress. With `what="reply"` it hears the SMS replies to the prefix's
+    messages (backend/notify/replies.py; detail: text, phone) and what it returns is recorded
+    as the reply's outcome. Runs inside the transaction that records it."""
+    _listeners[(prefix, what)] = listener
+
+
+def listener_for(prefix: str, what: str) -> Listener | None:
+    found = _listeners.get((prefix, what))
+    if found is None and what not in OPT_IN:
+        found = _listeners.get((prefix, ""))
+    return found
+
+
+def prefixes_hearing(what: str) -> list[str]:
+    """The subject prefixes whose listener hears `what`."""
+    return sorted({p for p, w in _listeners if w == what or (not w and what not in OPT_IN)})
 
 
 def register_sender(channel: str, sender: Sender) -> None:
     _senders[channel] = sender
 
 
-def tell_listener(row: OutboxMessage, what: str, detail: dict[str, Any] | None = None) -> None:
-    """Run the subject's listener in a savepoint: a listener that fails (its subject is gone)
-    is logged and does not undo what the row records."""
-    listener = _listeners.get(row.subject.split(":", 1)[0])
+def tell_listener(row: OutboxMessage, what: str, detail: dict[str, Any] | None = None) -> object:
+    """Run the subject's listener in a savepoint and return what it returns: a listener that
+    fails (its subject is gone) is logged and does not undo what the row records (None)."""
+    listener = listener_for(row.subject.split(":", 1)[0], what)
     if listener is None:
-        return
+        return None
     try:
         with transaction.atomic():
-            listener(row, what, detail or {})
+            return listener(row, what, detail or {})
     except Exception:
         logger.exception("outbox listener for %s (%s) failed", row.subject, what)
+        return None
 
 
 def max_attempts() -> int:
@@ -114,6 +134,7 @@ def enqueue(
         template=template,
         params=params or {},
         to=to,
+        to_digest=phone_digest(to) if to else "",
         user_id=user_id,
         not_before=not_before or now,
         rung=rung,
@@ -123,7 +144,11 @@ def enqueue(
 
 def enqueue_many(rows: Iterable[OutboxMessage]) -> list[OutboxMessage]:
     """Several messages in one INSERT (rows built by the caller)."""
-    return OutboxMessage.objects.bulk_create(list(rows))
+    rows = list(rows)
+    for row in rows:
+        if row.to and not row.to_digest:
+            row.to_digest = phone_digest(row.to)
+    return OutboxMessage.objects.bulk_create(rows)
 
 
 def stop(*, subject: str, user_ids: Iterable[int] | None = None, reason: str) -> int:
@@ -194,6 +219,10 @@ def claim(*, now: datetime | None = None, limit: int = BATCH) -> list[OutboxMess
         OutboxMessage.objects.bulk_update(
             rows, ["status", "outcome", "outcome_at", "not_before", "claimed_until", "attempts"]
         )
+        if acked:  # their later rungs (SMS, call) are moot too: cancelled now, never claimed
+            OutboxMessage.objects.filter(event_id__in=acked, status=Status.PENDING).update(
+                status=Status.CANCELLED, outcome="acknowledged", outcome_at=now
+            )
     return sending
 
 
@@ -259,6 +288,8 @@ def record(row: OutboxMessage, result: SendResult) -> None:
         if result.ok:
             mine.status, mine.sent_at, mine.last_error = Status.SENT, now, ""
             mine.provider_message_id = result.message_id[:128]
+            if mine.to and not mine.to_digest:  # written by a release that did not digest it
+                mine.to_digest = phone_digest(mine.to)
             what = "sent"
         elif result.skipped:
             mine.status, mine.outcome, mine.outcome_at = Status.DEAD, "skipped", now

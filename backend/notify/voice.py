@@ -3,8 +3,9 @@
 For other apps: `place_call(...)` puts a call in the outbox (inside your transaction); the
 dispatcher places it, retries it, and your subject's listener (outbox.register_listener) hears
 `sent`, `answered`, `no_answer`, `failed` and `keypress` (detail {"digit": "1"}). Templates are
-named in TEMPLATES (text, parameter order, whether the call has a menu); VOICE_TEMPLATE_CODES
-maps them to the vendor's approved TTS codes.
+named in TEMPLATES (text, parameter order, whether the call has a menu: the alert's 1/2, or the
+keys MENUS names); VOICE_TEMPLATE_CODES maps them (or the shared name in CODE_NAMES) and each
+key's prompt to the vendor's approved TTS codes.
 
 Backends (VOICE_BACKEND): `ConsoleVoiceBackend` (development default: prints), `LocmemVoiceBackend`
 (tests: `calls`), `AliyunVoiceBackend` (alibabacloud-dyvmsapi20170525: IvrCall with MenuKeyMap
@@ -43,7 +44,44 @@ TEMPLATES: dict[str, tuple[str, tuple[str, ...], bool]] = {
         True,
     ),
     "resident_callback": ("您的求助已收到，{role}正在赶来，请保持电话畅通。", ("role",), False),
+    # 关爱电话 (backend.reassurance): the weekly call to a resident who lives alone.
+    "reassurance_call": (
+        "您好，这里是{community}关爱电话。您一切安好，请按1。",
+        ("community",),
+        True,
+    ),
+    # community life: a hearing's invitation to a resident without a smartphone (1 = attend)
+    "hearing_invite_call": (
+        "{place}{kind}通知：{title}，{at}在{venue}召开。参加请按1。",
+        ("place", "kind", "title", "at", "venue"),
+        True,
+    ),
 }
+# Menus other than the alert's 1/2: template -> (key, the code name in VOICE_TEMPLATE_CODES of
+# the prompt played when it is pressed), and templates that share one approved TTS text.
+MENUS: dict[str, tuple[tuple[str, str], ...]] = {
+    "hearing_invite_call": (("1", "hearing_key_1"),),
+    "reassurance_call": (("1", "reassurance_call.key_1"),),  # 1 = I am fine
+}
+CODE_NAMES: dict[str, str] = {}
+# A consultative poll read out: key N = option N, one template per number of options (the same
+# approved text, `poll_vote`; each key plays `poll_key`, "your choice is recorded").
+MAX_POLL_KEYS = 9
+for _n in range(2, MAX_POLL_KEYS + 1):
+    TEMPLATES[f"poll_vote_{_n}"] = (
+        "{place}居民议事表决：{question}。{options}。",
+        ("place", "question", "options"),
+        True,
+    )
+    MENUS[f"poll_vote_{_n}"] = tuple((str(k), "poll_key") for k in range(1, _n + 1))
+    CODE_NAMES[f"poll_vote_{_n}"] = "poll_vote"
+
+
+def menu_of(template: str) -> tuple[tuple[str, str], ...]:
+    """The keys of a menu call and the code name of each key's prompt."""
+    if not TEMPLATES[template][2]:
+        return ()
+    return MENUS.get(template, tuple((key, f"key_{key}") for key in MENU_KEYS))
 
 
 @dataclass(frozen=True)
@@ -169,7 +207,7 @@ class AliyunVoiceBackend(BaseVoiceBackend):
     def call(self, call: VoiceCall) -> SendResult:
         from alibabacloud_dyvmsapi20170525 import models
 
-        code = tts_code(call.template)
+        code = tts_code(CODE_NAMES.get(call.template, call.template))
         params = json.dumps(call.params, ensure_ascii=False)
         try:
             if call.menu:
@@ -180,8 +218,8 @@ class AliyunVoiceBackend(BaseVoiceBackend):
                         start_code=code,
                         start_tts_params=params,
                         menu_key_map=[
-                            models.IvrCallRequestMenuKeyMap(key=key, code=tts_code(f"key_{key}"))
-                            for key in MENU_KEYS
+                            models.IvrCallRequestMenuKeyMap(key=key, code=tts_code(name))
+                            for key, name in menu_of(call.template)
                         ],
                         play_times=2,
                         timeout=10000,

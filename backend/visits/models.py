@@ -78,6 +78,7 @@ class TaskKind(models.TextChoices):
     FINDING_FOLLOW_UP = "finding_follow_up", "走访发现跟进 follow-up of a visit finding"
     NOTICE = "notice", "公示告知 tell a household about a notice"
     HEARING_FOLLOW_UP = "hearing_follow_up", "听证跟进 follow-up of a hearing"
+    REASSURANCE = "reassurance", "关爱电话未接 two reassurance calls missed"
 
 
 class VisitTask(models.Model):

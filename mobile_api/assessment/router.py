@@ -28,6 +28,8 @@ from .schemas import (
     DecisionIn,
     EvidenceOut,
     FollowUpOut,
+    LeaderScoreIn,
+    LeaderScoreOut,
     PeriodOut,
 )
 
@@ -75,7 +77,8 @@ def row_out(c: Scorecard) -> dict[str, Any]:
     return {
         "id": c.pk, "period_id": c.period_id, "user_id": c.user_id,
         "name": c.user.name if c.user else c.community.name, "community_id": c.community_id,
-        "community": c.community.name, "base": c.base, "adjustment": c.adjustment,
+        "community": c.community.name, "base": c.base, "leader": c.leader,
+        "adjustment": c.adjustment,
         "total": c.total, "grade": c.grade, "rank": c.rank,
     }  # fmt: skip
 
@@ -86,6 +89,8 @@ def card_out(c: Scorecard) -> dict[str, Any]:
         "indicators": c.indicators,
         "exclusions": c.exclusions,
         "self_comment": c.self_comment,
+        "leader_weight": c.period.scheme.leader_weight,
+        "leader_scores": list(c.leader_scores.order_by("version")),
         "adjustments": [
             {
                 "id": a.pk,
@@ -185,6 +190,21 @@ def adjust(request: HttpRequest, scorecard_id: int) -> Status[Any]:
         photo=upload.read() if upload is not None else None, household_id=form.household_id,
     )  # fmt: skip
     return Status(201, {**vars(made), "photo_id": str(made.photo_id) if made.photo_id else None})
+
+
+@router.post(
+    "/assessment/scorecards/{scorecard_id}/leader-score",
+    response=responses({201: LeaderScoreOut}, 400, 401, 403, 404, 409, 422),
+)
+def leader_score(request: HttpRequest, scorecard_id: int, payload: LeaderScoreIn) -> Status[Any]:
+    """领导评价: the leader's qualitative score (0-100, a reason) during scoring, by a supervisor
+    of the card's community or a district administrator. Once per card: to change it send
+    `replaces` = the current version; the change is the next version, the old one kept."""
+    made = actions.do_leader_score(
+        user=caller(request), card_id=scorecard_id, score=payload.score,
+        reason=payload.reason, replaces=payload.replaces,
+    )  # fmt: skip
+    return Status(201, made)
 
 
 @router.post(

@@ -30,6 +30,7 @@ class CardRowOut(Schema):
     community_id: int
     community: str
     base: float
+    leader: float | None = Field(description="the leader's (qualitative) score, 0-100")
     adjustment: float
     total: float
     grade: str
@@ -43,6 +44,23 @@ class AdjustmentOut(Schema):
     by_id: int
     at: datetime
     photo_id: str | None
+
+
+class LeaderScoreOut(Schema):
+    id: int
+    version: int
+    score: float
+    reason: str
+    by_id: int
+    at: datetime
+
+
+class LeaderScoreIn(Schema):
+    score: float = Field(ge=0, le=100, description="0-100")
+    reason: str = Field(min_length=1, max_length=300)
+    replaces: int | None = Field(
+        None, description="the version this changes (required once the card has a score)"
+    )
 
 
 class AppealOut(Schema):
@@ -60,6 +78,8 @@ class CardOut(CardRowOut):
     indicators: dict[str, Any]
     exclusions: dict[str, int]
     self_comment: str
+    leader_weight: float = Field(description="the leader's share of the total, %")
+    leader_scores: list[LeaderScoreOut] = Field(description="every version, oldest first")
     adjustments: list[AdjustmentOut]
     appeals: list[AppealOut]
 

@@ -1,7 +1,7 @@
 """Community life: notices (居务公开 / 公示) with read receipts and objections, consultative
 polls, hearings. Every operation on an id answers 404 out of the caller's scope."""
 
-from typing import Any
+from typing import Any, Literal
 
 from django.http import FileResponse, HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
 from backend.audit.actions import client_of
+from backend.audit.models import AuditEvent
 from backend.community import actions, selectors
 from backend.community.actions.polls import turnout
 from backend.community.models import (
@@ -24,13 +25,15 @@ from backend.community.models import (
     Poll,
     PollVoter,
     SelfGovernanceGroup,
+    Topic,
     Volunteer,
+    VolunteerOffer,
     VolunteerTask,
 )
 from backend.community.pdf import notice_pdf
 from backend.core.api_errors import responses
 from backend.core.errors import ApiError
-from mobile_api.pagination import BoundedLimitOffset
+from mobile_api.pagination import AuditedPage, BoundedLimitOffset
 from mobile_api.security import caller
 
 from .schemas import (
@@ -41,6 +44,8 @@ from .schemas import (
     DoorVoteForm,
     GroupIn,
     GroupOut,
+    HearingCallsIn,
+    HearingCallsOut,
     HearingIn,
     HearingOut,
     HoursIn,
@@ -55,10 +60,13 @@ from .schemas import (
     NoticeRowOut,
     ObjectionIn,
     ObjectionOut,
+    OfferOut,
     OpinionIn,
     OpinionOut,
     OrganisationOut,
     ParticipantOut,
+    PollCallsIn,
+    PollCallsOut,
     PollIn,
     PollOut,
     ProposalIn,
@@ -66,8 +74,14 @@ from .schemas import (
     PublishedOut,
     ReceiptOut,
     ReceiptsOut,
+    RejectIn,
     ResultsOut,
+    SupportIn,
     ToldIn,
+    TopicHearingSchemaIn,
+    TopicIn,
+    TopicOut,
+    TopicPollSchemaIn,
     UnreachedOut,
     VolunteerOut,
     VolunteerSchemaIn,
@@ -342,6 +356,19 @@ def door_vote(request: HttpRequest, poll_id: int) -> Status[PollVoter]:
     return Status(201, voter)
 
 
+@router.post(
+    "/community/polls/{poll_id}/voice-calls",
+    response=responses({200: PollCallsOut}, 400, 401, 403, 404, 409, 422),
+)
+def poll_voice_calls(request: HttpRequest, poll_id: int, payload: PollCallsIn) -> dict[str, int]:
+    """Read the poll out by voice call (keypress N = option N) to the residents of the
+    caller's grids on its roll: those named, or every unit without the app that has not
+    voted. One vote per household or adult still holds."""
+    return actions.do_call_poll(
+        user=caller(request), poll_id=poll_id, resident_ids=payload.resident_ids
+    )
+
+
 @router.get(
     "/community/polls/{poll_id}/voters",
     response=responses({200: list[VoterOut]}, 401, 403, 404, 422),
@@ -409,6 +436,20 @@ def invite(request: HttpRequest, hearing_id: int) -> Hearing:
 def register(request: HttpRequest, hearing_id: int, payload: HouseholdIn) -> HearingParticipant:
     return actions.do_register(
         user=caller(request), hearing_id=hearing_id, household_id=payload.household_id
+    )
+
+
+@router.post(
+    "/community/hearings/{hearing_id}/voice-calls",
+    response=responses({200: HearingCallsOut}, 400, 401, 403, 404, 409, 422),
+)
+def hearing_voice_calls(
+    request: HttpRequest, hearing_id: int, payload: HearingCallsIn
+) -> dict[str, int]:
+    """Read the invitation by voice call to invited households of the caller's grids (those
+    named, or every one without the app); keypress 1 registers the household."""
+    return actions.do_call_hearing(
+        user=caller(request), hearing_id=hearing_id, household_ids=payload.household_ids
     )
 
 
@@ -491,9 +532,10 @@ def register_volunteer(request: HttpRequest, payload: VolunteerSchemaIn) -> Volu
 
 
 @router.get("/community/volunteers", response=responses({200: list[VolunteerOut]}, 401, 422))
-@paginate(BoundedLimitOffset)
+@paginate(AuditedPage, action=AuditEvent.Action.LIST_VOLUNTEERS, target_type="volunteer")
 def volunteers_list(request: HttpRequest) -> Any:
-    """The volunteer registry of the caller's grids (a resident: their own registration)."""
+    """The volunteer registry of the caller's grids (a resident: their own registration); each
+    page read is audited, naming the volunteers on it."""
     return selectors.volunteers_for(caller(request))
 
 
@@ -523,9 +565,10 @@ def create_volunteer_task(request: HttpRequest, payload: NeedSchemaIn) -> Status
 @router.get(
     "/community/volunteer-tasks", response=responses({200: list[VolunteerTaskOut]}, 401, 422)
 )
-@paginate(BoundedLimitOffset)
+@paginate(AuditedPage, action=AuditEvent.Action.LIST_VOLUNTEER_TASKS, target_type="volunteer_task")
 def volunteer_tasks(request: HttpRequest) -> Any:
-    """Staff: their grids' tasks; a volunteer: the tasks offered to them."""
+    """Staff: their grids' tasks; a volunteer: the tasks offered to them. Each page read is
+    audited (it shows the persons helped, masked, and their addresses)."""
     return selectors.volunteer_tasks_for(caller(request))
 
 
@@ -535,6 +578,16 @@ def volunteer_tasks(request: HttpRequest) -> Any:
 )
 def volunteer_task(request: HttpRequest, task_id: int) -> VolunteerTask:
     return selectors.get_volunteer_task(caller(request), task_id, client=client_of(request))
+
+
+@router.get(
+    "/community/volunteer-tasks/{task_id}/offers",
+    response=responses({200: list[OfferOut]}, 401, 403, 404, 422),
+)
+def volunteer_offers(request: HttpRequest, task_id: int) -> list[VolunteerOffer]:
+    """The match (staff of the task's grid): the volunteers it was offered to, nearest
+    first; the read is audited, naming them."""
+    return selectors.offers_of(caller(request), task_id, client=client_of(request))
 
 
 @router.post(
@@ -662,3 +715,92 @@ def decide(
         take_up=payload.take_up,
         note=payload.note,
     )
+
+
+# -- topics (民主议事) ---------------------------------------------------------------------------
+
+
+@router.post("/community/topics", response=responses({201: TopicOut}, 400, 401, 403, 404, 422))
+def propose_topic(request: HttpRequest, payload: TopicIn) -> Status[Topic]:
+    """A topic for the proposer's grid: a resident's own (they are its first supporter), a
+    group's (its leader, or the grid's staff), or a resident's recorded at the door (staff)."""
+    topic = actions.do_propose(
+        user=caller(request),
+        title=payload.title,
+        text=payload.text,
+        group_id=payload.group_id,
+        resident_id=payload.resident_id,
+    )
+    return Status(201, topic)
+
+
+class TopicFilters(Schema):
+    state: Literal["open", "agenda", "taken_up", "rejected"] | None = Field(
+        None, description="agenda: the grid's agenda (topics that reached the threshold)"
+    )
+
+
+@router.get("/community/topics", response=responses({200: list[TopicOut]}, 401, 422))
+@paginate(BoundedLimitOffset)
+def topics(request: HttpRequest, filters: Query[TopicFilters]) -> Any:
+    """Topics of the caller's grids (a resident: their own grid's, not the rejected ones)."""
+    return selectors.topics_for(caller(request), state=filters.state)
+
+
+@router.get("/community/topics/{topic_id}", response=responses({200: TopicOut}, 401, 404, 422))
+def topic(request: HttpRequest, topic_id: int) -> Topic:
+    return selectors.get_topic(caller(request), topic_id)
+
+
+@router.post(
+    "/community/topics/{topic_id}/supports",
+    response=responses({200: TopicOut}, 400, 401, 403, 404, 409, 422),
+)
+def support_topic(request: HttpRequest, topic_id: int, payload: SupportIn) -> Topic:
+    """Support a topic of one's own grid, once (staff: a resident's, at the door)."""
+    return actions.do_support(
+        user=caller(request), topic_id=topic_id, resident_id=payload.resident_id
+    )
+
+
+@router.post(
+    "/community/topics/{topic_id}/reject",
+    response=responses({200: TopicOut}, 400, 401, 403, 404, 409, 422),
+)
+def reject_topic(request: HttpRequest, topic_id: int, payload: RejectIn) -> Topic:
+    """Moderation by the grid's worker: rejected with a reason, once."""
+    return actions.do_reject_topic(user=caller(request), topic_id=topic_id, reason=payload.reason)
+
+
+@router.post(
+    "/community/topics/{topic_id}/poll",
+    response=responses({201: PollOut}, 400, 401, 403, 404, 409, 422),
+)
+def topic_poll(request: HttpRequest, topic_id: int, payload: TopicPollSchemaIn) -> Status[Poll]:
+    """A topic on the agenda becomes a draft poll (then POST /community/polls/{id}/open)."""
+    data = actions.TopicPollIn(
+        options=tuple(payload.options),
+        closes_at=payload.closes_at,
+        unit=payload.unit,
+        secret=payload.secret,
+        area=payload.area.parsed() if payload.area else None,
+    )
+    return Status(201, actions.do_topic_poll(user=caller(request), topic_id=topic_id, poll=data))
+
+
+@router.post(
+    "/community/topics/{topic_id}/hearing",
+    response=responses({201: HearingOut}, 400, 401, 403, 404, 409, 422),
+)
+def topic_hearing(
+    request: HttpRequest, topic_id: int, payload: TopicHearingSchemaIn
+) -> Status[Hearing]:
+    """A topic on the agenda becomes a planned hearing or consultation (then .../invite)."""
+    data = actions.TopicHearingIn(
+        place=payload.place,
+        meeting_at=payload.meeting_at,
+        kind=payload.kind,
+        area=payload.area.parsed() if payload.area else None,
+    )
+    made = actions.do_topic_hearing(user=caller(request), topic_id=topic_id, hearing=data)
+    return Status(201, made)

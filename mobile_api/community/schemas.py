@@ -252,6 +252,7 @@ class HouseholdIn(Schema):
 class ParticipantOut(Schema):
     household_id: Id
     registered_at: datetime | None
+    registered_via: str = Field(description="app, staff or voice (keypress 1 on a call)")
     attended_at: datetime | None
 
 
@@ -368,6 +369,29 @@ class VolunteerTaskOut(Schema):
         return obj.confirmed_at is not None
 
 
+class OfferOut(Schema):
+    """A volunteer a task was offered to: masked name, skills, how far they live."""
+
+    volunteer_id: int
+    volunteer: str
+    skills: list[str]
+    distance_m: float
+    offered_at: datetime
+    accepted: bool
+
+    @staticmethod
+    def resolve_volunteer(obj: Any) -> str:
+        return mask_name(obj.volunteer.resident.name)
+
+    @staticmethod
+    def resolve_skills(obj: Any) -> list[str]:
+        return list(obj.volunteer.skills)
+
+    @staticmethod
+    def resolve_accepted(obj: Any) -> bool:
+        return bool(obj.task.volunteer_id == obj.volunteer_id)
+
+
 class HoursIn(Schema):
     hours: Decimal = Field(ge=Decimal("0.5"), le=Decimal("24"), decimal_places=1)
 
@@ -449,3 +473,92 @@ class ActivityOut(Schema):
     kind: str
     text: str
     at: datetime
+
+
+# -- topics (民主议事) ---------------------------------------------------------------------------
+
+
+class TopicIn(Schema):
+    title: Text = Field(min_length=1, max_length=200)
+    text: Text = Field(min_length=1, max_length=5000)
+    group_id: Id | None = Field(None, description="a group's topic (its leader, or its staff)")
+    resident_id: Id | None = Field(None, description="staff: the resident proposing at the door")
+
+
+class TopicOut(Schema):
+    """A topic; who proposed it is shown as 'resident' or 'group' (and the group's id), never
+    a name: supporters are counted, not listed."""
+
+    id: int
+    grid_id: int
+    title: str
+    text: str
+    state: str
+    proposed_by: str
+    group_id: int | None
+    supporters: int
+    threshold: int
+    agenda_at: datetime | None
+    poll_id: int | None
+    hearing_id: int | None
+    reject_reason: str
+
+    @staticmethod
+    def resolve_proposed_by(obj: Any) -> str:
+        return "group" if obj.group_id else "resident"
+
+
+class SupportIn(Schema):
+    resident_id: Id | None = Field(None, description="staff: the resident supporting at the door")
+
+
+class RejectIn(Schema):
+    reason: Text = Field(min_length=1, max_length=300)
+
+
+class TopicPollSchemaIn(Schema):
+    """The poll a topic on the agenda becomes: its title and question are the topic's."""
+
+    options: list[Annotated[Text, Field(max_length=200)]] = Field(min_length=2, max_length=20)
+    closes_at: AwareDatetime
+    unit: Literal["household", "adult"] = "household"
+    secret: bool = False
+    area: AreaSchema | None = Field(None, description="default: the topic's grid")
+
+
+class TopicHearingSchemaIn(Schema):
+    """The hearing a topic on the agenda becomes: its title and topic are the topic's."""
+
+    kind: Literal["hearing", "argument", "consultation"] = "consultation"
+    place: Text = Field(min_length=1, max_length=200)
+    meeting_at: AwareDatetime
+    area: AreaSchema | None = Field(None, description="default: the topic's grid")
+
+
+# -- voice calls ----------------------------------------------------------------------------
+
+
+class PollCallsIn(Schema):
+    resident_ids: list[Id] | None = Field(
+        None, max_length=500, description="whom to call; default: every unit without the app"
+    )
+
+
+class HearingCallsIn(Schema):
+    household_ids: list[Id] | None = Field(
+        None, max_length=500, description="whom to call; default: every household without the app"
+    )
+
+
+class PollCallsOut(Schema):
+    called: int
+    skipped_voted: int
+    skipped_no_phone: int
+    skipped_called: int
+
+
+class HearingCallsOut(Schema):
+    called: int
+    skipped_registered: int
+    skipped_no_phone: int
+    skipped_called: int

@@ -1,4 +1,5 @@
-"""Provider callbacks: delivery receipts, call status and keypresses (backend.notify.callbacks).
+"""Provider callbacks: delivery receipts, call status, keypresses and SMS replies
+(backend.notify.callbacks).
 
 No user logs in here: each provider proves itself with the secret in the URL registered in its
 console (`?token=`). Each answers in the shape its provider expects."""
@@ -60,4 +61,20 @@ def aliyun_voice(request: HttpRequest, token: str = "") -> dict[str, Any]:
 )
 def tencent_sms(request: HttpRequest, token: str = "") -> dict[str, Any]:
     callbacks.do_tencent_sms_report(token=token, body=_json(request))
+    return {"result": 0, "errmsg": "OK"}
+
+
+@router.post(
+    "/aliyun/sms-up", auth=None, response=ALIYUN, summary="Aliyun SmsUp: SMS replies (HTTP push)"
+)
+def aliyun_sms_up(request: HttpRequest, token: str = "") -> dict[str, Any]:
+    callbacks.do_aliyun_sms_up(token=token, body=_json(request))
+    return {"code": 0, "msg": "成功"}
+
+
+@router.post(
+    "/tencent/sms-reply", auth=None, response=TENCENT, summary="Tencent Cloud SMS reply callback"
+)
+def tencent_sms_reply(request: HttpRequest, token: str = "") -> dict[str, Any]:
+    callbacks.do_tencent_sms_reply(token=token, body=_json(request))
     return {"result": 0, "errmsg": "OK"}

@@ -41,8 +41,10 @@ HEARTBEAT_STATEMENTS = 2  # the device row; nonce, device heard and its open ala
 
 
 @pytest.fixture
-def warm(world: World, device_a: SignedDevice) -> SignedDevice:
-    """A device whose community's escalation policies this process has read (and keeps)."""
+def warm(world: World, device_a: SignedDevice, settings: Any) -> SignedDevice:
+    """A device whose community's escalation policies this process has read (and keeps, for
+    as long as the test takes on a loaded machine)."""
+    settings.POLICY_CACHE_S = 600.0
     for kind in (AlertKind.EMERGENCY, AlertKind.DEVICE_OFFLINE):
         selectors.policy_for(world.c1.pk, kind)
         ladder_for(world.c1.pk, kind)

@@ -75,18 +75,23 @@ def test_the_xlsx_opens_and_its_totals_equal_the_api(quarter: Any, client_for: A
     head, *rows = list(book["scorecards"].iter_rows(values_only=True))
     pad = len(head)  # read-only mode leaves trailing empty cells out
     sheet = {r[0]: dict(zip(head, (*r, *[None] * (pad - len(r))), strict=True)) for r in rows}
-    evidence = list(book["evidence"].iter_rows(values_only=True))[1:]
+    legend = {r[0]: r for r in list(book["indicators"].iter_rows(values_only=True))[1:]}
+    assert legend["b_fence_pass"] == ("b_fence_pass", "签到围栏通过率", "geofence pass rate",
+                                      "visit", "b_fence_pass")  # fmt: skip
     for card_id, row in sheet.items():
         api = client.get(f"/api/v1/assessment/scorecards/{card_id}").json()
         assert row["total"] == api["total"] and row["grade"] == api["grade"]
+        assert row["leader"] == api["leader"]
         for code, figure in api["indicators"].items():
             assert row[f"{code}.counted"] == figure["counted"]
             assert row[f"{code}.hits"] == figure["hits"]
-            mine = [e for e in evidence if e[0] == card_id and e[1] == code]
-            counted = [e for e in mine if not e[5]]
+            top, *evidence = book[code].iter_rows(values_only=True)  # one sheet per indicator
+            assert top == ("card_id", f"{legend[code][3]}_id", "value", "excluded")
+            mine = [(*e, None)[:4] for e in evidence if e[0] == card_id]  # empty: not excluded
+            counted = [e for e in mine if not e[3]]
             assert len(counted) == figure["counted"]
-            assert sum(e[4] for e in counted) == pytest.approx(figure["hits"])
-            excluded = sum(1 for e in mine if e[5])
+            assert sum(e[2] for e in counted) == pytest.approx(figure["hits"])
+            excluded = sum(1 for e in mine if e[3])
             assert excluded == sum(
                 n for reason, n in figure["excluded"].items() if reason != "visit_flagged"
             )

@@ -125,7 +125,7 @@ def test_the_next_visiting_worker_records_but_never_the_rated_one(world: World) 
     world.resident_user_a.delete()
     v = visit(world.worker_a, world.household_a, timezone.now() - timedelta(hours=1))
     visit_id = v.pk
-    while visit_id % follow_ups.VISIT_SAMPLE_EVERY:  # the sampled visit: every tenth id
+    while not follow_ups.sampled(visit_id, follow_ups.DEFAULT_VISIT_SAMPLE_RATE):  # no scheme
         visit_id = visit(world.worker_a, world.household_a, timezone.now()).pk
     follow_ups.ask_due()
     fu = FollowUp.objects.get(source="visit", source_ref=str(visit_id))

@@ -82,6 +82,7 @@ def test_a_frozen_period_refuses_every_write_and_nothing_changes(quarter: Any) -
         lambda: actions.do_freeze(period_id=p, by=quarter.admin),
         lambda: actions.do_self_comment(user=quarter.worker_a, card_id=c, comment="改"),
         lambda: actions.do_adjust(user=quarter.supervisor_1, card_id=c, points=-3, reason="r"),
+        lambda: actions.do_leader_score(user=quarter.supervisor_1, card_id=c, score=50, reason="r"),
         lambda: actions.do_appeal(user=quarter.worker_a, card_id=c, text="再申诉"),
         lambda: actions.do_decide_appeal(user=quarter.admin, appeal_id=appeal.pk, change=False),
     ]

@@ -41,6 +41,8 @@ def admin_client_(world: World) -> Client:
         "community/volunteer",
         "community/volunteertask",
         "community/selfgovernancegroup",
+        "community/topic",
+        "community/topicsettings",
     ],
 )
 def test_changelists_render(admin_client_: Client, path: str) -> None:

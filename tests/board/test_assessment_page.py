@@ -1,6 +1,7 @@
 """The board's assessment page in chromium: ECharts (shipped as a static file) draws the
 ranking per community, the trend across quarters and the spread of the indicators from the
-cards the supervisor may see; the screenshot goes to docs/assessment.png."""
+cards the supervisor may see, for the grid workers' (B post), the A-post officers' and the
+communities' schemes (tabs); the screenshots go to docs/assessment*.png."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from backend.assessment.actions import do_open_period
+from backend.assessment.samples import do_create_sample_schemes
 from tests.assessment.fixtures import build, worker_scheme
 from tests.board.live import LiveServer
 from tests.board.test_browser import chromium, log_in, page, server  # noqa: F401  (fixtures)
@@ -29,14 +31,41 @@ def test_the_assessment_page_draws_its_charts(
     settings.MEDIA_ROOT = tmp_path
     build(world)
     scheme = worker_scheme(world)
+    samples = {s.applies_to: s for s in do_create_sample_schemes(district=world.district)}
     for quarter in (2, 3):
-        do_open_period(scheme=scheme, year=2026, quarter=quarter, by=world.admin)
+        for each in (scheme, samples["officer"], samples["community"]):
+            do_open_period(scheme=each, year=2026, quarter=quarter, by=world.admin)
     log_in(page, server, world.supervisor_1)
     page.click("[data-testid=assessment-link]")
-    page.wait_for_function("window.__assessment && window.__assessment.ready")
-    page.wait_for_function("window.__assessment.drawn.length === 3")
-    assert page.locator("[data-testid=period]").inner_text() == "2026年第3季度"
-    drawn = page.evaluate(
+    ranking, trend, spread = drawn = charts(page, "worker")
+    assert ranking["categories"] == ["幸福社区"]  # community 1 only: its supervisor's scope
+    assert trend["categories"] == ["2026Q2", "2026Q3"] and trend["series"] == 1
+    assert spread["series"] == 5 and "走访覆盖率" in spread["categories"]
+    for chart in drawn:
+        assert chart["width"] > 100 and chart["inked"] > 1000, chart
+    page.screenshot(path=str(DOCS / "assessment.png"), full_page=True)
+    for name, indicator in (("officer", "按期办结率"), ("community", "按策略接警率")):
+        page.click(f"[data-testid=scheme-{name}]")
+        ranking, trend, spread = drawn = charts(page, name)
+        assert ranking["categories"] == ["幸福社区"], name
+        assert trend["categories"] == ["2026Q2", "2026Q3"] and trend["series"] == 1, name
+        assert spread["series"] == 5 and indicator in spread["categories"], (name, spread)
+        for chart in drawn:
+            assert chart["width"] > 100 and chart["inked"] > 1000, (name, chart)
+        selected = page.locator(f"[data-testid=scheme-{name}]").get_attribute("aria-selected")
+        assert selected == "true"
+        page.screenshot(path=str(DOCS / f"assessment-{name}.png"), full_page=True)
+
+
+def charts(tab: Any, scheme: str) -> list[dict[str, Any]]:
+    """Wait for the scheme's three charts, then read what each drew."""
+    tab.wait_for_function(
+        "s => window.__assessment && window.__assessment.scheme === s"
+        " && window.__assessment.ready && window.__assessment.drawn.length === 3",
+        arg=scheme,
+    )
+    assert tab.locator("[data-testid=period]").inner_text() == "2026年第3季度"
+    return tab.evaluate(
         """() => ['chart-ranking', 'chart-trend', 'chart-distribution'].map(id => {
             const node = document.getElementById(id);
             const option = echarts.getInstanceByDom(node).getOption();
@@ -49,10 +78,3 @@ def test_the_assessment_page_draws_its_charts(
                     categories: (option.yAxis[0].data || option.xAxis[0].data || [])};
         })"""
     )
-    ranking, trend, spread = drawn
-    assert ranking["categories"] == ["幸福社区"]  # community 1 only: its supervisor's scope
-    assert trend["categories"] == ["2026Q2", "2026Q3"] and trend["series"] == 1
-    assert spread["series"] == 5 and "走访覆盖率" in spread["categories"]
-    for chart in drawn:
-        assert chart["width"] > 100 and chart["inked"] > 1000, chart
-    page.screenshot(path=str(DOCS / "assessment.png"), full_page=True)

@@ -25,6 +25,7 @@ from backend.notify import sms
 from backend.servicedesk.models import ServiceItem
 from backend.territory.models import Building, Household
 from tests.conftest import World
+from tests.notify.conftest import aliyun  # noqa: F401  (the Aliyun stand-in, for voice calls)
 
 
 @pytest.fixture(autouse=True)

@@ -132,3 +132,58 @@ def test_withdrawn_consent_stops_the_offers(life: Life, client_for: Any) -> None
     assert volunteer_b.get("/api/v1/community/volunteer-tasks").json()["items"] == []
     # A worker cannot raise a need for a household outside their grids.
     assert need(client_for(life.worker_a), life.household_b.pk).status_code == 404
+
+
+def test_reads_of_the_registry_and_of_a_match_are_audited(life: Life, client_for: Any) -> None:
+    """Every read of volunteers' data writes an audit row naming whom it showed (like a
+    resident's record): the registry's pages, the task lists, a task, and its match."""
+    far = neighbour(life, "钱二", 811)
+    near = do_register_volunteer(
+        user=life.worker_a,
+        data=VolunteerIn(skills=("accompany",), consent=True, resident_id=far.pk),
+    )
+    worker = client_for(life.worker_a)
+    before = AuditEvent.objects.count()
+    registry = worker.get("/api/v1/community/volunteers", HTTP_X_CLIENT="gridline-android/2.1")
+    assert [v["id"] for v in registry.json()["items"]] == [near.pk]
+    event = AuditEvent.objects.latest("pk")
+    assert (event.action, event.actor, event.target_type, event.target_ids) == (
+        "list_volunteers",
+        life.worker_a,
+        "volunteer",
+        [near.pk],
+    )
+    assert event.client == "127.0.0.1 claims: gridline-android/2.1"
+    task = need(worker, life.household_a.pk).json()["id"]
+    # The match: who the task went to, nearest first, masked; the read names them.
+    offers = worker.get(f"/api/v1/community/volunteer-tasks/{task}/offers")
+    assert offers.status_code == 200, offers.content
+    [offer] = offers.json()
+    assert (offer["volunteer_id"], offer["volunteer"], offer["accepted"]) == (near.pk, "钱*", False)
+    assert 500 < offer["distance_m"] < 700
+    event = AuditEvent.objects.latest("pk")
+    assert (event.action, event.target_type, event.target_id, event.target_ids) == (
+        "view_volunteer_match",
+        "volunteer_task",
+        task,
+        [near.pk],
+    )
+    # A task list page and a task read by staff are audited too.
+    worker.get("/api/v1/community/volunteer-tasks")
+    listed = AuditEvent.objects.latest("pk")
+    assert (listed.action, listed.target_ids) == ("list_volunteer_tasks", [task])
+    worker.get(f"/api/v1/community/volunteer-tasks/{task}")
+    assert AuditEvent.objects.latest("pk").action == "view_volunteer_match"
+    reads = AuditEvent.objects.filter(pk__gt=before).exclude(action__in=["write", "login"])
+    assert list(reads.order_by("pk").values_list("action", flat=True)) == [
+        "list_volunteers",
+        "view_volunteer_match",
+        "list_volunteer_tasks",
+        "view_volunteer_match",
+    ]
+    # Out of scope is 404 and audits nothing; the match is not for residents (403).
+    worker_b, helped = client_for(life.worker_b), client_for(life.resident_user_a)
+    count = AuditEvent.objects.count()
+    assert worker_b.get(f"/api/v1/community/volunteer-tasks/{task}/offers").status_code == 404
+    assert helped.get(f"/api/v1/community/volunteer-tasks/{task}/offers").status_code == 403
+    assert AuditEvent.objects.count() == count

@@ -81,6 +81,28 @@ def test_geometry_at_the_scale_of_tongguanshan() -> None:
     assert union.centroid.y == pytest.approx(30.93, abs=0.001)
 
 
+def test_a_city_is_districts_side_by_side_each_with_its_own_codes_people_and_log_ins() -> None:
+    first = plan(7)
+    second = list(synthetic.plan_district(seed=7, communities=1, as_of=DAY, district=2))
+    assert first[0].code == "340705-C01" and second[0].code == "340752-C01"
+    # Its own people: other names and ID numbers of its own region code, its own addresses.
+    ones, twos = residents_of(first), residents_of(second)
+    assert {r.id_number[:6] for r in twos} == {"340752"}
+    assert all(idnumbers.is_valid(r.id_number) for r in twos)
+    assert [r.name for r in ones[:50]] != [r.name for r in twos[:50]]
+    assert all(h.address.startswith("模拟第2区") for _, _, h in second[0].households())
+    # Log-ins that no other district has.
+    phones = {s.phone for s in first[0].staff}
+    assert not phones & {s.phone for s in second[0].staff}
+    assert synthetic.staff_phone(Role.WORKER, 1, 3, district=2) == "19910110003"
+    # East of district 1, not overlapping it, the same shape.
+    a, b = first[0].rect, second[0].rect
+    assert b[0] > synthetic.EAST and b[1:4:2] == a[1:4:2]
+    assert b[2] - b[0] == pytest.approx(a[2] - a[0])
+    with pytest.raises(synthetic.SyntheticError):
+        next(synthetic.plan_district(seed=7, communities=1, as_of=DAY, district=11))
+
+
 def test_id_numbers_are_valid_unique_and_match_birth_date_and_gender() -> None:
     residents = residents_of(plan(7, communities=2))
     numbers = [r.id_number for r in residents]

@@ -37,6 +37,7 @@ from backend.community.actions import (
     do_create_volunteer_task,
     do_invite,
     do_open_poll,
+    do_propose,
     do_propose_topic,
     do_publish_notice,
     do_register_volunteer,
@@ -103,6 +104,7 @@ PATH_IDS: dict[str, Case] = {
     "task_id": Case("worker_a", lambda w: w.task_a.pk, lambda w: w.task_c.pk),
     "group_id": Case("worker_a", lambda w: w.group_a.pk, lambda w: w.group_c.pk),
     "proposal_id": Case("worker_a", lambda w: w.proposal_a.pk, lambda w: w.proposal_c.pk),
+    "topic_id": Case("worker_a", lambda w: w.topic_a.pk, lambda w: w.topic_c.pk),
 }
 # The board's operations, called by a supervisor logged in to the board (session + TOTP):
 # community 1's supervisor may not reach community 2's alert.
@@ -161,6 +163,7 @@ LISTS: dict[str, Callable[[Any, Any], tuple[set[int], set[int]]]] = {
         {w.organisation_c.pk},
     ),
     "/api/v1/community/groups": lambda w, body: ({i["id"] for i in body["items"]}, {w.group_c.pk}),
+    "/api/v1/community/topics": lambda w, body: ({i["id"] for i in body["items"]}, {w.topic_c.pk}),
     "/api/v1/community/volunteer-tasks": lambda w, body: (
         {i["id"] for i in body["items"]},
         {w.task_c.pk},
@@ -180,6 +183,8 @@ LISTS: dict[str, Callable[[Any, Any], tuple[set[int], set[int]]]] = {
 }
 LIST_QUERIES: dict[str, dict[str, Any]] = {
     "/board/api/households": {"bbox": "117.79,30.91,117.84,30.94"},  # all three grids
+    # the community scheme: the bola fixture has both communities' cards (community 2's hidden)
+    "/board/api/assessment": {"scheme": "community"},
 }
 # A valid body for operations that need one, so that scope, not validation, answers.
 BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
@@ -199,6 +204,10 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "/api/v1/cases/{case_id}/comments": lambda w: {"text": "已电话联系家属"},
     "/api/v1/assessment/scorecards/{scorecard_id}/self-review": lambda w: {"comment": "自评"},
     "/api/v1/assessment/scorecards/{scorecard_id}/appeals": lambda w: {"text": "申诉"},
+    "/api/v1/assessment/scorecards/{scorecard_id}/leader-score": lambda w: {
+        "score": 90,
+        "reason": "工作扎实",
+    },
     "/api/v1/assessment/appeals/{appeal_id}/decision": lambda w: {"change": False},
     "/api/v1/assessment/follow-ups/{follow_up_id}/answer": lambda w: {"score": 5},
     "/api/v1/community/notices/{notice_id}/told": lambda w: {"household_id": w.household_a.pk},
@@ -236,6 +245,16 @@ BODIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "/api/v1/community/groups/{group_id}/proposals/{proposal_id}/decision": lambda w: {
         "take_up": False
     },
+    "/api/v1/community/topics/{topic_id}/supports": lambda w: {"resident_id": w.resident_a.pk},
+    "/api/v1/community/topics/{topic_id}/reject": lambda w: {"reason": "不属于议事范围"},
+    "/api/v1/community/topics/{topic_id}/poll": lambda w: {
+        "options": ["同意", "不同意"],
+        "closes_at": (timezone.now() + timedelta(days=3)).isoformat(),
+    },
+    "/api/v1/community/topics/{topic_id}/hearing": lambda w: {
+        "place": "居委会",
+        "meeting_at": (timezone.now() + timedelta(days=3)).isoformat(),
+    },
     "/board/api/alerts/{alert_id}/assign": lambda w: {"assignee_id": w.worker_a.pk},
     "/board/api/alerts/{alert_id}/notes": lambda w: {"note": "家属已在路上"},
 }
@@ -259,13 +278,16 @@ PROVIDER_CALLBACKS = {
     ("post", "/api/v1/notify/callbacks/aliyun/sms"),
     ("post", "/api/v1/notify/callbacks/aliyun/voice"),
     ("post", "/api/v1/notify/callbacks/tencent/sms"),
+    ("post", "/api/v1/notify/callbacks/aliyun/sms-up"),
+    ("post", "/api/v1/notify/callbacks/tencent/sms-reply"),
 }
 
 
 def community_life(world: World) -> dict[str, Any]:
     """A published notice (with a PDF attachment), an open poll, an invited hearing, a
-    volunteer, a social organisation and a volunteer task for grid A (community 1's staff) and
-    for community 2 (the district administrator)."""
+    volunteer, a social organisation, a volunteer task, a group with a proposal and a
+    resident's topic for grid A (community 1's staff) and for community 2 (the district
+    administrator)."""
     objection_item()
     made: dict[str, Any] = {}
     pdf = b"%PDF-1.4\n%%EOF\n"
@@ -315,6 +337,9 @@ def community_life(world: World) -> dict[str, Any]:
         made[f"group_{suffix}"] = group
         made[f"proposal_{suffix}"] = do_propose_topic(
             user=staff, group_id=group.pk, title="议题", text="内容"
+        )
+        made[f"topic_{suffix}"] = do_propose(
+            user=staff, title="加装充电桩", text="东门车棚", resident_id=resident.pk
         )
     return made
 

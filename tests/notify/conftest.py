@@ -83,6 +83,10 @@ VOICE_CODES = {
     "resident_callback": "TTS_280002",
     "key_1": "TTS_280011",
     "key_2": "TTS_280012",
+    "poll_vote": "TTS_280021",
+    "poll_key": "TTS_280022",
+    "hearing_invite_call": "TTS_280031",
+    "hearing_key_1": "TTS_280032",
 }
 
 

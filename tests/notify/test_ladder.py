@@ -325,6 +325,20 @@ def test_a_socket_ack_stops_the_ladder_when_the_rung_comes_due(
     assert staff == [] and aliyun.calls("IvrCall") == []  # (the contacts' SMS went out)
 
 
+def test_an_ack_seen_on_the_push_rung_cancels_the_later_rungs_at_once(
+    world: World, device_a: SignedDevice, aliyun: AliyunStandIn
+) -> None:
+    alert = alert_of(device_a.press())
+    mine = rows(alert, world.worker_a.pk)
+    mark_delivered(world.worker_a.pk, mine["push"].event.seq)  # type: ignore[union-attr]
+    run_once()  # the push rung is due now; the SMS (20 s) and call (35 s) are not yet
+    after = rows(alert, world.worker_a.pk)
+    assert {r.status for r in after.values()} == {"cancelled"}
+    assert {r.outcome for r in after.values()} == {"acknowledged"}
+    others = OutboxMessage.objects.filter(subject=f"alert:{alert.pk}").exclude(user=world.worker_a)
+    assert others.exists() and not others.filter(outcome="acknowledged").exists()
+
+
 def test_the_ladder_is_a_policy_per_community_and_kind(
     world: World, device_a: SignedDevice
 ) -> None:

@@ -62,12 +62,15 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/households/{household_id}"): USERS,
     ("GET", "/api/v1/residents"): USERS,
     ("GET", "/api/v1/residents/{resident_id}"): USERS,
+    ("GET", "/api/v1/residents/{resident_id}/reassurance"): USERS,
     ("GET", "/api/v1/health"): PUBLIC,
     ("GET", "/api/v1/health/live"): PUBLIC,
     # Providers' receipts and keypresses: no user; the URL's secret token (tests/notify).
     ("POST", "/api/v1/notify/callbacks/aliyun/sms"): PUBLIC,
     ("POST", "/api/v1/notify/callbacks/aliyun/voice"): PUBLIC,
     ("POST", "/api/v1/notify/callbacks/tencent/sms"): PUBLIC,
+    ("POST", "/api/v1/notify/callbacks/aliyun/sms-up"): PUBLIC,
+    ("POST", "/api/v1/notify/callbacks/tencent/sms-reply"): PUBLIC,
     ("POST", "/api/v1/alerts"): frozenset({RESIDENT}),
     ("GET", "/api/v1/alerts"): USERS,
     ("POST", "/api/v1/residents/{resident_id}/alerts"): STAFF,
@@ -135,6 +138,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/adjustments"): USERS,
     ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/appeals"): USERS,
     ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/self-review"): USERS,
+    ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/leader-score"): MANAGERS,
     ("POST", "/api/v1/assessment/appeals/{appeal_id}/decision"): USERS,
     ("GET", "/board/api/assessment"): BOARD,
     # Community life (issue 16): the lists and path ids are scoped (404 otherwise).
@@ -158,6 +162,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/community/polls/{poll_id}/voters"): USERS,
     ("GET", "/api/v1/community/volunteer-tasks"): USERS,
     ("GET", "/api/v1/community/volunteer-tasks/{task_id}"): USERS,
+    ("GET", "/api/v1/community/volunteer-tasks/{task_id}/offers"): STAFF,
     ("GET", "/api/v1/community/volunteers"): USERS,
     (
         "POST",
@@ -192,6 +197,8 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/community/polls/{poll_id}/door-votes"): USERS,
     ("POST", "/api/v1/community/polls/{poll_id}/open"): USERS,
     ("POST", "/api/v1/community/polls/{poll_id}/votes"): USERS,
+    ("POST", "/api/v1/community/polls/{poll_id}/voice-calls"): STAFF,
+    ("POST", "/api/v1/community/hearings/{hearing_id}/voice-calls"): STAFF,
     (
         "POST",
         "/api/v1/community/volunteer-tasks",
@@ -200,6 +207,15 @@ OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/community/volunteer-tasks/{task_id}/confirm"): USERS,
     ("POST", "/api/v1/community/volunteer-tasks/{task_id}/hours"): USERS,
     ("POST", "/api/v1/community/volunteers"): USERS,
+    # Topics (民主议事): residents propose and support, staff moderate, managers take up;
+    # who may do which: tests/community/test_topics.py.
+    ("GET", "/api/v1/community/topics"): USERS,
+    ("GET", "/api/v1/community/topics/{topic_id}"): USERS,
+    ("POST", "/api/v1/community/topics"): USERS,
+    ("POST", "/api/v1/community/topics/{topic_id}/supports"): USERS,
+    ("POST", "/api/v1/community/topics/{topic_id}/reject"): USERS,
+    ("POST", "/api/v1/community/topics/{topic_id}/poll"): USERS,
+    ("POST", "/api/v1/community/topics/{topic_id}/hearing"): USERS,
 }
 
 # Websocket messages (/ws/v1/stream) -> the roles whose socket acts on them; anyone else's
@@ -222,6 +238,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): {"disposition": "other", "note": "x"},
     ("POST", "/api/v1/alerts/{alert_id}/arrive"): {"location": {"lat": 30.925, "lon": 117.805}},
     ("POST", "/api/v1/cases/{case_id}/comments"): {"text": "x"},
+    ("POST", "/api/v1/assessment/scorecards/{scorecard_id}/leader-score"): {
+        "score": 80,
+        "reason": "x",
+    },
 }
 
 

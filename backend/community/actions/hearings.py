@@ -155,9 +155,12 @@ def do_register(
         if participant.registered_at is None:
             participant.registered_at = timezone.now()
             participant.registered_by = user
+            participant.registered_via = "app" if user.role == Role.RESIDENT else "staff"
             if user.resident is not None:
                 participant.resident = user.resident
-            participant.save(update_fields=["registered_at", "registered_by", "resident"])
+            participant.save(
+                update_fields=["registered_at", "registered_by", "registered_via", "resident"]
+            )
     return participant
 
 
