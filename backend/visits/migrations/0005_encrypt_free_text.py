@@ -15,7 +15,7 @@ encrypt = partial(
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('visits', '0003_notice_and_hearing_tasks'),
+        ('visits', '0004_alter_visittask_kind'),
     ]
 
     operations = [
