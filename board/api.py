@@ -16,11 +16,11 @@ from ninja import NinjaAPI
 from backend.accounts.actions import do_issue_ticket
 from backend.accounts.selectors import scope_for
 from backend.alerts import actions, events
-from backend.alerts.selectors import escalation_deadline, get_alert, reach, timeline
+from backend.alerts.selectors import escalation_deadline, reach, read_alert, timeline
 from backend.assessment.selectors import charts as assessment_charts
 from backend.core.api_errors import install_error_handlers, responses
 from backend.core.errors import ApiError
-from backend.territory.selectors import grid_collection, households_in_bbox, parse_bbox
+from backend.territory.selectors import grid_collection, parse_bbox
 
 from . import selectors
 from .auth import BoardSession, board_caller
@@ -57,12 +57,12 @@ HOUSEHOLDS_MAX = 2000
 def state(request: HttpRequest) -> dict[str, Any]:
     """Alerts (active, and ended in the last 30 min), workers with positions and duty, duty
     per grid, as of `last_event_id` (read first)."""
-    return selectors.board_state(board_caller(request).user, now=timezone.now())
+    return selectors.board_state(board_caller(request).user, now=timezone.now(), request=request)
 
 
 @api.get("/panels", response=responses({200: PanelsOut}, 401), url_name="panels")
 def panels(request: HttpRequest) -> dict[str, Any]:
-    return selectors.board_panels(board_caller(request).user)
+    return selectors.board_panels(board_caller(request).user, request=request)
 
 
 @api.get(
@@ -89,8 +89,9 @@ def households(request: HttpRequest, bbox: str) -> dict[str, Any]:
         box = parse_bbox(bbox)
     except ValueError as exc:
         raise ApiError("validation_error", status=422, fields={"bbox": "bbox_invalid"}) from exc
-    scope = scope_for(board_caller(request).user)
-    rows = list(households_in_bbox(scope, box, limit=HOUSEHOLDS_MAX + 1))
+    rows = selectors.households_in_view(
+        board_caller(request).user, box, limit=HOUSEHOLDS_MAX + 1, request=request
+    )
     return {
         "items": [
             {
@@ -108,7 +109,7 @@ def households(request: HttpRequest, bbox: str) -> dict[str, Any]:
 
 @api.get("/alerts/{alert_id}", response=responses({200: AlertDetail}, 401, 404, 422))
 def alert_detail(request: HttpRequest, alert_id: int) -> dict[str, Any]:
-    alert = get_alert(board_caller(request).user, alert_id)
+    alert = read_alert(board_caller(request).user, alert_id, request=request)
     return {
         **events.alert_summary(alert, escalates_at=escalation_deadline(alert)),
         "timeline": [events.step_summary(s) for s in timeline(alert)],

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Field, Schema
 from ninja.pagination import LimitOffsetPagination
 
-from backend.audit.actions import do_record_read
+from backend.audit.actions import do_record_read, seen
 
 MAX_LIMIT = 200
 MAX_OFFSET = 10_000_000
@@ -47,9 +47,52 @@ class KeysFirstLimitOffset(BoundedLimitOffset):
         }
 
 
+def _reader(request: HttpRequest) -> Any:
+    return getattr(getattr(request, "auth", None), "user", None)
+
+
 class AuditedPage(BoundedLimitOffset):
     """A list page of people's data: the page is loaded once and its ids written to the audit
-    trail as one row (who, which ids, from where) — one INSERT, no extra query."""
+    trail as one row (who, which ids, from where) — one INSERT, no extra query. With
+    `resident`, the row names the residents the page shows (`resident(item)` for each)
+    instead of the items' own ids."""
+
+    def __init__(
+        self,
+        *,
+        action: str,
+        target_type: str,
+        resident: Callable[[Any], int | None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.action, self.target_type, self.resident = action, target_type, resident
+
+    def paginate_queryset(
+        self, queryset: QuerySet[Any], pagination: Any, request: HttpRequest, **params: Any
+    ) -> Any:
+        page = super().paginate_queryset(queryset, pagination, request, **params)
+        items = list(page[self.items_attribute])
+        reader = _reader(request)
+        if reader is not None:
+            do_record_read(
+                actor=reader,
+                action=self.action,
+                target_type=self.target_type,
+                target_ids=(
+                    seen(self.resident(i) for i in items)
+                    if self.resident
+                    else [item.pk for item in items]
+                ),
+                request=request,
+            )
+        page[self.items_attribute] = items
+        return page
+
+
+class AuditedKeysFirst(KeysFirstLimitOffset):
+    """`KeysFirstLimitOffset` over people's data: the page's rows (dicts with `resident_id`)
+    are written to the audit trail as one row naming the residents shown."""
 
     def __init__(self, *, action: str, target_type: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -60,13 +103,16 @@ class AuditedPage(BoundedLimitOffset):
     ) -> Any:
         page = super().paginate_queryset(queryset, pagination, request, **params)
         items = list(page[self.items_attribute])
-        reader = getattr(getattr(request, "auth", None), "user", None)
+        reader = _reader(request)
         if reader is not None:
             do_record_read(
                 actor=reader,
                 action=self.action,
                 target_type=self.target_type,
-                target_ids=[item.pk for item in items],
+                target_ids=seen(
+                    row["resident_id"] if isinstance(row, dict) else row.resident_id
+                    for row in items
+                ),
                 request=request,
             )
         page[self.items_attribute] = items

@@ -36,6 +36,10 @@ from .db import database_call
 logger = logging.getLogger(__name__)
 
 UNAUTHORISED = 4401
+# What a client may send; the BFLA matrix (tests/trust/test_bfla_matrix.py) names the roles
+# whose socket acts on each. Any other type is answered {"type": "error", "code":
+# "unknown_message"}, a type the role may not send {"type": "error", "code": ...} (403's code).
+CLIENT_MESSAGES = ("ping", "ack", "position")
 
 
 @database_call
@@ -207,6 +211,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_json({"type": "error", "code": "validation_error"})
             except ApiError as exc:
                 await self.send_json({"type": "error", "code": exc.code})
+        else:
+            await self.send_json({"type": "error", "code": "unknown_message"})
 
     async def stream_event(self, message: dict[str, Any]) -> None:
         frame = message["frame"]

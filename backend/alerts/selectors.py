@@ -27,9 +27,12 @@ from django.db.models import (
 from django.db.models.functions import Cast
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.http import HttpRequest
 
 from backend.accounts.models import DutyShift, GridAssignment, Role, User, WorkerPosition
 from backend.accounts.selectors import b_post_workers, field_staff, scope_for
+from backend.audit.actions import do_record_read, seen
+from backend.audit.models import AuditEvent
 from backend.core.errors import NotFound
 from backend.core.models import Timer
 from backend.territory.scope import scope_filter
@@ -317,6 +320,36 @@ def get_alert(user: User, alert_id: int) -> Alert:
     if alert is None:
         raise NotFound()
     return alert
+
+
+def read_alert(user: User, alert_id: int, *, request: HttpRequest | None = None) -> Alert:
+    """An alert (the resident's name, address, position) to show to `user`, audited like
+    `people.selectors.read_resident`: one row naming the resident (an out-of-scope id is 404
+    and reads nothing)."""
+    alert = get_alert(user, alert_id)
+    do_record_read(
+        actor=user,
+        action=AuditEvent.Action.VIEW_ALERT,
+        target_type="alert",
+        target_id=alert.pk,
+        target_ids=seen([alert.resident_id]),
+        request=request,
+    )
+    return alert
+
+
+def record_alerts_read(
+    user: User, alerts: Iterable[Alert], *, request: HttpRequest | None = None, detail: str = ""
+) -> None:
+    """A list of alerts shown to `user`: one audit row naming the residents on it."""
+    do_record_read(
+        actor=user,
+        action=AuditEvent.Action.LIST_ALERTS,
+        target_type="alert",
+        target_ids=seen(a.resident_id for a in alerts),
+        request=request,
+        detail=detail,
+    )
 
 
 def assignable_users(community_id: int) -> QuerySet[User]:

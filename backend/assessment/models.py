@@ -41,11 +41,13 @@ class Scheme(models.Model):
     grade_bands = models.JSONField(default=dict, help_text='{"优秀": 90, "良好": 80, "合格": 60}')
     leader_weight = models.FloatField(
         default=0,
+        db_default=0,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text="领导评价（定性）占总分的百分比, 0-100; 0: the scheme has no qualitative part",
     )
     visit_sample_rate = models.FloatField(
         default=0.1,
+        db_default=0.1,
         validators=[MinValueValidator(0), MaxValueValidator(1)],
         help_text="share of completed visits followed up (回访抽样), 0-1",
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -98,19 +99,30 @@ def do_record_read(
     client: str = "",
     ip: str | None = None,
     request: HttpRequest | None = None,
+    detail: str = "",
 ) -> AuditEvent:
     """One read of personal data (a list page: one row naming its ids). Selectors call it
-    where they read, so every reader is audited, whichever transport asked."""
+    where they read, so every reader is audited, whichever transport asked. With a request
+    and no `detail`, the row says which endpoint read (method and path, never the query)."""
+    if not detail and request is not None:
+        detail = f"{request.method} {request.path}"
     return do_record(
         action=action,
         actor=actor,
         target_type=target_type,
         target_id=target_id,
         target_ids=target_ids,
+        detail=detail,
         client=client,
         ip=ip,
         request=request,
     )
+
+
+def seen(ids: Iterable[int | None]) -> list[int]:
+    """The distinct ids in `ids` (None left out), in the order first seen: the residents a
+    read showed, for `target_ids`."""
+    return [i for i in dict.fromkeys(ids) if i is not None]
 
 
 # -- the hash chain ----------------------------------------------------------------------------

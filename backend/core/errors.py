@@ -45,6 +45,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The refresh token was already used; the whole session is revoked. Log in again.",
     ),
     "permission_denied": ("无权执行此操作。", "You may not do this."),
+    "unknown_message": ("未知的消息类型。", "Unknown message type."),
     "rate_limited": ("请求过于频繁，请稍后再试。", "Too many requests; try again later."),
     "push_token_taken": (
         "该推送令牌已登记在另一个仍在登录的账号下。",

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend.accounts.models import BusinessLine
+from backend.core.fields import EncryptedTextField
 from backend.people.models import Resident
 from backend.territory.models import Community, District, Grid, Household
 
@@ -29,6 +30,12 @@ class Category(models.TextChoices):
     FAMILY = "family", "婚育家庭 family"
     VETERANS = "veterans", "退役军人 veterans"
     COMMUNITY_AFFAIRS = "community_affairs", "居务 community affairs (objections to notices)"
+    ENVIRONMENT = "environment", "环境卫生 environment"
+    FACILITIES = "facilities", "公共设施 public facilities"
+
+
+# Categories whose requests may be public (Open311 without a key): about places, not people.
+PUBLIC_CATEGORIES = (Category.ENVIRONMENT, Category.FACILITIES)
 
 
 class Department(models.Model):
@@ -80,6 +87,13 @@ class ServiceItem(models.Model):
     is_sample = models.BooleanField(
         default=False, help_text="shipped as a sample: check against local rules"
     )
+    public_requests = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="公开事项: its requests are readable through Open311 without an api_key "
+        "(no description, no exact address, location to about 100 m). Only environment and "
+        "facilities items may be public, never a personal service.",
+    )
 
     class Meta:
         ordering = ["category", "code"]
@@ -91,6 +105,10 @@ class ServiceItem(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(time_limit_days__gte=1), name="item_time_limit_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(public_requests=False) | Q(category__in=PUBLIC_CATEGORIES),
+                name="item_public_only_places",
             ),
         ]
 
@@ -198,7 +216,9 @@ class Case(models.Model):
     )
     location = models.PointField(srid=4326, null=True, blank=True)
     address = models.CharField(max_length=300, blank=True)
-    description = models.TextField(blank=True)
+    # Free text: a referral from a visit carries the finding (often health), an application
+    # the resident's circumstances; encrypted at rest like people's health notes.
+    description = EncryptedTextField(blank=True)
     channel = models.CharField(max_length=20, choices=Channel.choices)
     proxy = models.BooleanField(default=False, help_text="filed by a worker for the resident")
     filed_by = models.ForeignKey(

@@ -11,14 +11,17 @@ from collections.abc import Iterable
 
 from django.db.models import CharField, F, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
+from django.http import HttpRequest
 
 from backend.accounts.models import BusinessLineAssignment, GridAssignment, Role, User
 from backend.accounts.selectors import b_post_workers, scope_for
+from backend.audit.actions import do_record, do_record_read, seen
+from backend.audit.models import AuditEvent
 from backend.core.errors import NotFound
 from backend.core.personal import mask_name
 from backend.territory.scope import scope_filter
 
-from .models import OPEN_STATES, Case, CaseState, Department, ServiceItem
+from .models import OPEN_STATES, Case, CaseState, Department, Open311Key, ServiceItem
 
 
 def line_queue_key(community_id: int, line: str) -> str:
@@ -231,6 +234,45 @@ def get_case(user: User, case_id: int) -> Case:
     return case
 
 
+def read_case(user: User, case_id: int, *, request: HttpRequest | None = None) -> Case:
+    """A case (the resident, address, description) to show to `user` — its detail, its
+    comments or its documents (the row's detail says which endpoint) — audited like
+    `people.selectors.read_resident` (an out-of-scope id is 404 and reads nothing)."""
+    case = get_case(user, case_id)
+    record_case_read(user, case, request=request)
+    return case
+
+
+def record_case_read(user: User, case: Case, *, request: HttpRequest | None = None) -> None:
+    """The audit row of a read of `case` (already found in the user's scope)."""
+    do_record_read(
+        actor=user,
+        action=AuditEvent.Action.VIEW_CASE,
+        target_type="case",
+        target_id=case.pk,
+        target_ids=seen([case.resident_id]),
+        request=request,
+    )
+
+
+def record_cases_read(
+    user: User,
+    resident_ids: Iterable[int | None],
+    *,
+    request: HttpRequest | None = None,
+    detail: str = "",
+) -> None:
+    """A list of cases shown to `user`: one audit row naming the residents on it."""
+    do_record_read(
+        actor=user,
+        action=AuditEvent.Action.LIST_CASES,
+        target_type="case",
+        target_ids=seen(resident_ids),
+        request=request,
+        detail=detail,
+    )
+
+
 def catalog(*, district_id: int | None = None, active: bool = True) -> QuerySet[ServiceItem]:
     qs = ServiceItem.objects.select_related("department")
     if active:
@@ -238,3 +280,28 @@ def catalog(*, district_id: int | None = None, active: bool = True) -> QuerySet[
     if district_id is not None:
         qs = qs.filter(Q(district_id=district_id) | Q(district__isnull=True))
     return qs.order_by("category", "code")
+
+
+def record_open311_read(
+    key: Open311Key, cases: Iterable[Case], *, request: HttpRequest | None = None
+) -> None:
+    """A keyed Open311 read (addresses and positions of the cases): one audit row naming the
+    key (there is no user) and the residents of the cases shown."""
+    do_record(
+        action=AuditEvent.Action.OPEN311_READ,
+        actor_label=f"open311 key {key.pk} {key.name}",
+        target_type="case",
+        target_ids=seen(c.resident_id for c in cases),
+        detail=f"{request.method} {request.path}" if request is not None else "",
+        request=request,
+    )
+
+
+def public_requests(*, district_id: int | None = None) -> QuerySet[Case]:
+    """Requests anyone may read (Open311 without an api_key): cases of items public by their
+    definition (`ServiceItem.public_requests`: environment and facilities, never a personal
+    service), filed (not drafts), in the district when one is named."""
+    qs = Case.objects.filter(item__public_requests=True).exclude(state=CaseState.DRAFT)
+    if district_id is not None:
+        qs = qs.filter(district_id=district_id)
+    return qs.select_related("item", "queue_department", "community")

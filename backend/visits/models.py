@@ -94,7 +94,9 @@ class VisitTask(models.Model):
     household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="visit_tasks")
     grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="visit_tasks")
     community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="+")
-    reason = models.CharField(max_length=300)
+    # Why the visit is due (a follow-up's reason may name a finding or an outcome, e.g. taken
+    # to hospital): encrypted at rest like the visit's note; at most 300 characters.
+    reason = EncryptedTextField()
     data = models.JSONField(default=dict, blank=True)
     source_kind = models.CharField(max_length=20, blank=True, help_text="alert, finding, case")
     source_ref = models.CharField(max_length=64, blank=True)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from backend.accounts.models import GridAssignment, Role, User, WorkerPosition
 from backend.accounts.selectors import scope_for
-from backend.audit.actions import do_record_read
+from backend.audit.actions import do_record_read, seen
 from backend.audit.models import AuditEvent
 from backend.core.errors import NotFound
 from backend.people.models import Resident
@@ -190,6 +190,22 @@ def today_for(user: User, *, origin: tuple[float, float] | None = None) -> Today
             )
         )
     return Today(how, out, round(sum(s.leg_m for s in out), 1))
+
+
+def read_today(
+    user: User, *, origin: tuple[float, float] | None = None, request: HttpRequest | None = None
+) -> Today:
+    """`today_for` to show to `user` (names, ages, care tags, the last visit's note), audited:
+    one row naming every resident on the route."""
+    today = today_for(user, origin=origin)
+    do_record_read(
+        actor=user,
+        action=AuditEvent.Action.VISITS_TODAY,
+        target_type="resident",
+        target_ids=seen(r.pk for stop in today.stops for r in stop.residents),
+        request=request,
+    )
+    return today
 
 
 # -- coverage ------------------------------------------------------------------------------

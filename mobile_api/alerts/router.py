@@ -12,10 +12,11 @@ from backend.accounts.actions import STEP_UP_HEADER, check_step_up
 from backend.accounts.models import Role
 from backend.alerts import actions, devices, selectors
 from backend.alerts.models import Alert, Device
+from backend.audit.models import AuditEvent
 from backend.core.api_errors import responses
 from backend.core.errors import ApiError, NotFound
 from backend.people.selectors import get_resident
-from mobile_api.pagination import BoundedLimitOffset
+from mobile_api.pagination import AuditedPage
 from mobile_api.security import DeviceSignature, caller, caller_scope, signed_request
 
 from .schemas import (
@@ -119,14 +120,19 @@ class AlertFilters(Schema):
 
 
 @router.get("/alerts", response=responses({200: list[AlertOut]}, 401, 422))
-@paginate(BoundedLimitOffset)
+@paginate(
+    AuditedPage,
+    action=AuditEvent.Action.LIST_ALERTS,
+    target_type="alert",
+    resident=lambda alert: alert.resident_id,
+)
 def list_alerts(request: HttpRequest, filters: Query[AlertFilters]) -> QuerySet[Alert]:
     return selectors.alerts_for(caller(request), state=filters.state)
 
 
 @router.get("/alerts/{alert_id}", response=responses({200: AlertDetail}, 401, 404, 422))
 def alert_detail(request: HttpRequest, alert_id: int) -> Alert:
-    return selectors.get_alert(caller(request), alert_id)
+    return selectors.read_alert(caller(request), alert_id, request=request)
 
 
 @router.post(

@@ -2,9 +2,12 @@
 
 Plain Django views rather than the Ninja API, because GeoReport fixes its own shapes: a
 `.json` or `.xml` suffix picks the format, POST bodies are form-encoded, errors are a list of
-{code, description}. Services are public; requests need an api_key (admin → Open311 API keys)
-and a key sees only what it filed, unless it belongs to a trusted platform that sees the whole
-district. Names, phones and ID numbers of residents never leave through Open311.
+{code, description}. Services are public. Filing needs an api_key (admin → Open311 API keys).
+Reading requests without a key shows only the requests of public items (environment,
+facilities: `ServiceItem.public_requests`), without description, with the community for the
+address and the location to about 100 m; a key sees what it filed, unless it belongs to a
+trusted platform that sees the whole district. Names, phones and ID numbers of residents never
+leave through Open311.
 """
 
 from __future__ import annotations
@@ -145,14 +148,22 @@ def service_definition(item: ServiceItem) -> dict[str, Any]:
     }
 
 
-def request_json(case: Case) -> dict[str, Any]:
+# Keyless reads place a request to 3 decimals of a degree (about 100 m): where the street
+# light is, not whose door.
+PUBLIC_PRECISION = 3
+
+
+def request_json(case: Case, *, public: bool = False) -> dict[str, Any]:
+    """A request as GeoReport names its fields. `public` (read without an api_key): no
+    description (free text may name people), the community for the address, the location
+    rounded to PUBLIC_PRECISION decimals."""
     queue = case.queue_department or None
     agency = (
         (queue.name_en if _english() else queue.name_zh)
         if queue
         else (case.community.name if case.community else "")
     )
-    return {
+    body: dict[str, Any] = {
         "service_request_id": case.number,
         "status": "closed" if case.state in CLOSED else "open",
         "status_notes": case.get_state_display(),
@@ -171,14 +182,31 @@ def request_json(case: Case) -> dict[str, Any]:
         "long": case.location.x if case.location else None,
         "media_url": "",
     }
+    if public:
+        body["description"] = ""
+        body["address"] = case.community.name if case.community else ""
+        for name in ("lat", "long"):
+            if body[name] is not None:
+                body[name] = round(body[name], PUBLIC_PRECISION)
+    return body
 
 
 # -- keys and visibility -----------------------------------------------------------------------
 
 
 def key_for(raw: str | None) -> Open311Key:
-    if not raw:
+    """The key a write names: required."""
+    key = optional_key(raw)
+    if key is None:
         raise Open311Error(403, message("api_key_invalid"))
+    return key
+
+
+def optional_key(raw: str | None) -> Open311Key | None:
+    """The key a read names, or None for a read without one (public requests only, as
+    GeoReport v2 allows); a key that is named but wrong or revoked is refused (403)."""
+    if not raw:
+        return None
     key = Open311Key.objects.filter(
         digest=hashlib.sha256(raw.encode()).hexdigest(), active=True
     ).first()
@@ -284,8 +312,12 @@ def _district(request: HttpRequest) -> int | None:
 def requests(request: HttpRequest, fmt: str) -> HttpResponse:
     if request.method == "POST":
         return _post_request(request, fmt)
-    key = key_for(request.GET.get("api_key"))
-    qs = visible_requests(key)
+    key = optional_key(request.GET.get("api_key"))
+    qs = (
+        visible_requests(key)
+        if key is not None
+        else selectors.public_requests(district_id=_district(request))
+    )
     params = request.GET
     if params.get("service_request_id"):
         qs = qs.filter(number__in=params["service_request_id"].split(","))
@@ -308,8 +340,12 @@ def requests(request: HttpRequest, fmt: str) -> HttpResponse:
             qs = qs.exclude(state__in=CLOSED)
         elif statuses == {"closed"}:
             qs = qs.filter(state__in=CLOSED)
-    cases = qs.order_by("-created_at")[:MAX_REQUESTS]
-    return render([request_json(c) for c in cases], fmt, root="service_requests")
+    cases = list(qs.order_by("-created_at")[:MAX_REQUESTS])
+    if key is not None:
+        selectors.record_open311_read(key, cases, request=request)
+    return render(
+        [request_json(c, public=key is None) for c in cases], fmt, root="service_requests"
+    )
 
 
 def _date(raw: str | None, name: str) -> datetime | None:
@@ -374,11 +410,18 @@ def _post_request(request: HttpRequest, fmt: str) -> HttpResponse:
 @require_GET
 @_handled
 def request_detail(request: HttpRequest, fmt: str, request_id: str) -> HttpResponse:
-    key = key_for(request.GET.get("api_key"))
-    case = visible_requests(key).filter(number=request_id).first()
+    key = optional_key(request.GET.get("api_key"))
+    qs = (
+        visible_requests(key)
+        if key is not None
+        else selectors.public_requests(district_id=_district(request))
+    )
+    case = qs.filter(number=request_id).first()
     if case is None:
         raise Open311Error(404, message("not_found"))
-    return render([request_json(case)], fmt, root="service_requests")
+    if key is not None:
+        selectors.record_open311_read(key, [case], request=request)
+    return render([request_json(case, public=key is None)], fmt, root="service_requests")
 
 
 @require_GET

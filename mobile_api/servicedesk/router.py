@@ -11,13 +11,14 @@ from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
 from backend.accounts.models import Role
+from backend.audit.models import AuditEvent
 from backend.core.api_errors import responses
 from backend.core.errors import ApiError
 from backend.core.ratelimit import check_rate
 from backend.core.text import Text
 from backend.servicedesk import actions, selectors
 from backend.servicedesk.models import Case, CaseDocument, CaseState, CaseStep, ServiceItem
-from mobile_api.pagination import KeysFirstLimitOffset
+from mobile_api.pagination import AuditedKeysFirst
 from mobile_api.security import caller
 
 from .schemas import (
@@ -88,7 +89,12 @@ class CaseFilters(Schema):
 
 
 @router.get("/cases", response=responses({200: list[CaseRowOut]}, 401, 422, 429))
-@paginate(KeysFirstLimitOffset, rows=selectors.case_rows)
+@paginate(
+    AuditedKeysFirst,
+    rows=selectors.case_rows,
+    action=AuditEvent.Action.LIST_CASES,
+    target_type="case",
+)
 def list_cases(request: HttpRequest, filters: Query[CaseFilters]) -> QuerySet[Case]:
     if filters.q:
         check_rate(request, group="search", key=f"user:{caller(request).pk}")
@@ -103,7 +109,7 @@ def list_cases(request: HttpRequest, filters: Query[CaseFilters]) -> QuerySet[Ca
 
 @router.get("/cases/{case_id}", response=responses({200: CaseDetail}, 401, 404, 422))
 def case_detail(request: HttpRequest, case_id: int) -> Case:
-    return selectors.get_case(caller(request), case_id)
+    return selectors.read_case(caller(request), case_id, request=request)
 
 
 def _step(request: HttpRequest, case_id: int, action: str, payload: Any, **extra: Any) -> Case:
@@ -211,6 +217,7 @@ def comments(request: HttpRequest, case_id: int) -> QuerySet[CaseStep]:
     case = selectors.get_case(caller(request), case_id)
     if caller(request).role == Role.RESIDENT:
         raise ApiError("permission_denied", status=403)
+    selectors.record_case_read(caller(request), case, request=request)
     return case.steps.filter(kind="comment").order_by("at", "id")
 
 
@@ -232,7 +239,7 @@ def add_comment(request: HttpRequest, case_id: int, payload: CommentIn) -> Statu
 )
 def documents(request: HttpRequest, case_id: int) -> QuerySet[CaseDocument]:
     """Photos of the case with links valid for 5 minutes."""
-    case = selectors.get_case(caller(request), case_id)
+    case = selectors.read_case(caller(request), case_id, request=request)
     return case.documents.select_related("photo").order_by("added_at", "id")
 
 

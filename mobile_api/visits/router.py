@@ -56,7 +56,9 @@ def today(request: HttpRequest, query: Query[TodayQuery]) -> dict[str, Any]:
     if (query.lat is None) != (query.lon is None):
         raise ApiError("validation_error", status=422, fields={"lat": "field_required"})
     origin = query.origin()
-    plan = selectors.today_for(caller(request), origin=(origin.lon, origin.lat) if origin else None)
+    plan = selectors.read_today(
+        caller(request), origin=(origin.lon, origin.lat) if origin else None, request=request
+    )
     now = timezone.now()
     day_start = actions.start_of(timezone.localdate())
     return {

@@ -23,6 +23,10 @@ NOT_ROLLING = {
     # The visit checklist becomes an encrypted text column: the old release cannot read it.
     # Stop the old release's visit reads (or take a short downtime) while it runs.
     ("visits", "0002_encrypt_health_text"),
+    # A visit task's reason and a case's description become encrypted (issue 11): the old
+    # release would show ciphertext. Stop the old release's visit and case reads while it runs.
+    ("visits", "0005_encrypt_free_text"),
+    ("servicedesk", "0005_encrypt_free_text"),
 }
 
 

@@ -3,6 +3,10 @@ it at all. A new operation without a row fails `test_the_matrix_names_every_oper
 role outside an operation's row is refused (401, 403 or 404 — never a success), whatever it
 sends. Extend the one table, OPERATIONS, when you add an endpoint.
 
+Websocket messages have their matrix too (WEBSOCKET_MESSAGES: every type a client may send,
+`realtime.consumers.CLIENT_MESSAGES`; a new type without a row fails), tried by each role's
+socket.
+
 Roles: ANON (no credentials), RESIDENT, WORKER, OFFICER (an A post), SUPERVISOR, ADMIN
 (district administrator). DEVICE operations take a device signature, which no role has.
 """
@@ -14,11 +18,15 @@ import uuid
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from backend.accounts.models import User
+from backend.accounts.models import User, WorkerPosition
+from backend.config.asgi import application
 from board.api import api as board_api
 from mobile_api.api import api
+from realtime.consumers import CLIENT_MESSAGES
 from tests.board.conftest import BoardClient, enrol
 from tests.conftest import ApiClient, World, login
 
@@ -322,3 +330,78 @@ def test_roles_outside_a_row_are_refused(world: World, role: str) -> None:
         if answer.status_code not in (401, 403, 404):
             wrong.append((method, path, answer.status_code))
     assert wrong == [], role
+
+
+# -- websocket messages ----------------------------------------------------------------------
+
+SAMPLE_MESSAGES: dict[str, dict[str, Any]] = {
+    "ping": {"type": "ping"},
+    "ack": {"type": "ack", "last_event_id": 1},
+    "position": {"type": "position", "lat": 30.925, "lon": 117.805, "accuracy_m": 8},
+}
+
+
+def test_the_matrix_names_every_websocket_message() -> None:
+    assert set(WEBSOCKET_MESSAGES) == set(CLIENT_MESSAGES), "add a row to WEBSOCKET_MESSAGES"
+    assert set(SAMPLE_MESSAGES) == set(CLIENT_MESSAGES), "add a sample to SAMPLE_MESSAGES"
+
+
+def _socket_users(world: World) -> dict[str, User]:
+    return {
+        RESIDENT: world.resident_user_a,
+        WORKER: world.worker_b,
+        OFFICER: world.officer_elderly_1,
+        SUPERVISOR: world.supervisor_1,
+        ADMIN: world.admin,
+    }
+
+
+def _ticket(user: User) -> str:
+    client = ApiClient(login(user.phone)["access_token"])
+    return str(client.post("/api/v1/realtime/ticket").json()["ticket"])
+
+
+async def _answer(socket: Any, message: dict[str, Any]) -> dict[str, Any] | None:
+    """The socket's answer to `message`: its error frame, or None when it acted without a
+    word (a ping after it is answered first); a ping is answered by a pong."""
+    await socket.send_json_to(message)
+    if message["type"] != "ping":
+        await socket.send_json_to({"type": "ping"})
+    frame: dict[str, Any] = await socket.receive_json_from(timeout=5)
+    if frame == {"type": "pong"}:
+        return None if message["type"] != "ping" else frame
+    if message["type"] != "ping":
+        assert await socket.receive_json_from(timeout=5) == {"type": "pong"}
+    return frame
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_websocket_messages_outside_a_row_are_refused(world: World) -> None:
+    """Each role's socket (a mobile ticket) sends every message type: a role in the row gets
+    the type's effect, any other an error frame and no effect; an unknown type is an error
+    frame for everyone; no credentials, no socket."""
+    users = await database_sync_to_async(_socket_users)(world)
+    wrong = []
+    for role, user in users.items():
+        ticket = await database_sync_to_async(_ticket)(user)
+        socket = WebsocketCommunicator(application, f"/ws/v1/stream?ticket={ticket}")
+        connected, _ = await socket.connect(timeout=5)
+        assert connected, role
+        assert (await socket.receive_json_from(timeout=5))["type"] == "hello"
+        for kind, message in SAMPLE_MESSAGES.items():
+            answer = await _answer(socket, message)
+            allowed = role in WEBSOCKET_MESSAGES[kind]
+            acted = answer is None or answer == {"type": "pong"}
+            if acted != allowed:
+                wrong.append((role, kind, answer))
+        stored = await database_sync_to_async(WorkerPosition.objects.filter(user=user).exists)()
+        if stored != (role in WEBSOCKET_MESSAGES["position"]):
+            wrong.append((role, "position stored", stored))
+        unknown = await _answer(socket, {"type": "subscribe", "user_id": world.admin.pk})
+        if unknown != {"type": "error", "code": "unknown_message"}:
+            wrong.append((role, "unknown type", unknown))
+        await socket.disconnect()
+    assert wrong == []
+    anonymous = WebsocketCommunicator(application, "/ws/v1/stream")
+    connected, _ = await anonymous.connect(timeout=5)
+    assert not connected

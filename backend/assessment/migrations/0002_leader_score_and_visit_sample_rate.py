@@ -32,12 +32,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='scheme',
             name='leader_weight',
-            field=models.FloatField(default=0, help_text='领导评价（定性）占总分的百分比, 0-100; 0: the scheme has no qualitative part', validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)]),
+            field=models.FloatField(db_default=0, default=0, help_text='领导评价（定性）占总分的百分比, 0-100; 0: the scheme has no qualitative part', validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)]),
         ),
         migrations.AddField(
             model_name='scheme',
             name='visit_sample_rate',
-            field=models.FloatField(default=0.1, help_text='share of completed visits followed up (回访抽样), 0-1', validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(1)]),
+            field=models.FloatField(db_default=0.1, default=0.1, help_text='share of completed visits followed up (回访抽样), 0-1', validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(1)]),
         ),
         migrations.AddField(
             model_name='scorecard',
