@@ -58,7 +58,7 @@ def housekeeping() -> None:
         seconds = time.monotonic() - started
         metrics.housekeeping_duty(name, seconds)
         if seconds > SLOW_DUTY_S:
-            logger.warning("slow housekeeping", extra={"duty": name, "seconds": round(seconds, 3)})
+            logger.warning("slow housekeeping: %s took %.2f s", name, seconds)
 
 
 def run_once() -> int:
