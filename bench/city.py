@@ -38,7 +38,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -57,6 +56,7 @@ from .latency import curve, quiet_window, steady
 from .load import Sent, client_for, collect, drive
 from .meters import Watch, cpu_seconds, raise_fd_limit, rss_kib
 from .pg import Pg
+from .run import clean_up, print_results
 from .stacks import Ctx, Probe, Stack, _wait_port, close, settle
 
 HERE = Path(__file__).resolve().parent
@@ -484,20 +484,9 @@ def main() -> None:
             traceback.print_exc()
             print(procs.report(15))
         finally:
-            procs.close(grace=10)
-            if args.keep:
-                say(f"kept database {pg.url()} and {workdir}")
-            else:
-                try:
-                    pg.drop()
-                except Exception as exc:
-                    say(f"could not drop the bench database: {exc}")
-                shutil.rmtree(workdir, ignore_errors=True)
+            clean_up(procs, pg, workdir, keep=args.keep)
     if results.rows:
-        print()
-        print(results.table())
-        for note in results.notes:
-            print(f"note: {note}")
+        print_results(results)
         Path(args.out).write_text(json.dumps(results.rows, indent=2) + "\n")
         print(f"\nwrote {args.out} ({time.monotonic() - started:.0f} s)")
     sys.exit(1 if failed or (ctx is not None and ctx.failed) else 0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import signal
 
@@ -31,8 +30,7 @@ async def handler(ws: ServerConnection) -> None:
 async def main(port: int) -> None:
     stop = asyncio.get_running_loop().create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            asyncio.get_running_loop().add_signal_handler(sig, stop.set_result, None)
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set_result, None)
     async with serve(handler, "127.0.0.1", port, ping_interval=None):
         await stop
 

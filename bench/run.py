@@ -179,6 +179,27 @@ def run_only(name: str, *, small: bool) -> None:
         say(f"{key:<30} {r['value']:>10} {r['unit']:<8} {baseline:>10} {ratio:>8}")
 
 
+def clean_up(procs: Processes, pg: Pg, workdir: Path, *, keep: bool) -> None:
+    """After a run (also one that failed): stop every child, then drop the run's database
+    and work dir unless asked to keep them."""
+    procs.close(grace=10)
+    if keep:
+        say(f"kept database {pg.url()} and {workdir}")
+        return
+    try:
+        pg.drop()
+    except Exception as exc:
+        say(f"could not drop the bench database: {exc}")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def print_results(results: Results) -> None:
+    print()
+    print(results.table())
+    for note in results.notes:
+        print(f"note: {note}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--small", action="store_true", help="tiny scale, about a minute")
@@ -252,20 +273,9 @@ def main() -> None:
             traceback.print_exc()
             print(procs.report(15))
         finally:
-            procs.close(grace=10)
-            if args.keep:
-                say(f"kept database {pg.url()} and {workdir}")
-            else:
-                try:
-                    pg.drop()
-                except Exception as exc:
-                    say(f"could not drop the bench database: {exc}")
-                shutil.rmtree(workdir, ignore_errors=True)
+            clean_up(procs, pg, workdir, keep=args.keep)
     if results.rows:
-        print()
-        print(results.table())
-        for note in results.notes:
-            print(f"note: {note}")
+        print_results(results)
         results.write()
         took = time.monotonic() - started
         print(f"\nwrote {RESULTS} ({'small' if scale.small else 'full'} scale, {took:.0f} s)")
