@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -51,11 +52,38 @@ def _reader(request: HttpRequest) -> Any:
     return getattr(getattr(request, "auth", None), "user", None)
 
 
-class AuditedPage(BoundedLimitOffset):
-    """A list page of people's data: the page is loaded once and its ids written to the audit
-    trail as one row (who, which ids, from where) — one INSERT, no extra query. With
-    `resident`, the row names the residents the page shows (`resident(item)` for each)
-    instead of the items' own ids."""
+class _AuditsPage(LimitOffsetPagination):
+    """Writes a loaded page of people's data to the audit trail as one row (who, which ids,
+    from where): one INSERT, no extra query. Subclasses say which ids a page shows."""
+
+    action: str
+    target_type: str
+
+    @abstractmethod
+    def page_ids(self, items: list[Any]) -> list[int]:
+        """The ids the audit row names for a page of `items`."""
+
+    def paginate_queryset(
+        self, queryset: QuerySet[Any], pagination: Any, request: HttpRequest, **params: Any
+    ) -> Any:
+        page = super().paginate_queryset(queryset, pagination, request, **params)
+        items = list(page[self.items_attribute])
+        reader = _reader(request)
+        if reader is not None:
+            do_record_read(
+                actor=reader,
+                action=self.action,
+                target_type=self.target_type,
+                target_ids=self.page_ids(items),
+                request=request,
+            )
+        page[self.items_attribute] = items
+        return page
+
+
+class AuditedPage(_AuditsPage, BoundedLimitOffset):
+    """A list page of people's data, audited. With `resident`, the row names the residents
+    the page shows (`resident(item)` for each) instead of the items' own ids."""
 
     def __init__(
         self,
@@ -68,29 +96,13 @@ class AuditedPage(BoundedLimitOffset):
         super().__init__(**kwargs)
         self.action, self.target_type, self.resident = action, target_type, resident
 
-    def paginate_queryset(
-        self, queryset: QuerySet[Any], pagination: Any, request: HttpRequest, **params: Any
-    ) -> Any:
-        page = super().paginate_queryset(queryset, pagination, request, **params)
-        items = list(page[self.items_attribute])
-        reader = _reader(request)
-        if reader is not None:
-            do_record_read(
-                actor=reader,
-                action=self.action,
-                target_type=self.target_type,
-                target_ids=(
-                    seen(self.resident(i) for i in items)
-                    if self.resident
-                    else [item.pk for item in items]
-                ),
-                request=request,
-            )
-        page[self.items_attribute] = items
-        return page
+    def page_ids(self, items: list[Any]) -> list[int]:
+        if self.resident:
+            return seen(self.resident(i) for i in items)
+        return [item.pk for item in items]
 
 
-class AuditedKeysFirst(KeysFirstLimitOffset):
+class AuditedKeysFirst(_AuditsPage, KeysFirstLimitOffset):
     """`KeysFirstLimitOffset` over people's data: the page's rows (dicts with `resident_id`)
     are written to the audit trail as one row naming the residents shown."""
 
@@ -98,22 +110,7 @@ class AuditedKeysFirst(KeysFirstLimitOffset):
         super().__init__(**kwargs)
         self.action, self.target_type = action, target_type
 
-    def paginate_queryset(
-        self, queryset: QuerySet[Any], pagination: Any, request: HttpRequest, **params: Any
-    ) -> Any:
-        page = super().paginate_queryset(queryset, pagination, request, **params)
-        items = list(page[self.items_attribute])
-        reader = _reader(request)
-        if reader is not None:
-            do_record_read(
-                actor=reader,
-                action=self.action,
-                target_type=self.target_type,
-                target_ids=seen(
-                    row["resident_id"] if isinstance(row, dict) else row.resident_id
-                    for row in items
-                ),
-                request=request,
-            )
-        page[self.items_attribute] = items
-        return page
+    def page_ids(self, items: list[Any]) -> list[int]:
+        return seen(
+            row["resident_id"] if isinstance(row, dict) else row.resident_id for row in items
+        )
