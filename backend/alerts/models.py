@@ -167,10 +167,6 @@ class Alert(models.Model):
     battery = models.PositiveSmallIntegerField(null=True, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.OPEN)
     tier = models.PositiveSmallIntegerField(default=0)
-    # No longer written nor read: the escalation deadline is the escalation timer's due_at
-    # (selectors.escalation_deadline). Expand step of expand/contract; the column is dropped
-    # in the next release, once no running release writes it (docs/operations.md).
-    next_escalation_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

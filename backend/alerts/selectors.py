@@ -50,8 +50,7 @@ DEFAULT_TIMEOUTS: dict[str, list[int]] = {
 TIERS = 4
 
 # The escalation timer (backend/core/clock.py) of an alert: kind ESCALATE, key the alert's id.
-# Its due_at is the one stored escalation deadline. Alert.next_escalation_at is no longer
-# written nor read (expand step of issue 9); the column is dropped in the next release.
+# Its due_at is the one stored escalation deadline (issue 9).
 ESCALATE = "alert.escalate"
 _UNREAD = object()
 

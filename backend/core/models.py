@@ -35,9 +35,6 @@ class StreamEvent(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     # An urgent event is handed to a live socket (delivered) or pushed to the phone.
     delivered_at = models.DateTimeField(null=True, blank=True)
-    # Unused since pushes go through the outbox (backend/notify): dropped in the next release
-    # (docs/operations.md, pending contract steps); its partial index is gone already.
-    pushed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
