@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 ESCALATE = selectors.ESCALATE
 TEXT_CONTACTS = "alert.text_contacts"
 CANCEL_WINDOW = timedelta(seconds=60)
+# The advisory-lock key space of press_for (the second key is the resident's id).
+PRESS_LOCK_SPACE = 13
 
 
 def tell(
@@ -241,6 +243,7 @@ def press_for(
     it as "pressed again" (tier and clock untouched, responders told, no new ring); otherwise
     a new alert, whose contacts are texted unless an alert of this kind was raised for the
     resident within CONTACTS_QUIET. A press is never refused. One statement decides."""
+    _serialise_presses(resident.pk)
     now = timezone.now()
     found = selectors.press_target(resident.pk, press.kind, since=now - CONTACTS_QUIET)
     if found is not None and found[1]:
@@ -260,6 +263,17 @@ def press_for(
             detail=press.detail,
             text_contacts=found is None,
         )
+
+
+def _serialise_presses(resident_id: int) -> None:
+    """Two devices of one resident pressing at once make one alert: the fold look-up runs
+    under a transaction-scoped advisory lock keyed on the resident (one statement, released
+    at commit). SQLite serialises writers already, so the embedded path takes none."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PRESS_LOCK_SPACE, resident_id])
 
 
 def press_again(

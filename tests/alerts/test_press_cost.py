@@ -31,12 +31,13 @@ from tests.conftest import PASSWORD, World
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # A press: the device's row (signature check); then one transaction: BEGIN, the nonce, the
-# device heard, its open technical alarms, the idempotency claim, the resident's open or
-# recent alert (the fold: issue 13), tier 1's members, the alert, the watchers, the recipients,
+# device heard, its open technical alarms, the idempotency claim, the resident's press lock
+# (two devices at once: one alert), the resident's open or recent alert (the fold: issue 13),
+# tier 1's members, the alert, the watchers, the recipients,
 # the escalation timer, the contacts' SMS job, the timeline, the idempotency answer, the stream
 # cursors (one statement for every recipient), the events, every rung of every recipient's
 # delivery ladder (one outbox INSERT: issue 12), COMMIT; then marking the events rung.
-PRESS_STATEMENTS = 20
+PRESS_STATEMENTS = 21  # + the resident's press lock (issue 13)
 HEARTBEAT_STATEMENTS = 2  # the device row; nonce, device heard and its open alarms in one
 
 
@@ -78,7 +79,7 @@ def test_a_press_costs_a_fixed_number_of_statements_whoever_hears_it(
 # its technical alarms, the claim, the fold look-up, the alert locked, its count, the step,
 # the audience (recipients, watchers), the stream cursors, the events, the answer, COMMIT;
 # marking the events rung.
-PRESSED_AGAIN_STATEMENTS = 17
+PRESSED_AGAIN_STATEMENTS = 18  # + the resident's press lock
 
 
 def test_a_press_again_joins_the_open_alert_at_a_fixed_cost(
