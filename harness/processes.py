@@ -249,7 +249,8 @@ class Server(Process):
         if not self.alive():
             raise AssertionError(f"{self.name} exited:\n{self.tail()}")
         try:
-            httpx.get(f"{self.url}/__ready__", timeout=1, trust_env=False)
+            # the liveness probe: answered on the event loop, never behind the clients
+            httpx.get(f"{self.url}/api/v1/health/live", timeout=1, trust_env=False)
         except httpx.HTTPError:
             return False
         return True

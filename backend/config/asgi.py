@@ -1,6 +1,6 @@
 """The one ASGI application: HTTP through Django (behind the body limits; a device's press and
-heartbeat answered in front of Django, mobile_api/alerts/device_asgi.py), websockets through
-Channels.
+heartbeat answered in front of Django, mobile_api/alerts/device_asgi.py, and the health probes
+before anything else, mobile_api/health/asgi.py), websockets through Channels.
 
 In the embedded default (no REDIS_URL) the in-memory channel layer only reaches sockets of this
 process, so the dispatcher runs here, in a worker thread of the server's event loop started
@@ -23,6 +23,7 @@ from django.conf import settings  # noqa: E402
 from backend.core import dispatcher  # noqa: E402
 from backend.core.bodylimit import BodyLimit  # noqa: E402
 from mobile_api.alerts.device_asgi import DeviceFastPath  # noqa: E402
+from mobile_api.health.asgi import ProbeFastPath  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
 
 
@@ -67,7 +68,7 @@ async def _start_receiver() -> Any:
 
 application = ProtocolTypeRouter(
     {
-        "http": BodyLimit(DeviceFastPath(django_asgi_app)),
+        "http": ProbeFastPath(BodyLimit(DeviceFastPath(django_asgi_app))),
         "websocket": websocket_application,
         "lifespan": lifespan,
     }

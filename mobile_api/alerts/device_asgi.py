@@ -88,7 +88,7 @@ def _parsed(schema: type[BaseModel], body: bytes) -> Any:
         ) from exc
 
 
-def _json(schema: type[BaseModel], value: Any) -> bytes:
+def render(schema: type[BaseModel], value: Any) -> bytes:
     """The answer as Ninja renders it: the response schema, then its JSON encoder."""
     return json.dumps(schema.model_validate(value).model_dump(), cls=NinjaJSONEncoder).encode()
 
@@ -99,7 +99,7 @@ def heartbeat(headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         signed = _signed(headers, body, PREFIX + "heartbeat")
         payload = _parsed(HeartbeatIn, body)
         device = devices.do_heartbeat(signed=signed, battery=payload.battery)
-    return 200, _json(HeartbeatOut, device)
+    return 200, render(HeartbeatOut, device)
 
 
 def press(headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
@@ -114,7 +114,7 @@ def press(headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         battery=payload.battery,
         resident_id=payload.resident_id,
     )
-    return status, _json(AlertCreatedOut, answer)
+    return status, render(AlertCreatedOut, answer)
 
 
 ROUTES: dict[str, Callable[[dict[str, str], bytes], tuple[int, bytes]]] = {
