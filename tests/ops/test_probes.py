@@ -3,7 +3,6 @@ bodies, statuses and headers the Ninja operations give."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
